@@ -1,0 +1,147 @@
+import { Deferred } from './deferred.js';
+import type { Failure } from './failure.js';
+
+/** One input's outcome in a {@link DeferredList}: `[true, result]` or `[false, failure]`. */
+export type DeferredListEntry<T> = [true, T] | [false, Failure];
+
+/** Options of {@link DeferredList}. */
+export interface DeferredListOptions {
+  /** Fire with `[result, index]` as soon as one input succeeds. Default `false`. */
+  fireOnOneCallback?: boolean;
+  /** Errback with a {@link FirstError} as soon as one input fails. Default `false`. */
+  fireOnOneErrback?: boolean;
+  /**
+   * Consume the inputs' failures: each input's own chain continues with `null` instead of the failure, so nothing is
+   * reported as unhandled. Default `false`: each input keeps its failure, as in Twisted.
+   */
+  consumeErrors?: boolean;
+}
+
+/** The failure of a {@link DeferredList} with `fireOnOneErrback`, or of {@link gatherResults}: which input failed first. */
+export class FirstError extends Error {
+  readonly code = 'ERR_FIRST_ERROR';
+  /** The failure of the input that failed first. */
+  readonly subFailure: Failure;
+  /** That input's position in the list. */
+  readonly index: number;
+
+  constructor(subFailure: Failure, index: number) {
+    super(`FirstError[#${index}, ${subFailure.toString()}]`, { cause: subFailure.value });
+    this.name = 'FirstError';
+    this.subFailure = subFailure;
+    this.index = index;
+  }
+}
+
+type Input<T> = Deferred<T> | PromiseLike<T> | T;
+
+function toDeferred<T>(item: Input<T>): Deferred<T> {
+  if (item instanceof Deferred) return item;
+  const d = new Deferred<T>();
+  if (
+    item !== null &&
+    (typeof item === 'object' || typeof item === 'function') &&
+    typeof (item as { then?: unknown }).then === 'function'
+  ) {
+    (item as PromiseLike<T>).then(
+      (v) => d.callback(v),
+      (e) => d.errback(e),
+    );
+  } else {
+    d.callback(item as T);
+  }
+  return d;
+}
+
+/**
+ * Waits for several Deferreds (or Promises) and fires once with every outcome, in input order:
+ * `[[true, result], [false, failure], ...]`. An empty list fires at once with `[]`.
+ *
+ * With `fireOnOneCallback` it fires with `[result, index]` on the first success — and, unlike Twisted, errbacks with an
+ * `AggregateError` of every input's error (in input order) when all of them fail, instead of firing with something
+ * that looks like success. With `fireOnOneErrback` it errbacks with a {@link FirstError} on the first failure. Results
+ * that arrive after it fired are recorded in nothing and never throw.
+ *
+ * Cancelling a DeferredList cancels every input that has not fired.
+ *
+ * The second type parameter is the result type; with `fireOnOneCallback` write `DeferredList<T, [T, number]>`.
+ */
+export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
+  /** The inputs, as Deferreds (Promises and plain values are wrapped). */
+  readonly deferreds: readonly Deferred<T>[];
+  /** The outcomes so far, in input order; a slot is `undefined` until its input fires. */
+  readonly resultList: (DeferredListEntry<T> | undefined)[];
+  /** @internal */ _finished = 0;
+  /** @internal */ _fireOnOneCallback: boolean;
+  /** @internal */ _fireOnOneErrback: boolean;
+  /** @internal */ _consumeErrors: boolean;
+
+  constructor(items: Iterable<Input<T>>, options: DeferredListOptions = {}) {
+    super((self) => {
+      for (const d of (self as DeferredList<T, R>).deferreds) if (!d.called) d.cancel();
+    });
+    if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
+      throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('Expected `options` to be an object');
+    }
+    this._fireOnOneCallback = Boolean(options.fireOnOneCallback);
+    this._fireOnOneErrback = Boolean(options.fireOnOneErrback);
+    this._consumeErrors = Boolean(options.consumeErrors);
+    const deferreds: Deferred<T>[] = [];
+    for (const item of items) deferreds.push(toDeferred(item));
+    this.deferreds = deferreds;
+    this.resultList = new Array(deferreds.length);
+    if (deferreds.length === 0) {
+      this.callback([] as R);
+      return;
+    }
+    for (let i = 0; i < deferreds.length; i++) {
+      deferreds[i].addCallbacks(this._onResult, this._onFailure, { callbackArgs: [i], errbackArgs: [i] });
+    }
+  }
+
+  /** @internal */
+  _onResult = (result: T, index: number): T => {
+    this.resultList[index] = [true, result];
+    this._finished++;
+    if (!this.called) {
+      if (this._fireOnOneCallback) {
+        this.callback([result, index] as R);
+      } else if (this._finished === this.resultList.length) {
+        this.callback(this.resultList as R);
+      }
+    }
+    return result;
+  };
+
+  /** @internal */
+  _onFailure = (failure: Failure, index: number): Failure | null => {
+    this.resultList[index] = [false, failure];
+    this._finished++;
+    if (!this.called) {
+      if (this._fireOnOneErrback) {
+        this.errback(new FirstError(failure, index));
+      } else if (this._finished === this.resultList.length) {
+        if (this._fireOnOneCallback) {
+          const errors = (this.resultList as DeferredListEntry<T>[]).map((e) => (e[1] as Failure).value);
+          this.errback(new AggregateError(errors, 'Every Deferred in the DeferredList failed'));
+        } else {
+          this.callback(this.resultList as R);
+        }
+      }
+    }
+    return this._consumeErrors ? null : failure;
+  };
+}
+
+/**
+ * Fires with the plain results of `items`, in input order, once all have succeeded; errbacks with a
+ * {@link FirstError} as soon as one fails. With `consumeErrors`, the inputs' failures are consumed (see
+ * {@link DeferredListOptions.consumeErrors}).
+ */
+export function gatherResults<T>(items: Iterable<Input<T>>, consumeErrors = false): Deferred<T[]> {
+  const list = new DeferredList<T>(items, { fireOnOneErrback: true, consumeErrors });
+  return list.addCallback((entries) => entries.map((e) => e[1] as T));
+}

@@ -1,0 +1,453 @@
+import { Failure } from './failure.js';
+
+/** Thrown by `callback()`/`errback()` on a Deferred that has already fired. */
+export class AlreadyCalledError extends Error {
+  readonly code = 'ERR_ALREADY_CALLED';
+  constructor(message = 'This Deferred has already been fired') {
+    super(message);
+    this.name = 'AlreadyCalledError';
+  }
+}
+
+/** The failure a Deferred fires with when it is cancelled before it had a result. */
+export class CancelledError extends Error {
+  readonly code = 'ERR_CANCELLED';
+  constructor(message = 'The Deferred was cancelled', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CancelledError';
+  }
+}
+
+/** A function that receives a Failure report left unhandled at the end of a chain. */
+export type UnhandledFailureReporter = (failure: Failure) => void;
+
+const defaultReporter: UnhandledFailureReporter = (failure) => {
+  const detail = failure.stack ?? failure.toString();
+  process.stderr.write(`Unhandled error in Deferred:\n${detail}\n`);
+};
+let reporter: UnhandledFailureReporter = defaultReporter;
+
+/**
+ * Replaces what happens to a failure that is still unhandled when its Deferred is garbage-collected (by default: a
+ * message to stderr). Returns the previous reporter. Pass `null` to restore the default.
+ */
+export function setUnhandledFailureReporter(fn: UnhandledFailureReporter | null): UnhandledFailureReporter {
+  if (fn !== null && typeof fn !== 'function') {
+    throw new TypeError('Expected `fn` to be a function or null');
+  }
+  const previous = reporter;
+  reporter = fn ?? defaultReporter;
+  return previous;
+}
+
+// The held value is the failure, never the Deferred, so registering does not keep the Deferred alive.
+const unhandled = new FinalizationRegistry<Failure>((failure) => {
+  try {
+    reporter(failure);
+  } catch {
+    // A reporter that throws must not take the process down from a GC callback.
+  }
+});
+
+type Fn = (...args: never[]) => unknown;
+
+interface Link {
+  cb: Fn | null;
+  eb: Fn | null;
+  cbArgs: readonly unknown[] | null;
+  ebArgs: readonly unknown[] | null;
+  /** Set on the link a waiting outer Deferred adds to the inner one it is paused on. */
+  cont: Deferred<unknown> | null;
+}
+
+const NO_RESULT: unique symbol = Symbol('no result');
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+function checkFn(fn: unknown, name: string): void {
+  if (typeof fn !== 'function')
+    throw new TypeError(`Expected \`${name}\` to be a function, got ${typeof fn}`);
+}
+
+/**
+ * A result that is not there yet, with a chain of callbacks and errbacks that process it — Twisted's `Deferred`.
+ *
+ * - Callbacks run synchronously: when the Deferred fires, or at once when added to a Deferred that has fired.
+ * - Extra arguments given to `addCallback(fn, ...args)` are passed to `fn` after the result.
+ * - A callback that throws switches the chain to errbacks, which receive a {@link Failure}. An errback that returns a
+ *   value (not a Failure) switches it back; one that throws or returns a Failure stays on the errback path.
+ * - A callback that returns a Deferred or any PromiseLike pauses the chain until that settles.
+ * - It is awaitable: `await d` gives the result at the end of the chain, or rejects with the original error.
+ *
+ * Long chains and nested Deferreds are run by an explicit loop, so depth never overflows the stack.
+ */
+export class Deferred<T = unknown> implements PromiseLike<T> {
+  /** @internal */ _result: unknown = NO_RESULT;
+  /** @internal */ _links: Link[] = [];
+  /** @internal */ _next = 0;
+  /** @internal */ _paused = 0;
+  /** @internal */ _running = false;
+  /** @internal */ _called = false;
+  /** @internal */ _canceller: ((d: Deferred<T>) => void) | undefined;
+  /** @internal */ _suppressAlreadyCalled = false;
+  /** @internal */ _registered = false;
+  /** @internal */ _observed: Failure | null = null;
+
+  /**
+   * @param canceller called by {@link cancel} on an unfired Deferred, to stop the work that would fire it. If the
+   * Deferred is still unfired after the canceller returns, it errbacks with {@link CancelledError}.
+   */
+  constructor(canceller?: (d: Deferred<T>) => void) {
+    if (canceller !== undefined && typeof canceller !== 'function') {
+      throw new TypeError('Expected `canceller` to be a function or undefined');
+    }
+    this._canceller = canceller;
+  }
+
+  /** True once `callback()` or `errback()` was called (or cancellation fired it). */
+  get called(): boolean {
+    return this._called;
+  }
+
+  /** True while the chain waits on a Deferred or Promise returned by a callback. */
+  get paused(): boolean {
+    return this._paused > 0;
+  }
+
+  /**
+   * Fires the Deferred with a successful result and runs the callback chain synchronously.
+   * @throws {AlreadyCalledError} when it has already fired.
+   * @throws {TypeError} when `result` is a Deferred or a Promise: return those from a callback instead.
+   */
+  callback(result: T): void {
+    if (isThenable(result)) {
+      throw new TypeError(
+        'Expected `result` not to be a Deferred or Promise; return it from a callback instead',
+      );
+    }
+    this._start(result);
+  }
+
+  /**
+   * Fires the Deferred with a failure and runs the errback chain synchronously. `reason` is wrapped in a
+   * {@link Failure} unless it is one.
+   * @throws {AlreadyCalledError} when it has already fired.
+   */
+  errback(reason?: unknown): void {
+    const failure =
+      reason instanceof Failure
+        ? reason
+        : new Failure(reason === undefined ? new Error('errback() was called without a reason') : reason);
+    this._start(failure);
+  }
+
+  /** @internal */
+  _start(result: unknown): void {
+    if (this._called) {
+      if (this._suppressAlreadyCalled) {
+        this._suppressAlreadyCalled = false;
+        return;
+      }
+      throw new AlreadyCalledError();
+    }
+    this._called = true;
+    this._result = result;
+    this._run();
+  }
+
+  /**
+   * Adds a callback, called with the result and then `args`. Its return value (or the settled value of a returned
+   * Deferred/Promise) becomes the result for the next link. Returns this Deferred, typed for the new result.
+   */
+  addCallback<U, A extends unknown[]>(
+    fn: (result: T, ...args: A) => U | PromiseLike<U>,
+    ...args: A
+  ): Deferred<Awaited<U>> {
+    checkFn(fn, 'fn');
+    return this._add(fn as Fn, null, args.length ? args : null, null);
+  }
+
+  /**
+   * Adds an errback, called with the {@link Failure} and then `args`. Returning a value recovers the chain;
+   * throwing (or returning a Failure) keeps it failed.
+   */
+  addErrback<U, A extends unknown[]>(
+    fn: (failure: Failure, ...args: A) => U | PromiseLike<U>,
+    ...args: A
+  ): Deferred<T | Awaited<U>> {
+    checkFn(fn, 'fn');
+    return this._add(null, fn as Fn, null, args.length ? args : null);
+  }
+
+  /** Adds the same function as callback and errback: it receives the result or the {@link Failure}. */
+  addBoth<U, A extends unknown[]>(
+    fn: (resultOrFailure: T | Failure, ...args: A) => U | PromiseLike<U>,
+    ...args: A
+  ): Deferred<Awaited<U>> {
+    checkFn(fn, 'fn');
+    const a = args.length ? args : null;
+    return this._add(fn as Fn, fn as Fn, a, a);
+  }
+
+  /**
+   * Adds a callback and an errback as one link: exactly one of them runs, and the errback does not see a failure
+   * raised by the callback. Extra arguments for each can be given in `options`.
+   */
+  addCallbacks<U, V>(
+    callback: (result: T, ...args: never[]) => U | PromiseLike<U>,
+    errback: (failure: Failure, ...args: never[]) => V | PromiseLike<V>,
+    options?: { callbackArgs?: readonly unknown[]; errbackArgs?: readonly unknown[] },
+  ): Deferred<Awaited<U> | Awaited<V>> {
+    checkFn(callback, 'callback');
+    checkFn(errback, 'errback');
+    const ca = options?.callbackArgs;
+    const ea = options?.errbackArgs;
+    return this._add(callback as Fn, errback as Fn, ca?.length ? ca : null, ea?.length ? ea : null);
+  }
+
+  /** @internal */
+  _add<R>(
+    cb: Fn | null,
+    eb: Fn | null,
+    cbArgs: readonly unknown[] | null,
+    ebArgs: readonly unknown[] | null,
+  ) {
+    this._links.push({ cb, eb, cbArgs, ebArgs, cont: null });
+    if (this._called) this._run();
+    return this as unknown as Deferred<R>;
+  }
+
+  /**
+   * Cancels the work this Deferred waits for. On an unfired Deferred the canceller runs, and if the Deferred is still
+   * unfired afterwards it errbacks with {@link CancelledError}. On a fired Deferred whose chain waits on another
+   * Deferred, that one is cancelled instead. Otherwise it does nothing.
+   */
+  cancel(): void {
+    if (!this._called) {
+      const canceller = this._canceller;
+      if (canceller) {
+        canceller(this);
+      } else {
+        // Without a canceller the work goes on; its eventual result is dropped instead of raising AlreadyCalledError.
+        this._suppressAlreadyCalled = true;
+      }
+      if (!this._called) this.errback(new Failure(new CancelledError()));
+    } else if (this._result instanceof Deferred) {
+      this._result.cancel();
+    }
+  }
+
+  /**
+   * Makes `other` fire with this Deferred's result (or failure) when it arrives. This chain continues with `undefined`
+   * afterwards, as in Twisted. Returns this Deferred.
+   */
+  chainDeferred(other: Deferred<T>): Deferred<undefined> {
+    if (!(other instanceof Deferred)) throw new TypeError('Expected `other` to be a Deferred');
+    return this._add(
+      (r: unknown) => {
+        other.callback(r as T);
+      },
+      (f: unknown) => {
+        other.errback(f);
+      },
+      null,
+      null,
+    );
+  }
+
+  /**
+   * Awaiting a Deferred gives the result at the end of its chain, or rejects with the original error (`failure.value`).
+   * It does not change what callbacks added later see, and it counts as handling a failure.
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.asPromise().then(onfulfilled, onrejected);
+  }
+
+  /** A Promise of the result at the end of the chain, as `await` sees it. */
+  asPromise(): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this._add(
+        (r: unknown) => {
+          resolve(r as T);
+          return r;
+        },
+        (f: unknown) => {
+          this._observed = f as Failure;
+          reject((f as Failure).value);
+          return f;
+        },
+        null,
+        null,
+      );
+    });
+  }
+
+  /** A Deferred that fires when `promise` settles. Cancelling it drops the promise's eventual result. */
+  static fromPromise<T>(promise: PromiseLike<T>): Deferred<T> {
+    if (!isThenable(promise)) throw new TypeError('Expected `promise` to be a Promise or thenable');
+    const d = new Deferred<T>();
+    promise.then(
+      (v) => d._start(v),
+      (e) => d._start(new Failure(e)),
+    );
+    return d;
+  }
+
+  /** @internal The loop that runs chains: Twisted's `_runCallbacks`, with nested Deferreds on an explicit stack. */
+  _run(): void {
+    if (this._running) return;
+    const chain: Deferred<unknown>[] = [this as Deferred<unknown>];
+    while (chain.length > 0) {
+      const current = chain[chain.length - 1];
+      if (current._paused > 0) return;
+      let finished = true;
+      const links = current._links;
+      while (current._next < links.length) {
+        const link = links[current._next++];
+        if (link.cont !== null) {
+          // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
+          const waiter = link.cont;
+          waiter._result = current._result;
+          if (current._result instanceof Failure) current._observed = current._result;
+          current._result = undefined;
+          waiter._paused--;
+          chain.push(waiter);
+          finished = false;
+          break;
+        }
+        const failed = current._result instanceof Failure;
+        const fn = failed ? link.eb : link.cb;
+        if (fn === null) continue;
+        const args = failed ? link.ebArgs : link.cbArgs;
+        current._running = true;
+        let next: unknown;
+        try {
+          next =
+            args === null
+              ? (fn as (r: unknown) => unknown)(current._result)
+              : fn(...([current._result, ...args] as never[]));
+          if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
+        } catch (e) {
+          next = new Failure(e);
+        } finally {
+          current._running = false;
+        }
+        current._result = next;
+        if (next instanceof Deferred) {
+          const inner = next as Deferred<unknown>;
+          if (inner._result === NO_RESULT || inner._paused > 0 || inner._result instanceof Deferred) {
+            // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
+            current._paused++;
+            inner._links.push({ cb: null, eb: null, cbArgs: null, ebArgs: null, cont: current });
+            finished = false;
+            break;
+          }
+          // Already fired: take its result now.
+          current._result = inner._result;
+          if (inner._result instanceof Failure) {
+            inner._observed = inner._result;
+            inner._unregister();
+          }
+          inner._result = undefined;
+        } else if (isThenable(next)) {
+          current._paused++;
+          const resume = (value: unknown) => {
+            current._result = value;
+            current._paused--;
+            current._run();
+          };
+          next.then(resume, (e) => resume(new Failure(e)));
+          finished = false;
+          break;
+        }
+      }
+      if (finished) {
+        current._settle();
+        chain.pop();
+      }
+    }
+  }
+
+  /** @internal Tracks whether the chain ended with a failure nobody handled. */
+  _settle(): void {
+    const r = this._result;
+    if (r instanceof Failure && r !== this._observed) {
+      if (!this._registered) {
+        this._registered = true;
+        unhandled.register(this, r, this);
+      }
+    } else {
+      this._unregister();
+    }
+  }
+
+  /** @internal */
+  _unregister(): void {
+    if (this._registered) {
+      this._registered = false;
+      unhandled.unregister(this);
+    }
+  }
+}
+
+/** A Deferred that has already fired with `value`. */
+export function succeed<T>(value: T): Deferred<T> {
+  const d = new Deferred<T>();
+  d.callback(value);
+  return d;
+}
+
+/** A Deferred that has already failed with `reason`. */
+export function fail<T = never>(reason?: unknown): Deferred<T> {
+  const d = new Deferred<T>();
+  d.errback(reason);
+  return d;
+}
+
+/**
+ * Calls `fn(...args)` and gives its outcome as a Deferred, whatever it does: a plain value, a synchronous throw, a
+ * Promise or a Deferred all become a Deferred (a returned Deferred is passed through as it is).
+ */
+export function maybeDeferred<T, A extends unknown[]>(
+  fn: (...args: A) => T | PromiseLike<T>,
+  ...args: A
+): Deferred<Awaited<T>> {
+  checkFn(fn, 'fn');
+  let out: unknown;
+  try {
+    out = fn(...args);
+  } catch (e) {
+    return fail(e);
+  }
+  if (out instanceof Deferred) return out as Deferred<Awaited<T>>;
+  if (isThenable(out)) return Deferred.fromPromise(out) as Deferred<Awaited<T>>;
+  return succeed(out as Awaited<T>);
+}
+
+/**
+ * A Deferred that fires after `ms` milliseconds with `fn(...args)` (or `undefined` without `fn`). Cancelling it clears
+ * the timer and errbacks with {@link CancelledError}.
+ */
+export function deferLater<T = undefined, A extends unknown[] = []>(
+  ms: number,
+  fn?: (...args: A) => T | PromiseLike<T>,
+  ...args: A
+): Deferred<Awaited<T>> {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new RangeError(`Expected \`ms\` to be a finite number >= 0, got ${String(ms)}`);
+  }
+  if (fn !== undefined) checkFn(fn, 'fn');
+  const d = new Deferred<undefined>(() => clearTimeout(timer));
+  const timer = setTimeout(() => d.callback(undefined), ms);
+  if (fn === undefined) return d as unknown as Deferred<Awaited<T>>;
+  return d.addCallback(() => fn(...args));
+}
