@@ -281,6 +281,46 @@ describe('Deferred pausing', () => {
     expect(out).toBe(100_000);
   });
 
+  it('goes on with an inner Deferred’s later callbacks when its waiter pauses again', () => {
+    const inner = new Deferred<number>();
+    const next = new Deferred<string>();
+    const seen: unknown[] = [];
+    const outer = succeed(0)
+      .addCallback(() => inner)
+      .addCallback((r) => {
+        seen.push(`outer got ${r}`);
+        return next;
+      });
+    inner.addCallback((r) => seen.push(`inner link after the hand-over saw ${r}`));
+    inner.callback(1);
+    expect(seen).toEqual(['outer got 1', 'inner link after the hand-over saw undefined']);
+    expect(outer.paused).toBe(true);
+    next.callback('done');
+    expect(outer.paused).toBe(false);
+  });
+
+  it('accepts a thenable that settles synchronously, once', async () => {
+    const thenable = {
+      then(resolve: (v: number) => void, reject: (e: unknown) => void) {
+        resolve(1);
+        resolve(2);
+        reject(new Error('ignored'));
+      },
+    };
+    const d = succeed(0).addCallback(() => thenable as PromiseLike<number>);
+    expect(await d).toBe(1);
+  });
+
+  it('fails the chain when a thenable’s then throws', async () => {
+    const hostile = {
+      then() {
+        throw new Error('then exploded');
+      },
+    };
+    const d = succeed(0).addCallback(() => hostile as unknown as PromiseLike<number>);
+    await expect(d).rejects.toThrow('then exploded');
+  });
+
   it('runs a callback added from inside a running callback after the current one', () => {
     const d = new Deferred<number>();
     const order: string[] = [];

@@ -305,10 +305,16 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /** @internal The loop that runs chains: Twisted's `_runCallbacks`, with nested Deferreds on an explicit stack. */
   _run(): void {
     if (this._running) return;
-    const chain: Deferred<unknown>[] = [this as Deferred<unknown>];
-    while (chain.length > 0) {
-      const current = chain[chain.length - 1];
-      if (current._paused > 0) return;
+    // Deferreds whose chains were interrupted to hand a result to a waiter; allocated only when that happens.
+    let stack: Deferred<unknown>[] | null = null;
+    let current = this as Deferred<unknown>;
+    for (;;) {
+      if (current._paused > 0) {
+        // This one waits on something else now; go back to the Deferred that handed it a result, if any.
+        if (stack === null || stack.length === 0) return;
+        current = stack.pop()!;
+        continue;
+      }
       let finished = true;
       const links = current._links;
       while (current._next < links.length) {
@@ -320,7 +326,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (current._result instanceof Failure) current._observed = current._result;
           current._result = undefined;
           waiter._paused--;
-          chain.push(waiter);
+          (stack ??= []).push(current);
+          current = waiter;
           finished = false;
           break;
         }
@@ -360,19 +367,31 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           inner._result = undefined;
         } else if (isThenable(next)) {
           current._paused++;
+          const waiting = current;
+          let settled = false;
           const resume = (value: unknown) => {
-            current._result = value;
-            current._paused--;
-            current._run();
+            if (settled) return;
+            settled = true;
+            waiting._result = value;
+            waiting._paused--;
+            waiting._run();
           };
-          next.then(resume, (e) => resume(new Failure(e)));
+          try {
+            next.then(resume, (e) => resume(new Failure(e)));
+          } catch (e) {
+            resume(new Failure(e));
+          }
           finished = false;
           break;
         }
       }
       if (finished) {
+        // Every link has run: drop them, so a long-lived Deferred does not keep its callbacks alive.
+        links.length = 0;
+        current._next = 0;
         current._settle();
-        chain.pop();
+        if (stack === null || stack.length === 0) return;
+        current = stack.pop()!;
       }
     }
   }
