@@ -1,0 +1,11 @@
+export { byteAt, PAGE_NAMES, pageHtml, pageTitle } from './content.js';
+export {
+  type DemoSite,
+  type DemoSiteOptions,
+  type DemoStats,
+  MAX_BYTES,
+  MAX_REDIRECTS,
+  MAX_SLOW_MS,
+  startDemoSite,
+} from './site.js';
+export { type ExampleUrls, exampleUrls, isLive, LIVE_ENV, UNRESOLVABLE_URL } from './urls.js';

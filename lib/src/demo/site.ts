@@ -1,0 +1,283 @@
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { escapeHtml, fillBytes, indexHtml, NOT_FOUND_HTML, pageHtml } from './content.js';
+
+/** Options of {@link startDemoSite}. */
+export interface DemoSiteOptions {
+  /** The port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** The address to listen on; `127.0.0.1` by default. */
+  host?: string;
+  /** Milliseconds added before every response, to make a loopback server feel like a distant one. Default 0. */
+  latency?: number;
+}
+
+/** Counters of a {@link DemoSite}, as {@link DemoSite.stats} returns them. */
+export interface DemoStats {
+  /** Requests received since the start (or the last `resetStats()`). */
+  requests: number;
+  /** Requests received whose response has not finished yet. */
+  inFlight: number;
+  /** The largest `inFlight` seen. */
+  maxInFlight: number;
+  /** Client sockets open now. */
+  connections: number;
+  /** The largest `connections` seen. */
+  maxConnections: number;
+}
+
+/** A running demo site. */
+export interface DemoSite {
+  /** The base URL, ending with `/`, e.g. `http://127.0.0.1:43117/`. */
+  readonly url: string;
+  /** The URL of `/page/<name>` (the name is percent-encoded). */
+  pageUrl(name: string): string;
+  /** A snapshot of the counters. */
+  stats(): DemoStats;
+  /** Sets `requests` to 0 and the peaks to the current values. */
+  resetStats(): void;
+  /** Stops listening, closes every socket (hanging, streaming and idle keep-alive ones) and clears every timer. */
+  close(): Promise<void>;
+}
+
+/** The largest `/bytes/<n>` the site serves. */
+export const MAX_BYTES = 64 * 1024 * 1024;
+/** The longest `/slow/<ms>` the site serves. */
+export const MAX_SLOW_MS = 60_000;
+/** The most hops `/redirect/<n>` makes. */
+export const MAX_REDIRECTS = 100;
+
+const CHUNK_SIZE = 64 * 1024;
+// The byte pattern repeats every 256 bytes, so every full chunk starting at a multiple of CHUNK_SIZE is the same.
+const FULL_CHUNK = fillBytes(new Uint8Array(CHUNK_SIZE), 0);
+
+function wholeNumberIn(text: string, max: number): number | undefined {
+  if (!/^\d{1,9}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n <= max ? n : undefined;
+}
+
+function checkOptions(options: DemoSiteOptions): { port: number; host: string; latency: number } {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('Expected `options` to be an object');
+  }
+  const { port = 0, host = '127.0.0.1', latency = 0 } = options;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`Expected \`port\` to be a whole number from 0 to 65535, got ${String(port)}`);
+  }
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new TypeError('Expected `host` to be a non-empty string');
+  }
+  if (typeof latency !== 'number' || !Number.isFinite(latency) || latency < 0) {
+    throw new RangeError(`Expected \`latency\` to be a finite number >= 0, got ${String(latency)}`);
+  }
+  return { port, host, latency };
+}
+
+/**
+ * Starts the demo site: a real `node:http` server (keep-alive, by default on 127.0.0.1 and a free port) whose
+ * answers depend only on the path, so notebooks and tests get the same output on every run without the internet.
+ *
+ * Routes:
+ * - `/` — an HTML index linking to a few pages.
+ * - `/page/<name>` — an HTML page titled after `<name>` (`my-page` → `My Page`), 2–8 KB, its size and text a
+ *   hash of the name.
+ * - `/status/<code>` — that status (200–599), its reason phrase as the body.
+ * - `/slow/<ms>` — answers after `<ms>` milliseconds (at most 60000).
+ * - `/redirect/<n>` — `n` hops of `302` with relative `Location`s, ending at `/page/redirected` (n at most 100).
+ * - `/bytes/<n>` — `n` bytes of a fixed pattern (`byte i = (31 i + 7) mod 256`) as `application/octet-stream`,
+ *   streamed in 64 KiB chunks (n at most 64 MiB).
+ * - `/hang` — never answers; the socket stays open until the client gives up or the site closes.
+ * - `/reset` — resets the connection (TCP RST) without answering.
+ * - anything else — `404` with Twisted's "No Such Resource" page. Out-of-range numbers get `400`.
+ */
+export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
+  const { port, host, latency } = checkOptions(options);
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const stats: DemoStats = { requests: 0, inFlight: 0, maxInFlight: 0, connections: 0, maxConnections: 0 };
+  let closing: Promise<void> | undefined;
+
+  /** Runs `fn` after `ms`, unless the response is closed first (or the site is). */
+  const later = (ms: number, res: ServerResponse, fn: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      res.off('close', cancel);
+      fn();
+    }, ms);
+    const cancel = () => {
+      clearTimeout(timer);
+      timers.delete(timer);
+    };
+    timers.add(timer);
+    res.once('close', cancel);
+  };
+
+  const send = (res: ServerResponse, status: number, type: string, body: string): void => {
+    const bytes = Buffer.from(body, 'utf8');
+    const noBody = status === 204 || status === 304;
+    res.writeHead(status, noBody ? {} : { 'content-type': type, 'content-length': bytes.length });
+    res.end(noBody ? undefined : bytes);
+  };
+  const badRequest = (res: ServerResponse, why: string) =>
+    send(res, 400, 'text/plain; charset=utf-8', `${why}\n`);
+  const notFound = (res: ServerResponse) => send(res, 404, 'text/html; charset=utf-8', NOT_FOUND_HTML);
+
+  const streamBytes = (res: ServerResponse, n: number): void => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < n) {
+        if (res.destroyed) return;
+        const size = Math.min(CHUNK_SIZE, n - sent);
+        const chunk = size === CHUNK_SIZE ? FULL_CHUNK : FULL_CHUNK.subarray(0, size);
+        sent += size;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    pump();
+  };
+
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://demo.invalid').pathname);
+    } catch {
+      badRequest(res, 'The path is not valid percent-encoded UTF-8');
+      return;
+    }
+    if (path === '/') {
+      send(res, 200, 'text/html; charset=utf-8', indexHtml());
+      return;
+    }
+    const slash = path.indexOf('/', 1);
+    const head = slash === -1 ? path.slice(1) : path.slice(1, slash);
+    const arg = slash === -1 ? undefined : path.slice(slash + 1);
+    if (arg === undefined) {
+      if (head === 'hang') return;
+      if (head === 'reset') {
+        req.socket.resetAndDestroy();
+        return;
+      }
+      notFound(res);
+      return;
+    }
+    switch (head) {
+      case 'page': {
+        if (arg.length === 0) break;
+        send(res, 200, 'text/html; charset=utf-8', pageHtml(arg));
+        return;
+      }
+      case 'status': {
+        if (!/^\d{3}$/.test(arg)) break;
+        const code = Number(arg);
+        if (code < 200 || code > 599) {
+          badRequest(res, `Status ${code} is not between 200 and 599`);
+          return;
+        }
+        send(res, code, 'text/plain; charset=utf-8', STATUS_CODES[code] ?? 'Unknown Status');
+        return;
+      }
+      case 'slow': {
+        if (!/^\d+$/.test(arg)) break;
+        const ms = wholeNumberIn(arg, MAX_SLOW_MS);
+        if (ms === undefined) {
+          badRequest(res, `At most ${MAX_SLOW_MS} ms, please`);
+          return;
+        }
+        later(ms, res, () => send(res, 200, 'text/plain; charset=utf-8', `Answered after ${ms} ms\n`));
+        return;
+      }
+      case 'redirect': {
+        if (!/^\d+$/.test(arg)) break;
+        const n = wholeNumberIn(arg, MAX_REDIRECTS);
+        if (n === undefined) {
+          badRequest(res, `At most ${MAX_REDIRECTS} redirects, please`);
+          return;
+        }
+        if (n === 0) {
+          send(res, 200, 'text/html; charset=utf-8', pageHtml('redirected'));
+          return;
+        }
+        const location = n === 1 ? '../page/redirected' : `./${n - 1}`;
+        res.writeHead(302, { location, 'content-type': 'text/html; charset=utf-8' });
+        res.end(`<a href="${escapeHtml(location)}">Found</a>\n`);
+        return;
+      }
+      case 'bytes': {
+        if (!/^\d+$/.test(arg)) break;
+        const n = wholeNumberIn(arg, MAX_BYTES);
+        if (n === undefined) {
+          badRequest(res, `At most ${MAX_BYTES} bytes, please`);
+          return;
+        }
+        streamBytes(res, n);
+        return;
+      }
+    }
+    notFound(res);
+  };
+
+  const server = createServer((req, res) => {
+    stats.requests++;
+    stats.inFlight++;
+    if (stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
+    res.once('close', () => {
+      stats.inFlight--;
+    });
+    if (latency > 0) later(latency, res, () => route(req, res));
+    else route(req, res);
+  });
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    stats.connections++;
+    if (stats.connections > stats.maxConnections) stats.maxConnections = stats.connections;
+    socket.once('close', () => {
+      sockets.delete(socket);
+      stats.connections--;
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${hostPart}:${address.port}/`;
+
+  return {
+    url,
+    pageUrl(name: string): string {
+      if (typeof name !== 'string' || name.length === 0) {
+        throw new TypeError('Expected `name` to be a non-empty string');
+      }
+      return `${url}page/${encodeURIComponent(name)}`;
+    },
+    stats(): DemoStats {
+      return { ...stats };
+    },
+    resetStats(): void {
+      stats.requests = 0;
+      stats.maxInFlight = stats.inFlight;
+      stats.maxConnections = stats.connections;
+    },
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve, reject) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        server.close((err) => (err ? reject(err) : resolve()));
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
