@@ -1,0 +1,198 @@
+/**
+ * `npm run export [-- notebooks...] [--format md|html|both] [--out DIR] [--per-notebook]`
+ *
+ * Reads recorded notebooks and writes them as a blog post: Markdown with front matter (and an assets folder), and a
+ * self-contained HTML page. All I/O lives here; the conversion itself is `exportNotebooks` in `tools/export/`.
+ * Output is staged in a temporary folder beside the output folder and moved into place only when every notebook
+ * converted, so a bad notebook leaves the previous export untouched.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
+import type { Format, NotebookInput, OutputFile } from './export/index.ts';
+import {
+  ASSETS_DIR,
+  createHighlight,
+  exportNotebooks,
+  NotebookFormatError,
+  parseNotebook,
+} from './export/index.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DEFAULT_NOTEBOOKS = join(ROOT, 'notebooks');
+const DEFAULT_OUT = join(ROOT, 'dist', 'blog');
+const run = promisify(execFile);
+
+/** A problem the user can fix (bad file, bad option); printed without a stack trace. */
+class ExportError extends Error {
+  override name = 'ExportError';
+}
+
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') ? path : rel;
+}
+
+async function defaultNotebooks(): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(DEFAULT_NOTEBOOKS);
+  } catch (error) {
+    throw new ExportError(`${shown(DEFAULT_NOTEBOOKS)}: cannot list notebooks (${(error as Error).message})`);
+  }
+  const notebooks = names.filter((name) => name.endsWith('.ipynb')).sort((a, b) => a.localeCompare(b, 'en'));
+  if (notebooks.length === 0) {
+    throw new ExportError(
+      `${shown(DEFAULT_NOTEBOOKS)}: no .ipynb files to export (or name notebooks as arguments)`,
+    );
+  }
+  return notebooks.map((name) => join(DEFAULT_NOTEBOOKS, name));
+}
+
+/**
+ * When the notebook last changed: its last commit if git tracks it unmodified (stable across checkouts), otherwise the
+ * file's modification time.
+ */
+async function lastChange(path: string, mtime: Date): Promise<Date> {
+  const cwd = dirname(path);
+  try {
+    const status = await run('git', ['status', '--porcelain', '--', basename(path)], { cwd });
+    if (status.stdout.trim() !== '') return mtime;
+    const log = await run('git', ['log', '-1', '--format=%ct', '--', basename(path)], { cwd });
+    const seconds = Number.parseInt(log.stdout.trim(), 10);
+    return Number.isFinite(seconds) ? new Date(seconds * 1000) : mtime;
+  } catch {
+    return mtime;
+  }
+}
+
+async function readNotebook(path: string): Promise<NotebookInput> {
+  const file = shown(path);
+  let text: string;
+  let mtime: Date;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new ExportError(`${file}: not a file`);
+    mtime = info.mtime;
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (error instanceof ExportError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ExportError(
+      code === 'ENOENT' ? `${file}: file not found` : `${file}: ${(error as Error).message}`,
+    );
+  }
+  const notebook = parseNotebook(text, file);
+  return { file, notebook, modified: await lastChange(path, mtime) };
+}
+
+async function removeStaleAssets(
+  outDir: string,
+  files: readonly OutputFile[],
+  slugs: readonly string[],
+): Promise<void> {
+  const written = new Set(files.map((file) => file.path));
+  let names: string[];
+  try {
+    names = await readdir(join(outDir, ASSETS_DIR));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const stale = slugs.some((slug) => new RegExp(`^${slug}-\\d+\\.(?:svg|png|jpg|gif)$`).test(name));
+    if (stale && !written.has(`${ASSETS_DIR}/${name}`)) await unlink(join(outDir, ASSETS_DIR, name));
+  }
+}
+
+/** Writes all files to a staging folder beside `outDir`, then renames each into place. Returns the final paths. */
+async function writeAtomically(
+  outDir: string,
+  files: readonly OutputFile[],
+  slugs: readonly string[],
+): Promise<string[]> {
+  await mkdir(dirname(outDir), { recursive: true });
+  const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}-staging-`));
+  try {
+    for (const file of files) {
+      const target = join(staging, file.path);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, file.content);
+    }
+    const finals: string[] = [];
+    for (const file of files) {
+      const target = join(outDir, file.path);
+      await mkdir(dirname(target), { recursive: true });
+      await rename(join(staging, file.path), target);
+      finals.push(target);
+    }
+    await removeStaleAssets(outDir, files, slugs);
+    return finals;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+interface CliOptions {
+  format: 'md' | 'html' | 'both';
+  out: string;
+  perNotebook?: boolean;
+}
+
+function program(): Command {
+  return new Command('export')
+    .description(
+      'Export recorded notebooks as a blog post: Markdown with YAML front matter (images in an assets folder) and a\n' +
+        'self-contained HTML page (inline CSS and images, highlighted code, no script, no network requests).',
+    )
+    .argument('[notebooks...]', 'notebook files, in post order (default: notebooks/*.ipynb in name order)')
+    .addOption(
+      new Option('--format <format>', 'what to write').choices(['md', 'html', 'both']).default('both'),
+    )
+    .option('--out <dir>', 'output folder', shown(DEFAULT_OUT))
+    .option('--per-notebook', 'one post per notebook (slug from its file name) instead of one post for all')
+    .addHelpText(
+      'after',
+      '\nCell tags: remove-cell, remove-input, remove-output drop content; hide-input, hide-output, hide-cell fold it\n' +
+        'into a <details> in HTML (Markdown keeps it visible).',
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+}
+
+/** Runs the exporter with command-line arguments (without `node` and the script); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const cli = program();
+  try {
+    cli.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+  const options = cli.opts<CliOptions>();
+  const formats: Format[] = options.format === 'both' ? ['md', 'html'] : [options.format];
+  try {
+    const paths = cli.args.length > 0 ? cli.args.map((arg) => resolve(arg)) : await defaultNotebooks();
+    // Every notebook is read and converted before anything is written.
+    const inputs = await Promise.all(paths.map(readNotebook));
+    const highlight = formats.includes('html') ? await createHighlight() : undefined;
+    const files = exportNotebooks(inputs, { formats, perNotebook: options.perNotebook, highlight });
+    const slugs = [
+      ...new Set(files.filter((file) => file.path.endsWith('.md')).map((f) => f.path.slice(0, -3))),
+    ];
+    const written = await writeAtomically(resolve(options.out), files, slugs);
+    for (const path of written) process.stdout.write(`wrote ${shown(path)}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ExportError || error instanceof NotebookFormatError || error instanceof RangeError) {
+      process.stderr.write(`export: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,230 @@
+/**
+ * Writes a post as one self-contained HTML page: inline CSS, images inlined (sanitised SVG or data: URIs), code
+ * highlighted by shiki in a light and a dark theme, a table of contents, and no script at all. A Content-Security-Policy
+ * forbids script and every fetch, as a second line of defence behind the sanitiser.
+ */
+
+import type { Token, Tokens } from 'marked';
+import { Marked } from 'marked';
+import type { Highlight } from './highlight.ts';
+import type { OutputFile } from './markdown.ts';
+import type { Block, ImageAsset, OutputBlock, Post, Visibility } from './post.ts';
+import { sanitizeFragment } from './sanitize.ts';
+import { PAGE_CSS } from './style.ts';
+import { AnchorSet, escapeHtml } from './text.ts';
+
+const OFFLINE = { offline: true };
+
+/** The page must not run script or fetch anything, whatever slipped through. */
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+interface TocEntry {
+  depth: number;
+  text: string;
+  id: string;
+}
+
+function plainText(tokens: Token[] | undefined): string {
+  return (tokens ?? [])
+    .map((token) => {
+      if ('tokens' in token && Array.isArray(token.tokens)) return plainText(token.tokens);
+      return 'text' in token ? String(token.text) : '';
+    })
+    .join('')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** Renders Markdown for one page: anchors are unique across it, and headings shift down a level under the page title. */
+class MarkdownRenderer {
+  readonly toc: TocEntry[] = [];
+  readonly #anchors = new AnchorSet();
+  readonly #highlight: Highlight;
+  readonly #pageTitle: string;
+  #seenHeading = false;
+
+  constructor(highlight: Highlight, pageTitle: string) {
+    this.#highlight = highlight;
+    this.#pageTitle = pageTitle;
+  }
+
+  /** Reserves an id (for a section) so no heading takes it. */
+  anchor(text: string): string {
+    return this.#anchors.take(text);
+  }
+
+  render(source: string, options: { contents: boolean }): string {
+    const slots: string[] = [];
+    const marked = new Marked({ gfm: true });
+    const self = this;
+    marked.use({
+      renderer: {
+        heading(this: { parser: { parseInline(tokens: Token[]): string } }, token: Tokens.Heading): string {
+          const text = plainText(token.tokens);
+          const first = !self.#seenHeading;
+          self.#seenHeading = true;
+          // The page header already shows the title; a notebook that opens by repeating it would say it twice.
+          if (first && token.depth === 1 && text === self.#pageTitle) return '';
+          const id = self.#anchors.take(text);
+          if (options.contents) self.toc.push({ depth: token.depth, text, id });
+          const level = Math.min(6, token.depth + 1);
+          return `<h${level} id="${id}">${this.parser.parseInline(token.tokens)}</h${level}>\n`;
+        },
+        code(token: Tokens.Code): string {
+          const language = (token.lang ?? '').trim().split(/\s+/)[0] || 'text';
+          slots.push(self.#highlight(token.text, language));
+          return `<pre class="shiki-slot-${slots.length - 1}"></pre>\n`;
+        },
+      },
+    });
+    const html = sanitizeFragment(marked.parse(source, { async: false }), OFFLINE);
+    // Highlighted code is ours (shiki escapes it) and would lose its colours in the sanitiser, so it goes in after.
+    return html.replace(
+      /<pre class="shiki-slot-(\d+)"><\/pre>/g,
+      (_slot, n: string) => slots[Number(n)] ?? '',
+    );
+  }
+}
+
+function imageHtml(image: ImageAsset): string {
+  const inner =
+    image.mime === 'image/svg+xml'
+      ? image.data
+      : `<img src="data:${image.mime};base64,${escapeHtml(image.data)}" alt="${escapeHtml(image.alt)}">`;
+  return `<div class="figure">${inner}</div>`;
+}
+
+function output(kind: string, label: string, body: string): string {
+  return `<div class="output output-${kind}"><div class="output-label">${escapeHtml(label)}</div>${body}</div>`;
+}
+
+function outputHtml(block: OutputBlock, markdown: MarkdownRenderer): string {
+  switch (block.kind) {
+    case 'text': {
+      const label =
+        block.stream === 'stderr' ? 'stderr' : block.executionCount ? `Out [${block.executionCount}]` : 'Out';
+      const kind = block.stream === 'result' ? 'text' : block.stream;
+      return output(kind, label, `<pre>${escapeHtml(block.text.replace(/\n+$/, ''))}</pre>`);
+    }
+    case 'error':
+      return output('error', 'Error', `<pre>${escapeHtml(block.text.replace(/\n+$/, ''))}</pre>`);
+    case 'image':
+      return output('image', 'Out', imageHtml(block.image));
+    case 'html':
+      return output('html', 'Out', sanitizeFragment(block.html, OFFLINE));
+    case 'markdown':
+      return output('html', 'Out', markdown.render(block.source, { contents: false }));
+  }
+}
+
+function collapsible(visibility: Visibility, summary: string, className: string, body: string): string {
+  if (visibility === 'hide') {
+    return `<details class="collapsed ${className}"><summary>${summary}</summary>${body}</details>`;
+  }
+  return `<div class="${className}">${body}</div>`;
+}
+
+function resolveAttachments(source: string, attachments: Map<string, ImageAsset>): string {
+  let text = source;
+  for (const [name, image] of attachments) {
+    const uri =
+      image.mime === 'image/svg+xml'
+        ? `data:image/svg+xml;base64,${Buffer.from(image.data).toString('base64')}`
+        : `data:${image.mime};base64,${image.data}`;
+    text = text.replaceAll(`attachment:${name}`, uri);
+  }
+  return text;
+}
+
+function blockHtml(block: Block, markdown: MarkdownRenderer, highlight: Highlight): string {
+  switch (block.kind) {
+    case 'markdown':
+      return `<div class="markdown">${markdown.render(resolveAttachments(block.source, block.attachments), { contents: true })}</div>`;
+    case 'html':
+      return `<div class="markdown">${sanitizeFragment(block.html, OFFLINE)}</div>`;
+    case 'code': {
+      const parts: string[] = [];
+      if (block.input !== 'remove') {
+        parts.push(
+          collapsible(block.input, 'Show code', 'cell-input', highlight(block.source, block.language)),
+        );
+      }
+      if (block.outputs.length > 0) {
+        const outputs = block.outputs.map((out) => outputHtml(out, markdown)).join('');
+        parts.push(collapsible(block.output, 'Show output', 'cell-outputs', outputs));
+      }
+      return `<div class="cell">${parts.join('')}</div>`;
+    }
+  }
+}
+
+function tocHtml(entries: readonly TocEntry[]): string {
+  const shown = entries.filter((entry) => entry.depth <= 2);
+  if (shown.length < 2) return '';
+  const top = Math.min(...shown.map((entry) => entry.depth));
+  let html = '';
+  let open = false;
+  for (const entry of shown) {
+    const link = `<a href="#${entry.id}">${escapeHtml(entry.text)}</a>`;
+    if (entry.depth === top) {
+      if (open) html += '</ol></li>';
+      else if (html !== '') html += '</li>';
+      open = false;
+      html += `<li>${link}`;
+    } else {
+      if (!open) html += '<ol>';
+      open = true;
+      html += `<li>${link}</li>`;
+    }
+  }
+  html += open ? '</ol></li>' : '</li>';
+  return `<nav class="toc" aria-label="Contents"><details open><summary>Contents</summary><ol>${html}</ol></details></nav>`;
+}
+
+/**
+ * Renders a post as `<slug>.html`, a page that needs nothing else: no script, no fonts, no network.
+ * Pure given `highlight`: the same post always gives the same page.
+ */
+export function renderHtml(post: Post, highlight: Highlight): OutputFile {
+  const markdown = new MarkdownRenderer(highlight, post.meta.title);
+  const sections = post.sections.map((section) => {
+    const id = markdown.anchor(`notebook-${section.id}`);
+    const body = section.blocks.map((block) => blockHtml(block, markdown, highlight)).join('\n');
+    return `<section class="notebook" id="${id}">\n${body}\n</section>`;
+  });
+  const { title, date, description, tags } = post.meta;
+  const files = post.sections.map((section) => `<li><code>${escapeHtml(section.file)}</code></li>`).join('');
+  const page = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
+<meta name="color-scheme" content="light dark">
+<meta name="description" content="${escapeHtml(description)}">
+<title>${escapeHtml(title)}</title>
+<style>${PAGE_CSS}</style>
+</head>
+<body>
+<div class="page">
+<header class="post-header">
+<h1>${escapeHtml(title)}</h1>
+<div class="post-meta"><time datetime="${escapeHtml(date)}">${escapeHtml(date)}</time>${
+    tags.length > 0
+      ? `<ul class="tags">${tags.map((tag) => `<li>${escapeHtml(tag)}</li>`).join('')}</ul>`
+      : ''
+  }</div>
+${description ? `<p class="lede">${escapeHtml(description)}</p>` : ''}
+</header>
+${tocHtml(markdown.toc)}
+<article>
+${sections.join('\n')}
+</article>
+<footer class="post-footer">Exported from ${post.sections.length === 1 ? 'the notebook' : 'the notebooks'}:<ul>${files}</ul></footer>
+</div>
+</body>
+</html>
+`;
+  return { path: `${post.slug}.html`, content: page };
+}

@@ -1,0 +1,77 @@
+/** Small text helpers shared by the Markdown and HTML writers. */
+
+// CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks, titles) as terminals and Jupyter emit them.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are made of control characters
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]/g;
+
+/** Removes ANSI escape sequences (kernels colour their tracebacks). */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+/**
+ * Makes recorded terminal text readable as plain text: strips ANSI escapes and applies carriage returns the way a
+ * terminal would (a progress bar that rewrote its line keeps only its last state).
+ */
+export function terminalText(text: string): string {
+  return stripAnsi(text)
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .map((line) => {
+      const parts = line.split('\r');
+      return parts[parts.length - 1];
+    })
+    .join('\n');
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+}
+
+/**
+ * Wraps text in a Markdown code fence long enough that no run of backticks inside can close it early
+ * (CommonMark: a closing fence needs at least as many backticks as the opening one).
+ */
+export function fence(text: string, info: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const bar = '`'.repeat(Math.max(3, longest + 1));
+  return `${bar}${info}\n${text.replace(/\n+$/, '')}\n${bar}`;
+}
+
+/** A URL- and file-name-safe slug: lower case ASCII letters, digits and single dashes. */
+export function slugify(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/** Hands out unique heading anchors the way GitHub does: `intro`, `intro-1`, `intro-2`. */
+export class AnchorSet {
+  readonly #used = new Map<string, number>();
+
+  /** Returns a fresh anchor for `text`. */
+  take(text: string): string {
+    const base = slugify(text) || 'section';
+    let id = base;
+    let n = this.#used.get(base) ?? 0;
+    while (this.#used.has(id)) {
+      n += 1;
+      id = `${base}-${n}`;
+    }
+    this.#used.set(base, n);
+    this.#used.set(id, 0);
+    return id;
+  }
+}
