@@ -331,5 +331,8 @@ const SVG_OPTIONS: IOptions = {
  */
 export function sanitizeSvg(svg: string): string {
   const start = svg.search(/<svg[\s>]/i);
-  return sanitizeHtml(start >= 0 ? svg.slice(start) : svg, SVG_OPTIONS).trim();
+  // Removed elements leave their indentation behind as blank lines.
+  return sanitizeHtml(start >= 0 ? svg.slice(start) : svg, SVG_OPTIONS)
+    .replace(/\n[ \t]*(?=\n)/g, '')
+    .trim();
 }
