@@ -1,0 +1,249 @@
+/**
+ * Executes one notebook in a fresh tslab kernel and returns the notebook with its new outputs, or the reason it did
+ * not run to completion. Honours the cell tags `raises-exception` and `skip-execution`.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { Kernel, KernelDiedError, type KernelMessage, KernelTimeoutError } from './kernel.ts';
+import {
+  type Cell,
+  type CodeCell,
+  cellTags,
+  joinText,
+  type Notebook,
+  type Output,
+  parseNotebook,
+} from './nbformat.ts';
+import { type Normaliser, notebookNormalisers } from './normalise.ts';
+import { OutputRecorder } from './outputs.ts';
+
+/** The tag of a cell that is expected to fail; its error is recorded and the notebook goes on. */
+export const RAISES_EXCEPTION = 'raises-exception';
+/** The tag of a cell that is not run; its recorded outputs are kept. */
+export const SKIP_EXECUTION = 'skip-execution';
+/** nbval's tag for a cell whose output `--check` does not compare (timings). */
+export const IGNORE_OUTPUT = 'nbval-ignore-output';
+
+/** Options for {@link runNotebook}. */
+export interface RunOptions {
+  /** Time allowed for one cell, in ms (default 60 000). */
+  cellTimeoutMs?: number;
+  /** Time allowed for the whole notebook including kernel start-up, in ms (default 600 000). */
+  notebookTimeoutMs?: number;
+  /** Time allowed for the kernel to become ready, in ms (default 30 000). */
+  startupTimeoutMs?: number;
+  /** Record failing cells and go on instead of stopping at the first one. */
+  allowErrors?: boolean;
+  /** Told before each code cell runs. */
+  onCell?: (cellNumber: number, cellCount: number) => void;
+}
+
+/** Why a notebook did not run to completion, or a cell error that was allowed. */
+export interface CellProblem {
+  /** 1-based position of the cell in the notebook (markdown cells count), or `null` for the notebook as a whole. */
+  cellNumber: number | null;
+  kind:
+    | 'error'
+    | 'unexpected-success'
+    | 'timeout'
+    | 'notebook-timeout'
+    | 'kernel-died'
+    | 'startup'
+    | 'format';
+  ename: string;
+  evalue: string;
+}
+
+/** The outcome of {@link runNotebook}. */
+export interface RunResult {
+  path: string;
+  /** The notebook as read from disk (`null` when it could not be read). */
+  original: Notebook | null;
+  /** The executed notebook; only meaningful when `failure` is `null`. */
+  notebook: Notebook | null;
+  /** The normalisers the notebook opted into. */
+  normalisers: Normaliser[];
+  /** Why the run stopped, or `null` when every cell ran. */
+  failure: CellProblem | null;
+  /** Cell errors that were recorded and allowed (`raises-exception` or `--allow-errors`). */
+  allowedErrors: CellProblem[];
+  /** What the cell named in `failure` had printed when the run stopped (empty when no cell was running). */
+  failedCellOutputs: Output[];
+  /** Milliseconds from start to end. */
+  durationMs: number;
+}
+
+const ERROR_LINE = /^((?:[A-Z][\w$]*)?(?:Error|Exception)|AbortError)(?: \[[\w-]+\])?: (.*)$/m;
+const DIAGNOSTIC_LINE = /^(?:\S+ )?\d+:\d+ - (.*)$/m;
+
+/** Names the error of a failed cell from its outputs: an `error` output, else what tslab printed to stderr. */
+export function describeError(outputs: CodeCell['outputs']): { ename: string; evalue: string } {
+  const error = outputs.find((output) => output.output_type === 'error');
+  if (error) return { ename: error.ename, evalue: error.evalue };
+  const stderr = outputs
+    .filter((output) => output.output_type === 'stream' && output.name === 'stderr')
+    .map((output) => (output.output_type === 'stream' ? joinText(output.text) : ''))
+    .join('');
+  const thrown = ERROR_LINE.exec(stderr);
+  if (thrown) return { ename: thrown[1], evalue: thrown[2] };
+  const diagnostic = DIAGNOSTIC_LINE.exec(stderr);
+  if (diagnostic) return { ename: 'TypeScript', evalue: diagnostic[1] };
+  const firstLine = stderr.split('\n').find((line) => line.trim() !== '');
+  return { ename: 'Error', evalue: firstLine?.trim() ?? 'the cell failed without printing an error' };
+}
+
+function isCode(cell: Cell): cell is CodeCell {
+  return cell.cell_type === 'code';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// tslab refuses (status "abort") every request that arrives within 200 ms after a failed one; such a request
+// never ran, so it is sent again.
+const ABORT_RETRY_DELAY_MS = 250;
+const ABORT_RETRIES = 8;
+
+/**
+ * Runs every code cell of the notebook at `path` in order, in a new kernel whose working directory is the
+ * notebook's folder. Never writes anything; the caller decides what to do with the result.
+ */
+export async function runNotebook(path: string, options: RunOptions = {}): Promise<RunResult> {
+  const cellTimeoutMs = options.cellTimeoutMs ?? 60_000;
+  const notebookTimeoutMs = options.notebookTimeoutMs ?? 600_000;
+  for (const [name, value] of Object.entries({ cellTimeoutMs, notebookTimeoutMs })) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(`Expected \`${name}\` to be a positive number of milliseconds, got ${value}`);
+    }
+  }
+  const started = Date.now();
+  const deadline = started + notebookTimeoutMs;
+  const result: RunResult = {
+    path,
+    original: null,
+    notebook: null,
+    normalisers: [],
+    failure: null,
+    allowedErrors: [],
+    failedCellOutputs: [],
+    durationMs: 0,
+  };
+  const finish = (failure: CellProblem | null = null): RunResult => {
+    result.failure = failure;
+    result.durationMs = Date.now() - started;
+    return result;
+  };
+
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+    result.original = parseNotebook(text, path);
+    result.normalisers = notebookNormalisers(result.original.metadata);
+  } catch (error) {
+    const message = (error as Error).message;
+    // The caller names the notebook already.
+    const evalue = message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+    return finish({ cellNumber: null, kind: 'format', ename: (error as Error).name, evalue });
+  }
+  const notebook = structuredClone(result.original);
+  const codeCells = notebook.cells.flatMap((cell, index) =>
+    isCode(cell) ? [{ cell, number: index + 1 }] : [],
+  );
+
+  let kernel: Kernel;
+  try {
+    kernel = await Kernel.start({
+      cwd: dirname(resolve(path)),
+      startupTimeoutMs: Math.min(options.startupTimeoutMs ?? 30_000, Math.max(1, deadline - Date.now())),
+    });
+  } catch (error) {
+    return finish({
+      cellNumber: null,
+      kind: 'startup',
+      ename: (error as Error).name,
+      evalue: (error as Error).message,
+    });
+  }
+
+  let clean = false;
+  try {
+    if (kernel.languageInfo) notebook.metadata.language_info = kernel.languageInfo;
+    notebook.metadata.kernelspec ??= { display_name: 'TypeScript', language: 'typescript', name: 'tslab' };
+    const recorder = new OutputRecorder();
+    for (const { cell, number } of codeCells) {
+      const source = joinText(cell.source);
+      const tags = cellTags(cell);
+      if (tags.includes(SKIP_EXECUTION) || source.trim() === '') continue;
+      options.onCell?.(number, notebook.cells.length);
+      recorder.beginCell();
+      let reply!: Awaited<ReturnType<Kernel['execute']>>;
+      try {
+        for (let attempt = 0; ; attempt++) {
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) throw new KernelTimeoutError('notebook');
+          reply = await kernel.execute(source, {
+            timeoutMs: Math.min(cellTimeoutMs, remaining),
+            onIopub: (message: KernelMessage) => recorder.handle(message),
+          });
+          if (!reply.status.startsWith('abort') || attempt >= ABORT_RETRIES) break;
+          await sleep(ABORT_RETRY_DELAY_MS);
+        }
+      } catch (error) {
+        result.failedCellOutputs = recorder.outputs;
+        if (error instanceof KernelTimeoutError) {
+          const whole = Date.now() >= deadline;
+          return finish({
+            cellNumber: number,
+            kind: whole ? 'notebook-timeout' : 'timeout',
+            ename: 'Timeout',
+            evalue: whole
+              ? `the notebook did not finish within ${notebookTimeoutMs / 1000} s`
+              : `the cell did not finish within ${cellTimeoutMs / 1000} s`,
+          });
+        }
+        if (error instanceof KernelDiedError) {
+          return finish({
+            cellNumber: number,
+            kind: 'kernel-died',
+            ename: error.name,
+            evalue: error.message,
+          });
+        }
+        throw error;
+      }
+      cell.outputs = recorder.outputs;
+      result.failedCellOutputs = cell.outputs;
+      cell.execution_count = reply.executionCount;
+      for (const output of cell.outputs) {
+        if (output.output_type === 'execute_result') output.execution_count ??= reply.executionCount;
+      }
+      const expectsError = tags.includes(RAISES_EXCEPTION);
+      if (reply.status === 'error') {
+        const problem: CellProblem = { cellNumber: number, kind: 'error', ...describeError(cell.outputs) };
+        if (!expectsError && !options.allowErrors) return finish(problem);
+        result.allowedErrors.push(problem);
+      } else if (reply.status !== 'ok') {
+        return finish({
+          cellNumber: number,
+          kind: 'error',
+          ename: 'KernelError',
+          evalue: `the kernel answered with status ${JSON.stringify(reply.status)}`,
+        });
+      } else if (expectsError) {
+        return finish({
+          cellNumber: number,
+          kind: 'unexpected-success',
+          ename: 'UnexpectedSuccess',
+          evalue: `the cell is tagged ${RAISES_EXCEPTION} but did not fail`,
+        });
+      }
+    }
+    clean = true;
+    result.failedCellOutputs = [];
+    result.notebook = notebook;
+    return finish();
+  } finally {
+    // A kernel that is still busy (a timeout) gets killed at once; a finished one may shut down politely.
+    if (clean) await kernel.shutdown();
+    else await kernel.kill();
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * `npm run notebooks [-- paths...] [--check] [--allow-errors] [--timeout S] [--notebook-timeout S] [--jobs N]`
+ *
+ * Executes notebooks in tslab kernels and writes their outputs back as Jupyter would, or with `--check` compares a
+ * fresh run against the recorded outputs without writing anything.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, join, relative, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import pLimit from 'p-limit';
+import { compareNotebooks } from './notebooks/check.ts';
+import { killAllKernels } from './notebooks/kernel.ts';
+import { joinText, writeNotebook } from './notebooks/nbformat.ts';
+import { Progress } from './notebooks/progress.ts';
+import { type CellProblem, type RunResult, runNotebook } from './notebooks/run.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+function positiveNumber(name: string, integer: boolean) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
+      throw new InvalidArgumentError(`${name} must be a positive ${integer ? 'whole number' : 'number'}.`);
+    }
+    return number;
+  };
+}
+
+async function notebooksIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ipynb'))
+    .map((entry) => join(dir, entry.name))
+    .sort();
+}
+
+/** Expands the given paths (files or folders); a path that does not exist is an error naming it. */
+async function resolvePaths(paths: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => null);
+    if (!info) throw new Error(`no such notebook or folder: ${path}`);
+    found.push(...(info.isDirectory() ? await notebooksIn(path) : [path]));
+  }
+  return found;
+}
+
+function describe(problem: CellProblem): string {
+  const where = problem.cellNumber === null ? '' : `cell ${problem.cellNumber}: `;
+  return `${where}${problem.ename}: ${problem.evalue}`;
+}
+
+const DETAIL_LINES = 40;
+
+/** The failing cell's output, indented: it is in no notebook on disk, since a failed run is never written. */
+function failureDetails(result: RunResult): string {
+  const text = result.failedCellOutputs
+    .map((output) => {
+      if (output.output_type === 'stream') return joinText(output.text);
+      if (output.output_type === 'error') return `${output.ename}: ${output.evalue}\n`;
+      return '';
+    })
+    .join('')
+    .trimEnd();
+  if (!text) return '';
+  const lines = text.split('\n');
+  const shown = lines.slice(0, DETAIL_LINES).map((line) => `  | ${line}`);
+  if (lines.length > DETAIL_LINES) shown.push(`  | ... (${lines.length - DETAIL_LINES} more lines)`);
+  return `${shown.join('\n')}\n`;
+}
+
+async function main(): Promise<number> {
+  const program = new Command()
+    .name('npm run notebooks --')
+    .description(
+      'Execute Jupyter notebooks in tslab kernels and record their outputs as Jupyter does.\n' +
+        'Default: every notebooks/*.ipynb. Cell numbers count every cell from 1, markdown included.',
+    )
+    .argument('[paths...]', 'notebooks or folders of notebooks to run')
+    .option('--check', 'run into memory and compare with the recorded outputs; never writes', false)
+    .option('--allow-errors', 'record failing cells and go on instead of stopping', false)
+    .option('--timeout <seconds>', 'time allowed for one cell', positiveNumber('--timeout', false), 60)
+    .option(
+      '--notebook-timeout <seconds>',
+      'time allowed for a whole notebook',
+      positiveNumber('--notebook-timeout', false),
+      600,
+    )
+    .option(
+      '--startup-timeout <seconds>',
+      'time allowed for a kernel to start',
+      positiveNumber('--startup-timeout', false),
+      30,
+    )
+    .option(
+      '--jobs <n>',
+      'notebooks run at the same time',
+      positiveNumber('--jobs', true),
+      availableParallelism(),
+    )
+    .showHelpAfterError();
+  program.parse();
+  const options = program.opts<{
+    check: boolean;
+    allowErrors: boolean;
+    timeout: number;
+    notebookTimeout: number;
+    startupTimeout: number;
+    jobs: number;
+  }>();
+
+  let paths: string[];
+  try {
+    if (program.args.length > 0) {
+      paths = await resolvePaths(program.args);
+    } else {
+      const dir = join(ROOT, 'notebooks');
+      paths = await notebooksIn(dir).catch(() => []);
+      if (paths.length === 0) {
+        console.log(`no notebooks found in ${relative(process.cwd(), dir) || '.'}`);
+        return 0;
+      }
+    }
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
+  }
+  if (paths.length === 0) {
+    console.error('error: no .ipynb files in the given folders');
+    return 1;
+  }
+
+  const names = paths.map((path) => basename(path, '.ipynb'));
+  const labels = names.map((name, i) =>
+    names.indexOf(name) === names.lastIndexOf(name) ? name : relative(process.cwd(), paths[i]),
+  );
+  const progress = new Progress(process.stdout, labels);
+  const limit = pLimit(options.jobs);
+  let failed = 0;
+  const reports: string[] = [];
+
+  await Promise.all(
+    paths.map((path, i) =>
+      limit(async () => {
+        const label = labels[i];
+        const shown = relative(process.cwd(), path) || path;
+        progress.update(label, 'started');
+        const result = await runNotebook(path, {
+          cellTimeoutMs: options.timeout * 1000,
+          notebookTimeoutMs: options.notebookTimeout * 1000,
+          startupTimeoutMs: options.startupTimeout * 1000,
+          allowErrors: options.allowErrors,
+          onCell: (cell, total) => progress.update(label, `cell ${cell}/${total} ...`),
+        });
+        const seconds = `${(result.durationMs / 1000).toFixed(1)}s`;
+        if (result.failure) {
+          failed++;
+          progress.update(label, `FAILED ${describe(result.failure)}`, true);
+          reports.push(
+            `${shown}: ${describe(result.failure)}\n${failureDetails(result)}(the notebook was not written)\n`,
+          );
+          return;
+        }
+        if (!result.notebook || !result.original) throw new Error('a finished run has a notebook');
+        if (options.check) {
+          const drifts = compareNotebooks(result.original, result.notebook, result.normalisers, shown);
+          if (drifts.length > 0) {
+            failed++;
+            progress.update(
+              label,
+              `DRIFT in cell ${drifts.map((d) => d.cellNumber).join(', ')}  ${seconds}`,
+              true,
+            );
+            reports.push(
+              `${shown}: recorded outputs differ from this run\n${drifts.map((d) => d.diff).join('\n')}`,
+            );
+            return;
+          }
+          progress.update(label, `ok (matches)  ${seconds}`, true);
+          return;
+        }
+        await writeNotebook(path, result.notebook);
+        const allowed = result.allowedErrors.length;
+        progress.update(
+          label,
+          `ok  ${seconds}${allowed ? `  (${allowed} expected error${allowed > 1 ? 's' : ''})` : ''}`,
+          true,
+        );
+      }),
+    ),
+  );
+
+  if (reports.length > 0) process.stdout.write(`\n${reports.join('\n')}`);
+  const verb = options.check ? 'checked' : 'ran';
+  console.log(
+    `\n${verb} ${paths.length} notebook${paths.length > 1 ? 's' : ''}: ${paths.length - failed} ok, ${failed} failed`,
+  );
+  return failed > 0 ? 1 : 0;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void killAllKernels().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  async (error: unknown) => {
+    await killAllKernels();
+    console.error(error);
+    process.exitCode = 1;
+  },
+);
