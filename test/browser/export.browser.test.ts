@@ -108,6 +108,9 @@ describe('exported HTML post in Chromium', () => {
     try {
       const headings = await page.locator('article h2').allTextContents();
       expect(headings).toEqual(['Deferreds: callbacks that wait', 'Charting a batch']);
+      expect(await page.locator('article h3').allTextContents()).toContain(
+        'A chart with its own style sheet',
+      );
       await expect(page.locator('h1').textContent()).resolves.toBe(
         'Async batching in TypeScript: a walkthrough',
       );
@@ -132,8 +135,12 @@ describe('exported HTML post in Chromium', () => {
       const box = await chart.boundingBox();
       expect(box?.width).toBeGreaterThan(100);
       expect(box?.height).toBeGreaterThan(50);
-      const png = page.locator('.output-image img').first();
+      const png = page.locator('.output-image img[src^="data:image/png"]').first();
       expect(await png.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(24);
+      // An SVG with its own style sheet is shown through <img>; it must still load and have a size.
+      const styled = page.locator('.output-image img[src^="data:image/svg+xml"]');
+      expect(await styled.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(420);
+      expect((await styled.boundingBox())?.height).toBeGreaterThan(50);
 
       // Outputs look different from code: their own background.
       const codeBg = await page

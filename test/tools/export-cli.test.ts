@@ -48,6 +48,7 @@ describe('npm run export', () => {
       `wrote ${join(out, 'assets/async-batching-walkthrough-1.svg')}`,
       `wrote ${join(out, 'assets/async-batching-walkthrough-2.png')}`,
       `wrote ${join(out, 'assets/async-batching-walkthrough-3.png')}`,
+      `wrote ${join(out, 'assets/async-batching-walkthrough-4.svg')}`,
       `wrote ${join(out, 'async-batching-walkthrough.html')}`,
     ]);
     expect((await readdir(out)).sort()).toEqual([
@@ -72,6 +73,7 @@ describe('npm run export', () => {
       '02-charts-1.svg',
       '02-charts-2.png',
       '02-charts-3.png',
+      '02-charts-4.svg',
     ]);
   });
 
@@ -87,6 +89,7 @@ describe('npm run export', () => {
       '02-charts-1.svg',
       '02-charts-2.png',
       '02-charts-3.png',
+      '02-charts-4.svg',
       'other-post-1.svg',
     ]);
     expect(await readFile(join(out, '02-charts.md'), 'utf8')).not.toBe('old');

@@ -11,7 +11,7 @@ import {
   parseNotebook,
 } from '../../tools/export/index.ts';
 import type { Cell, Notebook, Output } from '../../tools/export/notebook.ts';
-import { sanitizeFragment, sanitizeSvg } from '../../tools/export/sanitize.ts';
+import { sanitizeFragment, sanitizeSvg, sanitizeSvgImage } from '../../tools/export/sanitize.ts';
 import { fence, stripAnsi } from '../../tools/export/text.ts';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/export');
@@ -150,6 +150,7 @@ describe('Markdown export', () => {
       'assets/async-batching-walkthrough-1.svg',
       'assets/async-batching-walkthrough-2.png',
       'assets/async-batching-walkthrough-3.png',
+      'assets/async-batching-walkthrough-4.svg',
       'async-batching-walkthrough.html',
     ]);
     const meta = frontMatterOf(text(out, 'async-batching-walkthrough.md'));
@@ -294,6 +295,17 @@ describe('HTML export', () => {
     expect(html).toMatch(/<div class="figure"><svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   });
 
+  it('inlines plain SVG but shows a styled SVG through <img>, so its CSS cannot reach the page', () => {
+    const html = text(files([fixture('02-charts.ipynb')], true), '02-charts.html');
+    expect(html).toMatch(
+      /<div class="figure"><svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>\s*<title>Total time/,
+    );
+    expect(html).toMatch(
+      /<div class="figure"><img src="data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="Timeline: DeferredSemaphore\(2\), 6 requests"><\/div>/,
+    );
+    expect(article(html)).not.toContain('<style');
+  });
+
   it('highlights code with shiki in a light and a dark theme', () => {
     const html = text(files([fixture('01-deferreds.ipynb')], true), '01-deferreds.html');
     expect(html).toContain('class="shiki shiki-themes github-light github-dark"');
@@ -316,6 +328,7 @@ describe('HTML export', () => {
       'href="#the-same-as-a-bitmap"',
       'href="#numbers"',
       'href="#output-that-looks-like-markup"',
+      'href="#a-chart-with-its-own-style-sheet"',
     ]);
     expect(html).toContain('<h2 id="deferreds-callbacks-that-wait">Deferreds: callbacks that wait</h2>');
     expect(html).toContain('<h3 id="firing-a-deferred">Firing a Deferred</h3>');
@@ -380,6 +393,19 @@ describe('sanitisers', () => {
     );
   });
 
+  it('keeps an SVG style sheet, inert and escaped, and says the drawing must be shown as an image', () => {
+    const { svg, styled } = sanitizeSvgImage(
+      '<svg width="4" height="4"><style>@import url(https://example.invalid/a.css); .a > b { fill: url(https://example.invalid/p) }' +
+        ' .c { fill: url(#local) } &lt;/style&gt;&lt;script&gt;x()&lt;/script&gt;</style><rect class="c" width="4" height="4"/></svg>',
+    );
+    expect(styled).toBe(true);
+    expect(svg).toBe(
+      '<svg width="4" height="4" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><style>.a &gt; b { fill: none }' +
+        ' .c { fill: url(#local) } &lt;/style&gt;&lt;script&gt;x()&lt;/script&gt;</style><rect class="c" width="4" height="4"></rect></svg>',
+    );
+    expect(sanitizeSvgImage('<svg><rect width="1" height="1"/></svg>').styled).toBe(false);
+  });
+
   it('turns a remote image into a link in the offline page and keeps it in Markdown', () => {
     const html = '<img src="https://example.invalid/a.png" alt="chart">';
     expect(sanitizeFragment(html, { offline: true })).toBe(
@@ -402,6 +428,7 @@ describe('exportNotebooks', () => {
       'assets/02-charts-1.svg',
       'assets/02-charts-2.png',
       'assets/02-charts-3.png',
+      'assets/02-charts-4.svg',
     ]);
   });
 

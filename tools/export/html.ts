@@ -87,11 +87,16 @@ class MarkdownRenderer {
   }
 }
 
+function dataUri(image: ImageAsset): string {
+  const base64 = image.mime === 'image/svg+xml' ? Buffer.from(image.data).toString('base64') : image.data;
+  return `data:${image.mime};base64,${base64}`;
+}
+
 function imageHtml(image: ImageAsset): string {
   const inner =
-    image.mime === 'image/svg+xml'
+    image.mime === 'image/svg+xml' && !image.styled
       ? image.data
-      : `<img src="data:${image.mime};base64,${escapeHtml(image.data)}" alt="${escapeHtml(image.alt)}">`;
+      : `<img src="${escapeHtml(dataUri(image))}" alt="${escapeHtml(image.alt)}">`;
   return `<div class="figure">${inner}</div>`;
 }
 
@@ -127,13 +132,7 @@ function collapsible(visibility: Visibility, summary: string, className: string,
 
 function resolveAttachments(source: string, attachments: Map<string, ImageAsset>): string {
   let text = source;
-  for (const [name, image] of attachments) {
-    const uri =
-      image.mime === 'image/svg+xml'
-        ? `data:image/svg+xml;base64,${Buffer.from(image.data).toString('base64')}`
-        : `data:${image.mime};base64,${image.data}`;
-    text = text.replaceAll(`attachment:${name}`, uri);
-  }
+  for (const [name, image] of attachments) text = text.replaceAll(`attachment:${name}`, dataUri(image));
   return text;
 }
 

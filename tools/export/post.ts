@@ -8,7 +8,7 @@ import type { Token } from 'marked';
 import { Lexer } from 'marked';
 import type { Cell, CodeCell, MimeBundle, Notebook, Output } from './notebook.ts';
 import { cellTags, joinSource, NotebookFormatError } from './notebook.ts';
-import { sanitizeSvg } from './sanitize.ts';
+import { sanitizeSvgImage } from './sanitize.ts';
 import { slugify, terminalText } from './text.ts';
 
 /** Title of the post that gathers every notebook. */
@@ -48,6 +48,8 @@ export interface ImageAsset {
   /** Sanitised SVG markup, or base64 for bitmaps. */
   data: string;
   alt: string;
+  /** An SVG with its own style sheet: show it as an image, never inline, so its CSS and the page's stay apart. */
+  styled: boolean;
 }
 
 /** One output of a code cell, as it will be shown. */
@@ -117,8 +119,10 @@ class AssetNamer {
   image(mime: ImageAsset['mime'], data: string, alt: string): ImageAsset {
     this.#count += 1;
     const ext = mime === 'image/svg+xml' ? 'svg' : BITMAP_EXTENSIONS[mime];
-    const clean = mime === 'image/svg+xml' ? sanitizeSvg(data) : data.replace(/\s+/g, '');
-    return { name: `${this.slug}-${this.#count}.${ext}`, mime, data: clean, alt };
+    const name = `${this.slug}-${this.#count}.${ext}`;
+    if (mime !== 'image/svg+xml') return { name, mime, data: data.replace(/\s+/g, ''), alt, styled: false };
+    const { svg, styled } = sanitizeSvgImage(data);
+    return { name, mime, data: svg, alt, styled };
   }
 }
 

@@ -325,14 +325,53 @@ const SVG_OPTIONS: IOptions = {
   transformTags: { svg: normaliseSvgRoot, '*': withoutExternalUrls },
 };
 
+const STYLE_ELEMENT = /<style\b[^>]*>([\s\S]*?)<\/style\s*>/gi;
+const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
 /**
- * Sanitises an `image/svg+xml` output to drawing elements only. The result is both a valid standalone `.svg` file and
- * safe to inline into an HTML page.
+ * Makes an SVG `<style>` sheet inert: no `@import`, no `url(...)` or `image-set(...)` outside the document, and XML-escaped
+ * so its text cannot close the element. What remains can only colour and place the drawing.
  */
+function cleanStyleSheet(css: string): string {
+  const text = css
+    .replace(/<!\[CDATA\[|\]\]>/g, '')
+    .replace(/&(lt|gt|amp|quot|apos);/g, (_entity, name: string) => XML_ENTITIES[name]);
+  const inert = text
+    .replace(/@import[^;]*;?/gi, '')
+    .replace(/(?:-webkit-)?image-set\s*\([^)]*\)/gi, 'none')
+    .replace(/url\s*\(\s*(?!['"]?#)[^)]*\)/gi, 'none');
+  return inert.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').trim();
+}
+
+/** Sanitised SVG markup and whether it carries a style sheet (then it is only safe to show as an image). */
+export interface SanitizedSvg {
+  svg: string;
+  /** True when a `<style>` element survived: page CSS and SVG CSS would leak into each other if inlined. */
+  styled: boolean;
+}
+
+/**
+ * Sanitises an `image/svg+xml` output to drawing elements only; the result is a valid standalone `.svg` file. A chart
+ * without a style sheet is also safe to inline into an HTML page; one with a style sheet (class-based colours) keeps
+ * it, cleaned, and should be shown through `<img>`, where it cannot touch the page.
+ */
+export function sanitizeSvgImage(svg: string): SanitizedSvg {
+  const start = svg.search(/<svg[\s>]/i);
+  const source = start >= 0 ? svg.slice(start) : svg;
+  const sheets = [...source.matchAll(STYLE_ELEMENT)]
+    .map((match) => cleanStyleSheet(match[1]))
+    .filter(Boolean);
+  let clean = sanitizeSvg(source);
+  if (sheets.length > 0)
+    clean = clean.replace(/^<svg[^>]*>/, (open) => `${open}<style>${sheets.join('\n')}</style>`);
+  return { svg: clean, styled: sheets.length > 0 && clean.startsWith('<svg') };
+}
+
+/** Sanitises an `image/svg+xml` output for inlining into a page: drawing elements only, no style sheet. */
 export function sanitizeSvg(svg: string): string {
   const start = svg.search(/<svg[\s>]/i);
   // Removed elements leave their indentation behind as blank lines.
-  return sanitizeHtml(start >= 0 ? svg.slice(start) : svg, SVG_OPTIONS)
+  return sanitizeHtml((start >= 0 ? svg.slice(start) : svg).replace(STYLE_ELEMENT, ''), SVG_OPTIONS)
     .replace(/\n[ \t]*(?=\n)/g, '')
     .trim();
 }

@@ -82,8 +82,9 @@ a { color: var(--accent); text-underline-offset: 0.15em; }
   font-size: 0.93rem;
 }
 .toc summary { cursor: pointer; font-weight: 600; }
-.toc ol { margin: 0.4rem 0; padding-left: 1.2rem; }
-.toc ol ol { font-size: 0.9em; }
+.toc ol { margin: 0.4rem 0; padding-left: 0; list-style: none; }
+.toc ol ol { font-size: 0.9em; padding-left: 0.9rem; margin: 0.15rem 0 0.4rem; }
+.toc ol ol a { color: var(--muted); }
 .toc li { margin: 0.15rem 0; }
 .toc a { color: inherit; text-decoration: none; }
 .toc a:hover { color: var(--accent); text-decoration: underline; }
