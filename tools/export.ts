@@ -143,7 +143,7 @@ interface CliOptions {
 function program(): Command {
   return new Command('export')
     .description(
-      'Export recorded notebooks as a blog post: Markdown with YAML front matter (images in an assets folder) and a\n' +
+      'Export recorded notebooks as a blog post: Markdown with YAML front matter (images in an assets folder) and a ' +
         'self-contained HTML page (inline CSS and images, highlighted code, no script, no network requests).',
     )
     .argument('[notebooks...]', 'notebook files, in post order (default: notebooks/*.ipynb in name order)')
@@ -185,8 +185,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const path of written) process.stdout.write(`wrote ${shown(path)}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof ExportError || error instanceof NotebookFormatError || error instanceof RangeError) {
-      process.stderr.write(`export: ${error.message}\n`);
+    const systemError =
+      typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in (error as object);
+    if (
+      error instanceof ExportError ||
+      error instanceof NotebookFormatError ||
+      error instanceof RangeError ||
+      systemError
+    ) {
+      process.stderr.write(`export: ${(error as Error).message}\n`);
       return 1;
     }
     throw error;
