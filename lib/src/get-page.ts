@@ -257,6 +257,8 @@ async function readAll(
   return Buffer.concat(chunks, total);
 }
 
+function ignore(): void {}
+
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -339,7 +341,11 @@ async function exchange(
       return { url: url.href, status, headers: responseHeaders, bytes, redirects };
     } finally {
       // Every body is read to its end or destroyed: undici holds the socket for a body nobody reads.
-      if (!stream.readableEnded && !stream.destroyed) stream.destroy();
+      if (!stream.readableEnded && !stream.destroyed) {
+        // undici's body emits an AbortError when destroyed; nobody else is listening for it any more.
+        stream.on('error', ignore);
+        stream.destroy();
+      }
     }
   }
 }
