@@ -1,3 +1,4 @@
+import { setImmediate as nextCheckPhase } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
 import { CancelledError, Deferred } from './deferred.js';
 import {
@@ -340,9 +341,14 @@ async function exchange(
       const bytes = await readAll(stream, responseHeaders, s.maxBytes, url.href);
       return { url: url.href, status, headers: responseHeaders, bytes, redirects };
     } finally {
-      // Every body is read to its end or destroyed: undici holds the socket for a body nobody reads.
-      if (!stream.readableEnded && !stream.destroyed) {
-        // undici's body emits an AbortError when destroyed; nobody else is listening for it any more.
+      if (stream.readableEnded) {
+        // undici checks an idle keep-alive socket in the next check phase before it lends it again, and a request
+        // sent before then opens a new connection. Going on one check phase later lets the next request (a redirect's,
+        // or the caller's next getPage) reuse the socket.
+        await nextCheckPhase();
+      } else if (!stream.destroyed) {
+        // Every body is read to its end or destroyed: undici holds the socket for a body nobody reads. Destroying
+        // makes it emit an AbortError that nobody else listens for any more.
         stream.on('error', ignore);
         stream.destroy();
       }

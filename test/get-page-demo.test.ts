@@ -1,0 +1,227 @@
+// getPage over real sockets, against the demo site on 127.0.0.1.
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CancelledError,
+  ConnectionLostError,
+  ConnectionRefusedError,
+  closeDefaultAgent,
+  DNSLookupError,
+  GetPageError,
+  getPage,
+  getPageBytes,
+  getResponse,
+  HttpError,
+  InvalidURLError,
+  ResponseTooLargeError,
+  TimeoutError,
+} from 'async-batching';
+import { byteAt, type DemoSite, pageHtml, startDemoSite } from 'async-batching/demo';
+import { Agent } from 'undici';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+let site: DemoSite;
+
+async function failureOf(d: PromiseLike<unknown>): Promise<Error> {
+  try {
+    await d;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('Expected the Deferred to fail');
+}
+
+/** Waits until `done()` holds: the server learns of a closed socket a moment after the client closes it. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (done()) return;
+    await sleep(10);
+  }
+  throw new Error(`Gave up waiting until ${what}`);
+}
+
+/** A port nobody listens on: bind one, then let it go. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const rejections: unknown[] = [];
+const onRejection = (reason: unknown) => rejections.push(reason);
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onRejection);
+  site = await startDemoSite();
+});
+
+afterAll(async () => {
+  await closeDefaultAgent();
+  await site.close();
+  process.off('unhandledRejection', onRejection);
+  expect(rejections).toEqual([]);
+});
+
+describe('getPage against the demo site', () => {
+  it('gets the index and pages, whose text depends only on the name', async () => {
+    expect(await getPage(site.url)).toContain('<title>async-batching demo site</title>');
+    const page = await getPage(site.pageUrl('hello-world'));
+    expect(page).toBe(pageHtml('hello-world'));
+    expect(page).toContain('<title>Hello World</title>');
+    expect(await getPage(site.pageUrl('hello-world'))).toBe(page);
+  });
+
+  it('fails with HttpError for /status/<code> and for unknown paths, with the body', async () => {
+    const teapot = (await failureOf(getPage(`${site.url}status/418`))) as HttpError;
+    expect(teapot).toBeInstanceOf(HttpError);
+    expect(teapot.message).toBe("418 I'm a Teapot");
+    expect(teapot.body).toBe("I'm a Teapot");
+    const missing = (await failureOf(getPage(`${site.url}no/such/thing`))) as HttpError;
+    expect(missing.status).toBe(404);
+    expect(missing.body).toContain('No Such Resource');
+  });
+
+  it('gets an empty body for /status/204 and a reason phrase for /status/200', async () => {
+    expect(await getPage(`${site.url}status/204`)).toBe('');
+    expect(await getPage(`${site.url}status/200`)).toBe('OK');
+  });
+
+  it('answers /slow/<ms> in the end', async () => {
+    expect(await getPage(`${site.url}slow/20`)).toBe('Answered after 20 ms\n');
+  });
+
+  it('follows /redirect/<n> through its relative Locations', async () => {
+    const response = await getResponse(`${site.url}redirect/4`);
+    expect(response.url).toBe(`${site.url}page/redirected`);
+    expect(response.redirects).toBe(4);
+    expect(response.body).toBe(pageHtml('redirected'));
+  });
+
+  it('gets /bytes/<n> as the documented byte pattern', async () => {
+    const bytes = await getPageBytes(`${site.url}bytes/300000`);
+    expect(bytes.length).toBe(300000);
+    for (const i of [0, 1, 255, 256, 65535, 65536, 299999]) expect(bytes[i]).toBe(byteAt(i));
+  });
+
+  it('fails with ResponseTooLargeError for 4 MiB against a 1 MiB cap', async () => {
+    const error = await failureOf(
+      getPageBytes(`${site.url}bytes/${4 * 1024 * 1024}`, { maxBytes: 1024 * 1024 }),
+    );
+    expect(error).toBeInstanceOf(ResponseTooLargeError);
+  });
+
+  it('fails with ConnectionLostError on /reset', async () => {
+    const error = (await failureOf(getPage(`${site.url}reset`))) as ConnectionLostError;
+    expect(error).toBeInstanceOf(ConnectionLostError);
+    expect(error.code).toBe('ERR_CONNECTION_LOST');
+    expect(error.cause).toBeDefined();
+  });
+
+  it('fails with ConnectionRefusedError on a port nobody listens on', async () => {
+    const port = await freePort();
+    const error = (await failureOf(getPage(`http://127.0.0.1:${port}/`))) as ConnectionRefusedError;
+    expect(error).toBeInstanceOf(ConnectionRefusedError);
+    expect(error.code).toBe('ERR_CONNECTION_REFUSED');
+    expect(error.url).toBe(`http://127.0.0.1:${port}/`);
+  });
+
+  it('fails with DNSLookupError for a host under .invalid', async () => {
+    const error = (await failureOf(getPage('http://nothing.invalid/'))) as DNSLookupError;
+    expect(error).toBeInstanceOf(DNSLookupError);
+    expect(error.code).toBe('ERR_DNS_LOOKUP');
+    expect(error.message).toBe("DNS lookup failed: address 'nothing.invalid' not found");
+    expect(error.hostname).toBe('nothing.invalid');
+  });
+
+  it.each(['file:///etc/passwd', 'data:text/html,<h1>hi</h1>', 'javascript:alert(1)', 'http//missing-colon'])(
+    'fails with InvalidURLError for %s',
+    async (url) => {
+      const error = await failureOf(getPage(url));
+      expect(error).toBeInstanceOf(InvalidURLError);
+      expect(error).toBeInstanceOf(GetPageError);
+    },
+  );
+});
+
+describe('getPage connections', () => {
+  beforeEach(async () => {
+    await closeDefaultAgent();
+    await until(() => site.stats().connections === 0, 'the old connections are gone');
+    site.resetStats();
+  });
+
+  it('reuses one keep-alive connection for sequential requests', async () => {
+    for (const name of ['a', 'b', 'c', 'd', 'e']) await getPage(site.pageUrl(name));
+    await getPage(`${site.url}redirect/3`);
+    expect(site.stats()).toMatchObject({ requests: 9, maxConnections: 1 });
+  });
+
+  it('closes the socket on cancel(), and the server sees it go', async () => {
+    const d = getPage(`${site.url}hang`);
+    await until(() => site.stats().inFlight === 1, 'the request arrives');
+    d.cancel();
+    expect(await failureOf(d)).toBeInstanceOf(CancelledError);
+    await until(() => site.stats().connections === 0, 'the server sees the socket close');
+    expect(site.stats().inFlight).toBe(0);
+  });
+
+  it('fails with TimeoutError on /hang and closes the socket', async () => {
+    const error = (await failureOf(getPage(`${site.url}hang`, { timeout: 50 }))) as TimeoutError;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.url).toBe(`${site.url}hang`);
+    await until(() => site.stats().connections === 0, 'the server sees the socket close');
+  });
+
+  it('closes the socket when the signal aborts', async () => {
+    const controller = new AbortController();
+    const d = getPage(`${site.url}hang`, { signal: controller.signal });
+    await until(() => site.stats().inFlight === 1, 'the request arrives');
+    controller.abort(new Error('stop'));
+    const error = await failureOf(d);
+    expect(error).toBeInstanceOf(CancelledError);
+    expect((error.cause as Error).message).toBe('stop');
+    await until(() => site.stats().connections === 0, 'the server sees the socket close');
+  });
+
+  it('does not hold back a batch of 50 with the shared agent', async () => {
+    const batch = Array.from({ length: 50 }, () => getPage(`${site.url}hang`));
+    await until(() => site.stats().inFlight === 50, 'all 50 requests arrive at once');
+    for (const d of batch) d.cancel();
+    for (const d of batch) expect(await failureOf(d)).toBeInstanceOf(CancelledError);
+    await until(() => site.stats().connections === 0, 'the server sees every socket close');
+  });
+
+  it('sends requests through the dispatcher it is given', async () => {
+    const agent = new Agent({ connections: 1 });
+    try {
+      const batch = ['p', 'q', 'r'].map((name) => getPage(site.pageUrl(name), { dispatcher: agent }));
+      for (const d of batch) await d;
+      expect(site.stats()).toMatchObject({ requests: 3, maxConnections: 1, maxInFlight: 1 });
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
+describe('cleaning up', () => {
+  it('leaves no socket, server or timer of its own behind after close()', async () => {
+    const before = process.getActiveResourcesInfo();
+    const count = (list: string[], type: string) => list.filter((t) => t === type).length;
+    const other = await startDemoSite({ latency: 5 });
+    const slow = getPage(`${other.url}slow/30000`);
+    const hang = getPage(`${other.url}hang`);
+    await getPage(other.pageUrl('x'));
+    await until(() => other.stats().inFlight === 2, 'both requests arrive');
+    const closed = other.close();
+    expect(await failureOf(slow)).toBeInstanceOf(ConnectionLostError);
+    expect(await failureOf(hang)).toBeInstanceOf(ConnectionLostError);
+    await closed;
+    await closeDefaultAgent();
+    await until(() => {
+      const after = process.getActiveResourcesInfo();
+      return ['TCPSocketWrap', 'TCPServerWrap', 'Timeout'].every((t) => count(after, t) <= count(before, t));
+    }, 'the sockets, the server and the timers are gone');
+  });
+});
