@@ -43,3 +43,32 @@ export {
   type PageResponse,
 } from './get-page.js';
 export { VERSION } from './version.js';
+export { DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
+export {
+  CooperativeTask,
+  type CooperativeIterator,
+  Cooperator,
+  type CooperatorOptions,
+  coiterate,
+  cooperate,
+  defaultScheduler,
+  defaultTerminationPredicateFactory,
+  NotPaused,
+  type ScheduledCall,
+  type Scheduler,
+  SchedulerStopped,
+  TaskDone,
+  TaskFailed,
+  TaskFinished,
+  TaskStopped,
+  type TerminationPredicateFactory,
+} from './cooperator.js';
+export {
+  type ParallelMapper,
+  type ParallelOptions,
+  type ParallelOutcome,
+  type ParallelStreamOptions,
+  parallel,
+  parallelStream,
+} from './parallel.js';
+export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';

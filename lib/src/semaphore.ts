@@ -1,0 +1,378 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Deferred } from './deferred.js';
+import { Failure } from './failure.js';
+
+type Snapshot = <R>(fn: (...args: unknown[]) => R, ...args: unknown[]) => R;
+type Job = (...args: never[]) => unknown;
+
+function checkTokens(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(`Expected \`${name}\` to be a whole number >= 1, got ${String(value)}`);
+  }
+  return value;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * A place in a semaphore's queue: the Deferred `acquire()` or `run()` returned. For `run()` it also carries the job,
+ * so that waiting costs one object and no closure.
+ * @internal
+ */
+class Ticket<T> extends Deferred<T> {
+  _sem: DeferredSemaphore;
+  _fn: Job | null;
+  _args: readonly unknown[] | null;
+  _snapshot: Snapshot | null = null;
+  /** True while the ticket sits in the queue; cancelling clears it and the queue skips the ticket later. */
+  _queued = false;
+  /** True from the moment `run()`'s job holds a token until its outcome arrived. */
+  _jobRunning = false;
+  /** The Deferred the job returned, cancelled when the ticket is cancelled while the job runs. */
+  _inner: Deferred<unknown> | null = null;
+
+  constructor(sem: DeferredSemaphore, fn: Job | null, args: readonly unknown[] | null) {
+    super(cancelTicket as (d: Deferred<T>) => void);
+    this._sem = sem;
+    this._fn = fn;
+    this._args = args;
+  }
+}
+
+// One canceller shared by every ticket: it gets the ticket as its argument, so no closure is made per job.
+function cancelTicket(d: Deferred<unknown>): void {
+  const t = d as Ticket<unknown>;
+  if (t._queued) {
+    t._queued = false;
+    t._fn = null;
+    t._args = null;
+    t._snapshot = null;
+    t._sem._dropCancelled();
+  } else if (t._inner !== null) {
+    t._inner.cancel();
+  }
+}
+
+function innerOk(result: unknown, t: Ticket<unknown>): undefined {
+  t._sem._finish(t, result);
+  return undefined;
+}
+
+function innerFailed(failure: Failure, t: Ticket<unknown>): null {
+  // The job's outcome moves on to the ticket's chain, so the job's own Deferred continues with null (as Twisted does
+  // when one Deferred waits on another).
+  t._sem._finish(t, failure);
+  return null;
+}
+
+/**
+ * A first-in first-out queue over an array that grows by doubling and wraps around: O(1) push and shift.
+ * @internal Shared with parallel.ts; not exported from the package.
+ */
+export class Ring<T> {
+  _buf: (T | undefined)[] = new Array(16);
+  _head = 0;
+  _size = 0;
+
+  push(v: T): void {
+    if (this._size === this._buf.length) this._grow();
+    this._buf[(this._head + this._size) & (this._buf.length - 1)] = v;
+    this._size++;
+  }
+
+  shift(): T | undefined {
+    if (this._size === 0) return undefined;
+    const v = this._buf[this._head];
+    this._buf[this._head] = undefined;
+    this._head = (this._head + 1) & (this._buf.length - 1);
+    this._size--;
+    return v;
+  }
+
+  get length(): number {
+    return this._size;
+  }
+
+  clear(): void {
+    this._buf = new Array(16);
+    this._head = 0;
+    this._size = 0;
+  }
+
+  at(i: number): T {
+    return this._buf[(this._head + i) & (this._buf.length - 1)] as T;
+  }
+
+  /** Keeps only the entries for which `keep` holds, in order. */
+  filter(keep: (v: T) => boolean): void {
+    const old = this._buf;
+    const mask = old.length - 1;
+    const buf: (T | undefined)[] = new Array(old.length);
+    let n = 0;
+    for (let i = 0; i < this._size; i++) {
+      const v = old[(this._head + i) & mask] as T;
+      if (keep(v)) buf[n++] = v;
+    }
+    this._buf = buf;
+    this._head = 0;
+    this._size = n;
+  }
+
+  _grow(): void {
+    const old = this._buf;
+    const buf: (T | undefined)[] = new Array(old.length * 2);
+    for (let i = 0; i < this._size; i++) buf[i] = old[(this._head + i) & (old.length - 1)];
+    this._buf = buf;
+    this._head = 0;
+  }
+}
+
+/** A live, read-only view of the acquires waiting for a token, oldest first. Reading `length` is O(1). */
+export interface WaitingQueue<T> extends Iterable<Deferred<T>> {
+  /** How many acquires (or `run()` calls) wait for a token; cancelled ones are not counted. */
+  readonly length: number;
+}
+
+class WaitingView<T> implements WaitingQueue<T> {
+  readonly #sem: DeferredSemaphore;
+  constructor(sem: DeferredSemaphore) {
+    this.#sem = sem;
+  }
+  get length(): number {
+    return this.#sem._waitingCount;
+  }
+  *[Symbol.iterator](): Iterator<Deferred<T>> {
+    const q = this.#sem._queue;
+    for (let i = 0; i < q._size; i++) {
+      const t = q.at(i);
+      if (t._queued) yield t as unknown as Deferred<T>;
+    }
+  }
+}
+
+/**
+ * A semaphore whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredSemaphore`. At most {@link limit}
+ * holders at once; the others wait in a first-in first-out queue.
+ *
+ * - `acquire()` fires (synchronously when a token is free) with the semaphore; the holder must call `release()`.
+ * - `run(fn, ...args)` acquires, calls `fn(...args)`, releases once the outcome of `fn` is known (a value, a throw, or
+ *   the settlement of a returned Promise or Deferred), then fires with that outcome.
+ * - Cancelling a waiting acquire (or `run()` Deferred) takes it out of the queue; cancelling a `run()` Deferred while
+ *   its job runs cancels the Deferred the job returned, if it returned one.
+ * - A `run()` job that has to wait runs in the AsyncLocalStorage context of whoever called `run()`.
+ * - Handing tokens to waiters is a loop, not a recursion: any number of waiters whose jobs finish synchronously is safe.
+ *
+ * Beyond Twisted, {@link limit} can be changed while jobs run.
+ */
+export class DeferredSemaphore {
+  /** @internal */ _limit: number;
+  /** @internal */ _held = 0;
+  /** @internal */ _queue = new Ring<Ticket<unknown>>();
+  /** @internal */ _waitingCount = 0;
+  /** @internal */ _cancelledInQueue = 0;
+  /** @internal */ _draining = false;
+  readonly #waiting: WaitingQueue<this>;
+
+  /** @param tokens how many holders may hold the semaphore at once: a whole number >= 1. */
+  constructor(tokens: number) {
+    this._limit = checkTokens(tokens, 'tokens');
+    this.#waiting = new WaitingView<this>(this);
+  }
+
+  /**
+   * How many holders are allowed at once. Setting it (a whole number >= 1) takes effect at once: raising it starts
+   * waiters, lowering it lets current holders finish and starts nobody new until fewer than the new limit hold a token.
+   */
+  get limit(): number {
+    return this._limit;
+  }
+
+  set limit(value: number) {
+    this._limit = checkTokens(value, 'limit');
+    this._drain();
+  }
+
+  /** How many tokens are free now. */
+  get tokens(): number {
+    return this._held < this._limit ? this._limit - this._held : 0;
+  }
+
+  /** The acquires waiting for a token, oldest first (a live view: `waiting.length` is cheap). */
+  get waiting(): WaitingQueue<this> {
+    return this.#waiting;
+  }
+
+  /**
+   * Takes a token. The Deferred fires with this semaphore — at once when a token is free, otherwise when one is
+   * released and every earlier waiter has been served. Cancelling it while it waits removes it from the queue.
+   */
+  acquire(): Deferred<this> {
+    const t = new Ticket<this>(this, null, null);
+    if (this._held < this._limit && this._waitingCount === 0) {
+      this._held++;
+      t.callback(this);
+    } else {
+      this._enqueue(t as unknown as Ticket<unknown>);
+    }
+    return t;
+  }
+
+  /**
+   * Gives a token back, and hands it to the oldest waiter if there is one.
+   * @throws {Error} when no token is held.
+   */
+  release(): void {
+    if (this._held === 0) {
+      throw new Error('release() was called more times than acquire(): no token is held');
+    }
+    this._held--;
+    this._drain();
+  }
+
+  /**
+   * Acquires a token, calls `fn(...args)`, releases the token when `fn`'s outcome is known (success or failure), and
+   * fires with that outcome. `fn` may return a value or a Promise or Deferred, or throw.
+   */
+  run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>> {
+    if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
+    const t = new Ticket<Awaited<R>>(this, fn as Job, args.length === 0 ? null : args);
+    if (this._held < this._limit && this._waitingCount === 0) {
+      this._held++;
+      this._startJob(t as Ticket<unknown>);
+    } else {
+      // Only a job that waits pays for capturing its caller's async context.
+      t._snapshot = AsyncLocalStorage.snapshot() as Snapshot;
+      this._enqueue(t as Ticket<unknown>);
+    }
+    return t;
+  }
+
+  /** @internal */
+  _enqueue(t: Ticket<unknown>): void {
+    t._queued = true;
+    this._queue.push(t);
+    this._waitingCount++;
+  }
+
+  /** @internal A queued ticket was cancelled: count it, and compact the queue when it is mostly dead entries. */
+  _dropCancelled(): void {
+    this._waitingCount--;
+    this._cancelledInQueue++;
+    if (this._cancelledInQueue > 64 && this._cancelledInQueue > this._waitingCount) {
+      this._queue.filter((t) => t._queued);
+      this._cancelledInQueue = 0;
+    }
+  }
+
+  /** @internal Hands free tokens to waiters. Re-entrant calls return at once: the outer loop picks up their work. */
+  _drain(): void {
+    if (this._draining) return;
+    this._draining = true;
+    try {
+      while (this._held < this._limit && this._waitingCount > 0) {
+        const t = this._queue.shift() as Ticket<unknown>;
+        if (!t._queued) {
+          this._cancelledInQueue--;
+          continue;
+        }
+        t._queued = false;
+        this._waitingCount--;
+        this._held++;
+        if (t._fn === null) {
+          t.callback(this);
+        } else {
+          const snapshot = t._snapshot;
+          t._snapshot = null;
+          if (snapshot === null) this._startJob(t);
+          else snapshot(startInContext as (...args: unknown[]) => void, this, t);
+        }
+      }
+    } finally {
+      this._draining = false;
+    }
+  }
+
+  /** @internal Runs a job that holds a token. */
+  _startJob(t: Ticket<unknown>): void {
+    const fn = t._fn as Job;
+    const args = t._args;
+    t._fn = null;
+    t._args = null;
+    t._jobRunning = true;
+    let out: unknown;
+    try {
+      out = args === null ? (fn as () => unknown)() : fn(...(args as never[]));
+    } catch (e) {
+      this._finish(t, new Failure(e));
+      return;
+    }
+    if (out instanceof Deferred) {
+      t._inner = out;
+      out.addCallbacks(innerOk, innerFailed, { callbackArgs: [t], errbackArgs: [t] });
+    } else if (isThenable(out)) {
+      try {
+        out.then(
+          (v) => this._finish(t, v),
+          (e) => this._finish(t, new Failure(e)),
+        );
+      } catch (e) {
+        this._finish(t, new Failure(e));
+      }
+    } else {
+      this._finish(t, out);
+    }
+  }
+
+  /** @internal The job's outcome is known: give the token back, then fire the ticket (unless it was cancelled). */
+  _finish(t: Ticket<unknown>, outcome: unknown): void {
+    if (!t._jobRunning) return;
+    t._jobRunning = false;
+    t._inner = null;
+    this._held--;
+    this._drain();
+    if (!t.called) t._start(outcome);
+  }
+}
+
+function startInContext(sem: DeferredSemaphore, t: Ticket<unknown>): void {
+  sem._startJob(t);
+}
+
+/**
+ * A mutual-exclusion lock whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredLock`: a
+ * {@link DeferredSemaphore} of one token, with the same `run()`, cancellation and first-in first-out order.
+ */
+export class DeferredLock extends DeferredSemaphore {
+  constructor() {
+    super(1);
+  }
+
+  /** True while someone holds the lock. */
+  get locked(): boolean {
+    return this._held > 0;
+  }
+
+  /** Always 1: a lock's limit cannot be changed. */
+  override get limit(): number {
+    return 1;
+  }
+
+  override set limit(value: number) {
+    throw new TypeError(`A DeferredLock's limit is always 1, cannot set it to ${String(value)}`);
+  }
+
+  /**
+   * Unlocks, handing the lock to the oldest waiter if there is one.
+   * @throws {Error} when the lock is not held.
+   */
+  override release(): void {
+    if (this._held === 0) throw new Error('release() was called on a DeferredLock that is not locked');
+    super.release();
+  }
+}
