@@ -1,4 +1,23 @@
 export {
+  type CooperativeIterator,
+  CooperativeTask,
+  Cooperator,
+  type CooperatorOptions,
+  coiterate,
+  cooperate,
+  defaultScheduler,
+  defaultTerminationPredicateFactory,
+  NotPaused,
+  type ScheduledCall,
+  type Scheduler,
+  SchedulerStopped,
+  TaskDone,
+  TaskFailed,
+  TaskFinished,
+  TaskStopped,
+  type TerminationPredicateFactory,
+} from './cooperator.js';
+export {
   AlreadyCalledError,
   CancelledError,
   Deferred,
@@ -42,27 +61,6 @@ export {
   getResponse,
   type PageResponse,
 } from './get-page.js';
-export { VERSION } from './version.js';
-export { DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
-export {
-  CooperativeTask,
-  type CooperativeIterator,
-  Cooperator,
-  type CooperatorOptions,
-  coiterate,
-  cooperate,
-  defaultScheduler,
-  defaultTerminationPredicateFactory,
-  NotPaused,
-  type ScheduledCall,
-  type Scheduler,
-  SchedulerStopped,
-  TaskDone,
-  TaskFailed,
-  TaskFinished,
-  TaskStopped,
-  type TerminationPredicateFactory,
-} from './cooperator.js';
 export {
   type ParallelMapper,
   type ParallelOptions,
@@ -71,4 +69,6 @@ export {
   parallel,
   parallelStream,
 } from './parallel.js';
+export { DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
 export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
+export { VERSION } from './version.js';
