@@ -1,0 +1,115 @@
+import async from 'async';
+import { Cooperator, type Deferred, DeferredList, parallel, parallelStream } from 'async-batching';
+import pMap from 'p-map';
+import {
+  bareWorkersMap,
+  type Comparison,
+  interleave,
+  range,
+  ratio,
+  times,
+  type Variant,
+} from '../harness.ts';
+
+export interface LazyParams {
+  count: number;
+  concurrency: number;
+  warmup: number;
+  rounds: number;
+}
+
+export const LAZY_FULL: LazyParams = { count: 200_000, concurrency: 50, warmup: 2, rounds: 9 };
+export const LAZY_QUICK: LazyParams = { count: 50_000, concurrency: 50, warmup: 1, rounds: 5 };
+
+const double = async (x: number): Promise<number> => x * 2;
+
+/** Comparison 2: mapping a lazily generated batch, at most `concurrency` at a time, keeping the results. */
+export async function lazyComparison(p: LazyParams): Promise<Comparison> {
+  const { count, concurrency } = p;
+  const variants: Variant[] = [
+    {
+      name: 'parallel',
+      ours: true,
+      how: 'await parallel(generator, n, fn)',
+      run: async () => {
+        await parallel(range(count), concurrency, double);
+      },
+    },
+    {
+      name: 'parallelStream',
+      ours: true,
+      how: 'for await (const outcome of parallelStream(generator, n, fn))',
+      run: async () => {
+        const values: number[] = [];
+        for await (const outcome of parallelStream(range(count), concurrency, double)) {
+          if (outcome.ok) values[outcome.index] = outcome.value;
+        }
+      },
+    },
+    {
+      name: 'Cooperator.coiterate',
+      ours: true,
+      how: 'one generator of fn(item), n coiterate() tasks, DeferredList of the tasks',
+      run: async () => {
+        const results: number[] = [];
+        function* work(): Generator<Promise<number>> {
+          for (const i of range(count)) yield double(i).then((v) => (results[i] = v));
+        }
+        const cooperator = new Cooperator();
+        const shared = work();
+        const tasks: Deferred<typeof shared>[] = [];
+        for (let k = 0; k < concurrency; k++) tasks.push(cooperator.coiterate(shared));
+        await new DeferredList(tasks);
+      },
+    },
+    {
+      name: 'p-map',
+      ours: false,
+      how: 'await pMap(generator, fn, { concurrency: n })',
+      run: () => pMap(range(count), double, { concurrency }),
+    },
+    {
+      name: 'async.mapLimit',
+      ours: false,
+      how: 'await async.mapLimit(generator, n, fn)',
+      run: () => async.mapLimit(range(count), concurrency, double),
+    },
+    {
+      name: 'bare workers (floor)',
+      ours: false,
+      how: `${concurrency} async workers sharing one iterator, results by index`,
+      run: () => bareWorkersMap(range(count), concurrency, double),
+    },
+  ];
+  const rows = await interleave(variants, { warmup: p.warmup, rounds: p.rounds, items: count });
+  const floor = 'bare workers (floor)';
+  const targets = [];
+  for (const ours of ['parallel', 'parallelStream']) {
+    const vsMapLimit = ratio(rows, 'async.mapLimit', ours);
+    targets.push({
+      text: `${ours} faster than async.mapLimit`,
+      holds: vsMapLimit > 1,
+      actual: times(vsMapLimit),
+    });
+    const vsFloor = 1 / ratio(rows, floor, ours);
+    targets.push({
+      text: `${ours} within 2x of the floor`,
+      holds: vsFloor <= 2,
+      actual: `${times(vsFloor)} the floor's time`,
+    });
+  }
+  const coop = 1 / ratio(rows, floor, 'Cooperator.coiterate');
+  return {
+    id: 'lazy',
+    title: 'Lazy batching',
+    workload: `${count.toLocaleString('en-US')} items from a generator, async fn, concurrency ${concurrency}, results kept`,
+    unit: 'ms',
+    baseline: 'parallel',
+    rows,
+    targets,
+    notes: [
+      `The Cooperator takes ${times(coop)} the floor's time and has no target: it time-slices, handing the event loop ` +
+        'back between slices, which a batch of no-op tasks notices and a batch of real I/O does not.',
+    ],
+  };
+}
