@@ -62,6 +62,21 @@ interface Link {
 
 const NO_RESULT: unique symbol = Symbol('no result');
 
+/**
+ * Until its `stack` is read, an Error holds the frames it was thrown through: their functions (with the scopes they
+ * close over) and receivers, this module's `_run` and its Deferred among them. Held by the registry, such an error
+ * would keep its own Deferred alive, so the failure would never be reported. Reading `stack` turns the frames into
+ * text and lets them go; causes and aggregated errors are treated the same, a few levels deep.
+ */
+function releaseFrames(v: unknown, depth: number): void {
+  if (depth > 3 || !(v instanceof Error)) return;
+  void v.stack;
+  releaseFrames(v.cause, depth + 1);
+  if (v instanceof AggregateError && Array.isArray(v.errors)) {
+    for (const e of v.errors.slice(0, 16)) releaseFrames(e, depth + 1);
+  }
+}
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (
     v !== null &&
@@ -96,7 +111,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /** @internal */ _called = false;
   /** @internal */ _canceller: ((d: Deferred<T>) => void) | undefined;
   /** @internal */ _suppressAlreadyCalled = false;
-  /** @internal */ _registered = false;
+  /** @internal The failure this Deferred is registered to report when it is collected, if any. */
+  _registered: Failure | null = null;
   /** @internal */ _observed: Failure | null = null;
 
   /**
@@ -400,8 +416,11 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   _settle(): void {
     const r = this._result;
     if (r instanceof Failure && r !== this._observed) {
-      if (!this._registered) {
-        this._registered = true;
+      // A chain that ended failed, was resumed by a new link and ended with another failure reports the new one.
+      if (this._registered !== r) {
+        this._unregister();
+        this._registered = r;
+        releaseFrames(r.value, 0);
         unhandled.register(this, r, this);
       }
     } else {
@@ -411,8 +430,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /** @internal */
   _unregister(): void {
-    if (this._registered) {
-      this._registered = false;
+    if (this._registered !== null) {
+      this._registered = null;
       unhandled.unregister(this);
     }
   }
