@@ -19,7 +19,7 @@ export const NORMALISERS: Readonly<Record<string, Normaliser>> = {
     name: 'ports',
     description:
       'The port of a loopback address: 127.0.0.1:PORT, localhost:PORT and [::1]:PORT become HOST:<port>.',
-    apply: (text) => text.replace(/\b(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}\b/g, '$1:<port>'),
+    apply: (text) => text.replace(/(?<![\w.])(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}\b/g, '$1:<port>'),
   },
   durations: {
     name: 'durations',
