@@ -160,6 +160,15 @@ describe('getPage HTTP errors', () => {
     expect(http.body).toBe('x'.repeat(1024));
   });
 
+  it('keeps the first KiB of a large error body and stops reading the rest', async () => {
+    nock(ORIGIN)
+      .get('/huge-error')
+      .reply(500, () => Readable.from(Array.from({ length: 40 }, () => 'e'.repeat(8192))));
+    const error = (await failureOf(getPage(`${ORIGIN}/huge-error`))) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.body).toBe('e'.repeat(1024));
+  });
+
   it('fails with HttpError for a 500, reaching the errback as a Failure', async () => {
     nock(ORIGIN).get('/boom').reply(500, 'Internal trouble');
     const message = await getPage(`${ORIGIN}/boom`).addErrback((failure) => {
