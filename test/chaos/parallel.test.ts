@@ -120,7 +120,7 @@ describe('parallelStream(urls, 50, getPage, { signal }) aborted half-way', () =>
     // What each started job came to, seen from its own Deferred, whatever the stream did with it.
     const started = new Set<number>();
     const settled = new Map<number, unknown>();
-    const seen: ParallelOutcome<string, string>[] = [];
+    const seen: ParallelOutcome<string, unknown>[] = [];
     let pullsAtAbort = -1;
     let inFlightAtAbort: number[] = [];
     let thrown: unknown;

@@ -100,7 +100,7 @@ describe('the walkthrough recipes under chaos', () => {
     const fired = new Array<number>(COUNT).fill(0);
     let created = 0;
     let peakCreatedNotDone = 0;
-    function* work(): Generator<Deferred<unknown>> {
+    function* work(): Generator<Deferred<void>> {
       for (const id of ids) {
         created++;
         peakCreatedNotDone = Math.max(peakCreatedNotDone, created - outcomes.size);
