@@ -59,6 +59,10 @@ export class KernelTimeoutError extends Error {
   override name = 'KernelTimeoutError';
 }
 
+class PortInUseError extends Error {
+  override name = 'PortInUseError';
+}
+
 /** Options for {@link Kernel.start}. */
 export interface KernelStartOptions {
   /** The kernel's working directory: module resolution in cells starts here. */
@@ -187,6 +191,17 @@ export class Kernel {
     if (!Number.isFinite(startupTimeoutMs) || startupTimeoutMs <= 0) {
       throw new RangeError(`Expected \`startupTimeoutMs\` to be a positive number, got ${startupTimeoutMs}`);
     }
+    // Ports are picked here and bound by the kernel; another process may take one in between, so retry then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Kernel.#startOnce(options.cwd, options.env, startupTimeoutMs);
+      } catch (error) {
+        if (!(error instanceof PortInUseError) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(cwd: string, env: NodeJS.ProcessEnv | undefined, startupTimeoutMs: number) {
     const [shell_port, iopub_port, stdin_port, control_port, hb_port] = await freePorts(5);
     const connection: ConnectionInfo = {
       transport: 'tcp',
@@ -204,8 +219,8 @@ export class Kernel {
     const connectionFile = join(connectionDir, 'connection.json');
     await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
     const child = spawn(process.execPath, [tslabBin(), 'kernel', '--config-path', connectionFile], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      cwd,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const kernel = new Kernel(child, connection, connectionDir);
@@ -277,6 +292,10 @@ export class Kernel {
       const outcome = await this.#race(settled, Math.min(gotReply ? 200 : 1_000, deadline - Date.now()));
       this.#pending.delete(msgId);
       if (outcome === 'done') return;
+      // tslab survives a failed bind (it only logs the rejection), so look for it instead of waiting it out.
+      if (/EADDRINUSE|address already in use/i.test(this.#stderr)) {
+        throw new PortInUseError(`a port picked for the kernel was taken${this.#stderrSuffix()}`);
+      }
     }
     throw new KernelTimeoutError(
       `the tslab kernel did not become ready within ${timeoutMs / 1000} s${this.#stderrSuffix()}`,
