@@ -25,6 +25,7 @@ const JUPYTER = 'jupyter';
 interface Outcome {
   ms: number;
   code: number;
+  output: string;
   tail: string;
 }
 
@@ -35,8 +36,13 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv): Promise
     execFile(command, args, { cwd: ROOT, env, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       const ms = performance.now() - start;
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-      const tail = `${stderr}${stdout}`.trim().split('\n').slice(-3).join(' | ');
-      resolve({ ms, code, tail });
+      const output = `${stdout}\n${stderr}`;
+      const tail = output
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !l.startsWith('npm warn'))
+        .slice(-3)
+        .join(' | ');
+      resolve({ ms, code, output, tail });
     });
   });
 }
@@ -106,26 +112,37 @@ export async function notebooksComparison(p: NotebooksParams): Promise<Compariso
       ...files,
     ];
     const sides = [
-      { name: 'npm run notebooks', ours: true, how: `npm ${ours.join(' ')}`, command: 'npm', args: ours },
+      {
+        name: 'npm run notebooks',
+        ours: true,
+        how: `npm ${ours.join(' ')} (its default: 2 notebooks at a time)`,
+        command: 'npm',
+        args: ours,
+        // Exit 1 with every notebook run to its end means the recorded outputs drifted: the timing still counts.
+        ranThrough: (o: Outcome) => o.code === 0 || (o.code === 1 && !/\bFAILED\b/.test(o.output)),
+      },
       {
         name: 'jupyter nbconvert',
         ours: false,
-        how: 'jupyter nbconvert --to notebook --execute (tslab kernel)',
+        how: 'jupyter nbconvert --to notebook --execute (tslab kernel, one notebook after another)',
         command: JUPYTER,
         args: theirs,
+        ranThrough: (o: Outcome) => o.code === 0,
       },
     ];
+    let drifted = false;
     const samples = sides.map(() => [] as number[]);
     for (let r = 0; r < p.rounds; r++) {
       for (let k = 0; k < sides.length; k++) {
         const i = (r + k) % sides.length;
         const side = sides[i];
         const outcome = await timed(side.command, side.args, env);
-        if (outcome.code !== 0) {
+        if (!side.ranThrough(outcome)) {
           return notMeasured(
             `\`${side.command} ${side.args.join(' ')}\` exited with ${outcome.code}: ${outcome.tail}`,
           );
         }
+        if (outcome.code !== 0) drifted = true;
         samples[i].push(outcome.ms);
       }
     }
@@ -146,6 +163,11 @@ export async function notebooksComparison(p: NotebooksParams): Promise<Compariso
       baseline: 'npm run notebooks',
       rows,
       targets: [{ text: 'faster than jupyter nbconvert --execute', holds: vs > 1, actual: times(vs) }],
+      notes: drifted
+        ? [
+            '`--check` exited with 1 (outputs not recorded yet, or not as recorded); every notebook still ran to its end.',
+          ]
+        : [],
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
