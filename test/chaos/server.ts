@@ -65,7 +65,8 @@ function fresh(): Counters {
   };
 }
 
-const openSockets = new Set<Socket>();
+/** Open sockets, each with the function that counts it out. */
+const openSockets = new Map<Socket, (byClient: boolean) => void>();
 // The request a socket is serving now (undici does not pipeline by default, so there is at most one).
 const current = new WeakMap<Socket, (aborted: boolean) => void>();
 const serverClosing = new WeakSet<Socket>();
@@ -79,7 +80,9 @@ function destroyFromServer(socket: Socket, reset: boolean): void {
 const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 });
 
 server.on('connection', (socket: Socket) => {
-  openSockets.add(socket);
+  // A socket reset by the client is destroyed at once, but says so ('error', 'close') only in a later loop phase, after
+  // this new connection may have been accepted: count those out first, so the peak is of sockets truly open together.
+  for (const [s, leave] of openSockets) if (s.destroyed) leave(!serverClosing.has(s));
   stats.totalSockets++;
   stats.peakSockets = Math.max(stats.peakSockets, ++stats.sockets);
   let gone = false;
@@ -93,6 +96,7 @@ server.on('connection', (socket: Socket) => {
     stats.sockets--;
     if (byClient && !serverClosing.has(socket)) stats.closedByClient++;
   };
+  openSockets.set(socket, leave);
   socket.on('end', () => leave(true));
   socket.on('error', () => leave(true));
   socket.on('close', () => leave(!serverClosing.has(socket)));
@@ -157,11 +161,18 @@ server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const body = bodyFor(id);
       res.writeHead(200, { ...text, 'content-length': String(Buffer.byteLength(body)) });
       const size = Math.ceil(body.length / TRICKLE_CHUNKS);
-      for (let i = 0; i < TRICKLE_CHUNKS; i++) {
+      // Each part is scheduled after the previous one is written: timers of different delays that fall due in the
+      // same turn do not always fire in order of their delays.
+      const send = (i: number) => {
         const part = body.slice(i * size, (i + 1) * size);
-        const last = i === TRICKLE_CHUNKS - 1;
-        timers.push(setTimeout(() => (last ? res.end(part) : res.write(part)), (i + 1) * TRICKLE_GAP_MS));
-      }
+        if (i === TRICKLE_CHUNKS - 1) {
+          res.end(part);
+          return;
+        }
+        res.write(part);
+        timers.push(setTimeout(send, TRICKLE_GAP_MS, i + 1));
+      };
+      timers.push(setTimeout(send, TRICKLE_GAP_MS, 0));
       return;
     }
     case 'oversize': {
@@ -198,7 +209,7 @@ server.on('request', (req: IncomingMessage, res: ServerResponse) => {
 
 function shutdown(): void {
   server.close();
-  for (const s of openSockets) destroyFromServer(s, false);
+  for (const s of openSockets.keys()) destroyFromServer(s, false);
   process.exit(0);
 }
 
