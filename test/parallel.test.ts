@@ -43,10 +43,11 @@ function controlled() {
       stats.cancelled++;
     });
     jobs[item] = d;
-    return d.addBoth((r) => {
+    d.addBoth((r) => {
       stats.running--;
       return r;
     });
+    return d;
   };
   return { fn, jobs, stats };
 }
@@ -265,10 +266,11 @@ describe('parallel', () => {
             peak = Math.max(peak, running);
             const d = new Deferred<number>();
             pending.push({ d, i });
-            return d.addBoth((r) => {
+            d.addBoth((r) => {
               running--;
               return r;
             });
+            return d;
           });
           let k = 0;
           while (pending.length > 0) {
@@ -448,10 +450,11 @@ describe('parallelStream', () => {
             peak = Math.max(peak, running);
             const d = new Deferred<number>();
             pending.push({ d, i });
-            return d.addBoth((r) => {
+            d.addBoth((r) => {
               running--;
               return r;
             });
+            return d;
           });
           const seen: ParallelOutcome<number, number>[] = [];
           const consumer = (async () => {

@@ -146,13 +146,13 @@ describe('DeferredSemaphore', () => {
   it('runs queued jobs as tokens free, never more than the limit at once', () => {
     const sem = new DeferredSemaphore(2);
     const { pending, started, job } = controlledJobs();
-    for (let i = 0; i < 5; i++) sem.run(job, i);
+    const results = [0, 1, 2, 3, 4].map((i) => sem.run(job, i));
     expect(started).toEqual([0, 1]);
     expect(sem.waiting.length).toBe(3);
     pending[1].callback('b');
     expect(started).toEqual([0, 1, 2]);
     pending[0].errback(new Error('a'));
-    pending[0].addErrback(() => null);
+    results[0].addErrback(() => null);
     expect(started).toEqual([0, 1, 2, 3]);
   });
 
@@ -350,10 +350,11 @@ describe('DeferredSemaphore', () => {
               peak = Math.max(peak, running);
               const d = new Deferred<number>();
               pending.push({ d, i });
-              return d.addBoth((r) => {
+              d.addBoth((r) => {
                 running--;
                 return r;
               });
+              return d;
             }),
           );
           const list = new DeferredList(results, { consumeErrors: true });
