@@ -28,6 +28,7 @@ describe('benchmark harness (tiny counts)', () => {
     const c = await semaphoreComparison({ count: 2_000, concurrency: 50, warmup: 0, rounds: 1 });
     expectWellFormed(c, [
       'DeferredSemaphore.run',
+      'DeferredSemaphore.run, no DeferredList',
       'p-limit',
       'p-queue',
       'async.queue',

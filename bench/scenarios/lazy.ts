@@ -108,8 +108,10 @@ export async function lazyComparison(p: LazyParams): Promise<Comparison> {
     rows,
     targets,
     notes: [
-      `The Cooperator takes ${times(coop)} the floor's time and has no target: it time-slices, handing the event loop ` +
-        'back between slices, which a batch of no-op tasks notices and a batch of real I/O does not.',
+      `The Cooperator takes ${times(coop)} the floor's time and has no target of its own. It works as Twisted's does: ` +
+        'a task that yields a pending job sleeps until the job settles, and a woken task runs on the next tick, which ' +
+        `is scheduled with setImmediate — about ${Math.round(count / concurrency).toLocaleString('en-US')} ` +
+        'event-loop turns for this batch. No-op jobs make that visible; jobs doing real I/O hide it.',
     ],
   };
 }

@@ -14,7 +14,7 @@ export interface MemoryParams {
 }
 
 export const MEMORY_FULL: MemoryParams = { count: 1_000_000, concurrencies: [10, 200], rounds: 3 };
-export const MEMORY_QUICK: MemoryParams = { count: 1_000_000, concurrencies: [10, 200], rounds: 1 };
+export const MEMORY_QUICK: MemoryParams = { count: 250_000, concurrencies: [10, 200], rounds: 1 };
 
 /** Our target, in MB of peak heap growth, whatever the concurrency. */
 const LIMIT_MB = 32;

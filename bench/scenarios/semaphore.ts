@@ -32,6 +32,20 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       },
     },
     {
+      name: 'DeferredSemaphore.run, no DeferredList',
+      ours: true,
+      how: 'sem.run(task).addCallback(countDown) for every item: the semaphore alone',
+      run: () =>
+        new Promise<void>((resolve) => {
+          const sem = new DeferredSemaphore(concurrency);
+          let left = count;
+          const countDown = () => {
+            if (--left === 0) resolve();
+          };
+          for (let i = 0; i < count; i++) sem.run(noop).addCallback(countDown);
+        }),
+    },
+    {
       name: 'p-limit',
       ours: false,
       how: 'Promise.all of limit(task) for every item',
