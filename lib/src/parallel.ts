@@ -207,21 +207,19 @@ abstract class Pool<T, R> {
       return;
     }
     if (this.pumping || this.finished) return;
+    // No try/finally: nothing in the loop throws (the source's and fn's errors are caught where they are called).
     this.pumping = true;
-    try {
-      while (
-        !this.finished &&
-        !this.sourceDone &&
-        !this.pulling &&
-        this.inFlight < this.concurrency &&
-        this.canStart()
-      ) {
-        this.pullOne();
-      }
-      this.maybeEnd();
-    } finally {
-      this.pumping = false;
+    while (
+      !this.finished &&
+      !this.sourceDone &&
+      !this.pulling &&
+      this.inFlight < this.concurrency &&
+      this.canStart()
+    ) {
+      this.pullOne();
     }
+    this.pumping = false;
+    this.maybeEnd();
   }
 
   maybeEnd(): void {
@@ -287,10 +285,10 @@ abstract class Pool<T, R> {
     if (out instanceof Deferred) {
       slot.d = out;
       out.addCallbacks(slot.dOk, slot.dErr);
-    } else if (out instanceof Promise) {
+    } else if (out instanceof Promise && out.constructor === Promise) {
       out.then(slot.ok, slot.err);
     } else if (isThenable(out)) {
-      // A foreign thenable might call back twice; a Promise adopting it will not.
+      // A foreign thenable (or Promise subclass) might call back twice or throw; a Promise adopting it does neither.
       Promise.resolve(out).then(slot.ok, slot.err);
     } else {
       this._settle(slot, true, out);
@@ -549,8 +547,10 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
       this.begin();
     }
     if (this.buffer.length > 0) {
+      // Only a full buffer holds new jobs back; otherwise settling jobs keep the pool going by themselves.
+      const wasFull = this.buffer.length >= this.backpressure;
       const o = this.buffer.shift() as ParallelOutcome<T, R>;
-      if (!this.finished) this.pump();
+      if (wasFull && !this.finished) this.pump();
       return Promise.resolve({ done: false, value: o });
     }
     if (this.finished) {
