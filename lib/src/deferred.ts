@@ -224,6 +224,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     checkFn(errback, 'errback');
     const ca = options?.callbackArgs;
     const ea = options?.errbackArgs;
+    // A string would otherwise be spread into one argument per character.
+    if (ca !== undefined && !Array.isArray(ca)) throw new TypeError('Expected `callbackArgs` to be an array');
+    if (ea !== undefined && !Array.isArray(ea)) throw new TypeError('Expected `errbackArgs` to be an array');
     return this._add(callback as Fn, errback as Fn, ca?.length ? ca : null, ea?.length ? ea : null);
   }
 
