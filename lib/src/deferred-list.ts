@@ -98,7 +98,9 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
       return;
     }
     for (let i = 0; i < deferreds.length; i++) {
-      deferreds[i].addCallbacks(this._onResult, this._onFailure, { callbackArgs: [i], errbackArgs: [i] });
+      // The internal _add: one argument array shared by both sides, and no options object per input.
+      const index = [i];
+      deferreds[i]._add(this._onResult as never, this._onFailure as never, index, index);
     }
   }
 

@@ -51,14 +51,12 @@ const unhandled = new FinalizationRegistry<Failure>((failure) => {
 
 type Fn = (...args: never[]) => unknown;
 
-interface Link {
-  cb: Fn | null;
-  eb: Fn | null;
-  cbArgs: readonly unknown[] | null;
-  ebArgs: readonly unknown[] | null;
-  /** Set on the link a waiting outer Deferred adds to the inner one it is paused on. */
-  cont: Deferred<unknown> | null;
-}
+/**
+ * Links are stored flat, LINK_SIZE slots each, in one array allocated on the first link: callback, errback,
+ * callback args, errback args, and — on the link a waiting outer Deferred adds to the inner one it is paused on — that
+ * waiter. No object per link: a Deferred with one callback costs one small array.
+ */
+const LINK_SIZE = 5;
 
 const NO_RESULT: unique symbol = Symbol('no result');
 
@@ -104,7 +102,7 @@ function checkFn(fn: unknown, name: string): void {
  */
 export class Deferred<T = unknown> implements PromiseLike<T> {
   /** @internal */ _result: unknown = NO_RESULT;
-  /** @internal */ _links: Link[] = [];
+  /** @internal */ _links: unknown[] | null = null;
   /** @internal */ _next = 0;
   /** @internal */ _paused = 0;
   /** @internal */ _running = false;
@@ -237,7 +235,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     cbArgs: readonly unknown[] | null,
     ebArgs: readonly unknown[] | null,
   ) {
-    this._links.push({ cb, eb, cbArgs, ebArgs, cont: null });
+    const links = this._links;
+    if (links === null) this._links = [cb, eb, cbArgs, ebArgs, null];
+    else links.push(cb, eb, cbArgs, ebArgs, null);
     if (this._called) this._run();
     return this as unknown as Deferred<R>;
   }
@@ -336,11 +336,12 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       }
       let finished = true;
       const links = current._links;
-      while (current._next < links.length) {
-        const link = links[current._next++];
-        if (link.cont !== null) {
+      while (links !== null && current._next < links.length) {
+        const at = current._next;
+        current._next = at + LINK_SIZE;
+        const waiter = links[at + 4] as Deferred<unknown> | null;
+        if (waiter !== null) {
           // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
-          const waiter = link.cont;
           waiter._result = current._result;
           if (current._result instanceof Failure) current._observed = current._result;
           current._result = undefined;
@@ -351,16 +352,19 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           break;
         }
         const failed = current._result instanceof Failure;
-        const fn = failed ? link.eb : link.cb;
+        const fn = (failed ? links[at + 1] : links[at]) as Fn | null;
         if (fn === null) continue;
-        const args = failed ? link.ebArgs : link.cbArgs;
+        const args = (failed ? links[at + 3] : links[at + 2]) as readonly unknown[] | null;
         current._running = true;
         let next: unknown;
         try {
+          const call = fn as (r: unknown, ...rest: unknown[]) => unknown;
           next =
             args === null
-              ? (fn as (r: unknown) => unknown)(current._result)
-              : fn(...([current._result, ...args] as never[]));
+              ? call(current._result)
+              : args.length === 1
+                ? call(current._result, args[0])
+                : call(current._result, ...args);
           if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
         } catch (e) {
           next = new Failure(e);
@@ -373,7 +377,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (inner._result === NO_RESULT || inner._paused > 0 || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
             current._paused++;
-            inner._links.push({ cb: null, eb: null, cbArgs: null, ebArgs: null, cont: current });
+            if (inner._links === null) inner._links = [null, null, null, null, current];
+            else inner._links.push(null, null, null, null, current);
             finished = false;
             break;
           }
@@ -406,7 +411,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       }
       if (finished) {
         // Every link has run: drop them, so a long-lived Deferred does not keep its callbacks alive.
-        links.length = 0;
+        current._links = null;
         current._next = 0;
         current._settle();
         if (stack === null || stack.length === 0) return;
