@@ -1,5 +1,5 @@
 import { Deferred } from './deferred.js';
-import type { Failure } from './failure.js';
+import { Failure } from './failure.js';
 
 /** One input's outcome in a {@link DeferredList}: `[true, result]` or `[false, failure]`. */
 export type DeferredListEntry<T> = [true, T] | [false, Failure];
@@ -98,9 +98,16 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
       return;
     }
     for (let i = 0; i < deferreds.length; i++) {
+      const d = deferreds[i];
+      // A success that has already run its whole chain is read as it is: a callback that returns its argument would
+      // leave that Deferred exactly as it was, so the link (and its argument array) need not exist.
+      if (d._called && d._paused === 0 && !d._running && d._links === null && !(d._result instanceof Failure)) {
+        this._onResult(d._result as T, i);
+        continue;
+      }
       // The internal _add: one argument array shared by both sides, and no options object per input.
       const index = [i];
-      deferreds[i]._add(this._onResult as never, this._onFailure as never, index, index);
+      d._add(this._onResult as never, this._onFailure as never, index, index);
     }
   }
 
