@@ -21,7 +21,7 @@ export const HTTP_FULL: HttpParams = {
   count: 20_000,
   concurrency: 50,
   warmupCount: 2_000,
-  rounds: 5,
+  rounds: 7,
   bytes: 2048,
 };
 export const HTTP_QUICK: HttpParams = {

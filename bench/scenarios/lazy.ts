@@ -18,8 +18,8 @@ export interface LazyParams {
   rounds: number;
 }
 
-export const LAZY_FULL: LazyParams = { count: 200_000, concurrency: 50, warmup: 2, rounds: 9 };
-export const LAZY_QUICK: LazyParams = { count: 50_000, concurrency: 50, warmup: 1, rounds: 5 };
+export const LAZY_FULL: LazyParams = { count: 200_000, concurrency: 50, warmup: 2, rounds: 15 };
+export const LAZY_QUICK: LazyParams = { count: 200_000, concurrency: 50, warmup: 1, rounds: 5 };
 
 const double = async (x: number): Promise<number> => x * 2;
 

@@ -12,7 +12,7 @@ export interface SemaphoreParams {
 }
 
 export const SEMAPHORE_FULL: SemaphoreParams = { count: 200_000, concurrency: 50, warmup: 2, rounds: 9 };
-export const SEMAPHORE_QUICK: SemaphoreParams = { count: 50_000, concurrency: 50, warmup: 1, rounds: 5 };
+export const SEMAPHORE_QUICK: SemaphoreParams = { count: 200_000, concurrency: 50, warmup: 1, rounds: 5 };
 
 const noop = async (): Promise<void> => {};
 
