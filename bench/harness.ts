@@ -24,6 +24,8 @@ export interface Row {
   samples: number[];
   /** Work items per second at the median, where that is meaningful. */
   perSecond?: number;
+  /** This process's CPU time (user + system) per item at the median, in microseconds, where that is meaningful. */
+  cpuMicrosPerItem?: number;
   /** The row this one's ratio is taken against, when not the comparison's baseline. */
   against?: string;
 }
@@ -93,19 +95,26 @@ export async function interleave(variants: readonly Variant[], options: RoundOpt
   }
   for (let w = 0; w < warmup; w++) for (const v of variants) await v.run();
   const samples = variants.map(() => [] as number[]);
+  const cpu = variants.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < variants.length; k++) {
       const i = (r + k) % variants.length;
       gc();
+      const cpuStart = process.cpuUsage();
       const start = performance.now();
       await variants[i].run();
       samples[i].push(performance.now() - start);
+      const used = process.cpuUsage(cpuStart);
+      cpu[i].push(used.user + used.system);
     }
   }
   return variants.map((v, i) => {
     const value = median(samples[i]);
     const row: Row = { name: v.name, ours: v.ours, how: v.how, value, samples: samples[i] };
-    if (items !== undefined) row.perSecond = items / (value / 1000);
+    if (items !== undefined) {
+      row.perSecond = items / (value / 1000);
+      row.cpuMicrosPerItem = median(cpu[i]) / items;
+    }
     return row;
   });
 }

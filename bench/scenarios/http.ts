@@ -6,7 +6,16 @@ import { closeDefaultAgent, DEFAULT_CONNECTIONS, getPage } from 'async-batching'
 import axios from 'axios';
 import got from 'got';
 import { Agent, request } from 'undici';
-import { bareWorkers, type Comparison, interleave, range, ratio, times, type Variant } from '../harness.ts';
+import {
+  bareWorkers,
+  type Comparison,
+  interleave,
+  range,
+  ratio,
+  rowNamed,
+  times,
+  type Variant,
+} from '../harness.ts';
 
 export interface HttpParams {
   count: number;
@@ -115,6 +124,8 @@ export async function httpComparison(p: HttpParams): Promise<Comparison> {
     const rows = await interleave(variants, { warmup: 0, rounds: p.rounds, items: p.count });
     const vsUndici = 1 / ratio(rows, 'getPage', 'undici request');
     const vsFetch = ratio(rows, 'fetch', 'getPage');
+    const cpu = (name: string) => rowNamed(rows, name).cpuMicrosPerItem ?? Number.NaN;
+    const cpuList = rows.map((r) => `${r.name} ${cpu(r.name).toFixed(1)} µs`).join(', ');
     return {
       id: 'http',
       title: 'HTTP GET',
@@ -131,6 +142,12 @@ export async function httpComparison(p: HttpParams): Promise<Comparison> {
           actual: times(vsUndici),
         },
         { text: ">= 2x fetch's requests per second", holds: vsFetch >= 2, actual: times(vsFetch) },
+      ],
+      notes: [
+        `Client CPU per request (this process only; the server runs in another): ${cpuList}. On 2 cores shared by ` +
+          "client, server and whatever else runs, the client's CPU cost decides much of the throughput. By " +
+          `CPU, getPage is ${times(cpu('undici request') / cpu('getPage'))} bare undici and ` +
+          `${times(cpu('fetch') / cpu('getPage'))} fetch.`,
       ],
     };
   } finally {
