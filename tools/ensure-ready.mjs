@@ -26,4 +26,8 @@ if (!existsSync(join(root, 'node_modules', 'typescript', 'bin', 'tsc'))) {
   console.error('ensure-ready: installing dependencies (npm ci)');
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
-run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'lib/tsconfig.build.json']);
+run(process.execPath, [
+  join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+  '-p',
+  'lib/tsconfig.build.json',
+]);

@@ -346,7 +346,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (current._result instanceof Failure) current._observed = current._result;
           current._result = undefined;
           waiter._paused--;
-          (stack ??= []).push(current);
+          if (stack === null) stack = [];
+          stack.push(current);
           current = waiter;
           finished = false;
           break;
