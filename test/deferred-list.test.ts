@@ -126,6 +126,59 @@ describe('DeferredList', () => {
     expect(out[1]).toEqual([true, 2]);
   });
 
+  it('reads an array as for-of does (holes are undefined) and takes any other iterable', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point.
+    const sparse = [succeed(1), , 3] as unknown as number[];
+    const results: unknown[] = [];
+    new DeferredList(sparse).addCallback((entries) => results.push(entries));
+    function* gen(): Generator<Deferred<number> | number> {
+      yield succeed(4);
+      yield 5;
+    }
+    new DeferredList(gen()).addCallback((entries) => results.push(entries));
+    new DeferredList(new Set([6])).addCallback((entries) => results.push(entries));
+    expect(results).toEqual([
+      [
+        [true, 1],
+        [true, undefined],
+        [true, 3],
+      ],
+      [
+        [true, 4],
+        [true, 5],
+      ],
+      [[true, 6]],
+    ]);
+  });
+
+  it("lets an input's chain go on after the list's link, with the result or failure it had", () => {
+    const ok = new Deferred<number>();
+    const bad = new Deferred<number>();
+    const list = new DeferredList([ok, bad], { consumeErrors: true });
+    const after: unknown[] = [];
+    ok.addCallback((r) => after.push(r));
+    bad.addBoth((r) => after.push(r));
+    bad.errback(new Error('no'));
+    ok.callback(7);
+    expect(after).toEqual([null, 7]);
+    expect(list.called).toBe(true);
+    expect(list.resultList.map((e) => e?.[0])).toEqual([true, false]);
+  });
+
+  it("pauses an input's chain when the result its link passes on is a thenable, as after any callback", () => {
+    // A foreign thenable may resolve with another thenable: that one becomes the result the list's link sees.
+    const innerThenable = { then: (ok: (v: unknown) => void) => ok(42) };
+    const outerThenable = { then: (ok: (v: unknown) => void) => ok(innerThenable) };
+    const d = new Deferred<unknown>();
+    d.addCallback(() => outerThenable);
+    const list = new DeferredList([d]);
+    const after: unknown[] = [];
+    d.addCallback((r) => after.push(r));
+    d.callback(undefined);
+    expect(list.resultList[0]).toEqual([true, innerThenable]);
+    expect(after).toEqual([42]);
+  });
+
   it('rejects a non-iterable with a TypeError naming `items`', () => {
     expect(() => new DeferredList(5 as unknown as Iterable<number>)).toThrow(/`items`/);
     expect(() => new DeferredList(null as unknown as Iterable<number>)).toThrow(TypeError);

@@ -111,6 +111,32 @@ describe('Deferred firing', () => {
     expect(got).toEqual(['x', 'e']);
   });
 
+  it('addCallbacks gives each side only its own extra arguments, or none', () => {
+    const seen: unknown[][] = [];
+    succeed(1).addCallbacks(
+      (r: number, ...rest: unknown[]) => seen.push([r, ...rest]),
+      () => null,
+      { callbackArgs: ['c'], errbackArgs: ['e'] },
+    );
+    succeed(2).addCallbacks(
+      (r: number, ...rest: unknown[]) => seen.push([r, ...rest]),
+      () => null,
+      { errbackArgs: ['e'] },
+    );
+    fail(new Error('x')).addCallbacks(
+      () => null,
+      (f: Failure, ...rest: unknown[]) => seen.push([f.getErrorMessage(), ...rest]),
+      { callbackArgs: ['c'] },
+    );
+    const shared = ['s'];
+    fail(new Error('y')).addCallbacks(
+      () => null,
+      (f: Failure, ...rest: unknown[]) => seen.push([f.getErrorMessage(), ...rest]),
+      { callbackArgs: shared, errbackArgs: shared },
+    );
+    expect(seen).toEqual([[1, 'c'], [2], ['x'], ['y', 's']]);
+  });
+
   it('throws AlreadyCalledError when fired twice', () => {
     const d = new Deferred<number>();
     d.callback(1);

@@ -294,6 +294,44 @@ describe('DeferredSemaphore', () => {
     expect(seen).toEqual(['second', 'third']);
   });
 
+  it("gives a queued job its arguments, in its caller's AsyncLocalStorage store", async () => {
+    const als = new AsyncLocalStorage<string>();
+    const sem = new DeferredSemaphore(1);
+    const gate = new Deferred<void>();
+    sem.run(() => gate);
+    const seen: unknown[] = [];
+    const job = (a: number, b: string) => seen.push([a, b, als.getStore()]);
+    const d = als.run('caller', () => sem.run(job, 1, 'x'));
+    const cancelled = als.run('other', () => sem.run(job, 2, 'y'));
+    cancelled.addErrback(() => null);
+    cancelled.cancel();
+    als.run('releaser', () => gate.callback(undefined));
+    await d;
+    expect(seen).toEqual([[1, 'x', 'caller']]);
+    expect(sem.tokens).toBe(1);
+  });
+
+  it('cancels the Deferred returned by a job that had waited, while it runs', () => {
+    const sem = new DeferredSemaphore(1);
+    const gate = new Deferred<void>();
+    sem.run(() => gate);
+    let innerCancelled = false;
+    const d = sem.run(
+      () =>
+        new Deferred<number>(() => {
+          innerCancelled = true;
+        }),
+    );
+    const failures: unknown[] = [];
+    d.addErrback((f: Failure) => failures.push(f.check(CancelledError)));
+    gate.callback(undefined);
+    expect(sem.tokens).toBe(0);
+    d.cancel();
+    expect(innerCancelled).toBe(true);
+    expect(failures).toEqual([CancelledError]);
+    expect(sem.tokens).toBe(1);
+  });
+
   it('starts waiters at once when the limit is raised', () => {
     const sem = new DeferredSemaphore(1);
     const { started, job } = controlledJobs();

@@ -1,4 +1,4 @@
-import { Deferred } from './deferred.js';
+import { Deferred, type IndexedListener } from './deferred.js';
 import { Failure } from './failure.js';
 
 /** One input's outcome in a {@link DeferredList}: `[true, result]` or `[false, failure]`. */
@@ -35,6 +35,8 @@ export class FirstError extends Error {
 
 type Input<T> = Deferred<T> | PromiseLike<T> | T;
 
+const arrayValues = Array.prototype[Symbol.iterator];
+
 function toDeferred<T>(item: Input<T>): Deferred<T> {
   if (item instanceof Deferred) return item;
   const d = new Deferred<T>();
@@ -66,7 +68,7 @@ function toDeferred<T>(item: Input<T>): Deferred<T> {
  *
  * The second type parameter is the result type; with `fireOnOneCallback` write `DeferredList<T, [T, number]>`.
  */
-export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
+export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> implements IndexedListener {
   /** The inputs, as Deferreds (Promises and plain values are wrapped). */
   readonly deferreds: readonly Deferred<T>[];
   /** The outcomes so far, in input order; a slot is `undefined` until its input fires. */
@@ -90,7 +92,12 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
     this._fireOnOneErrback = Boolean(options.fireOnOneErrback);
     this._consumeErrors = Boolean(options.consumeErrors);
     const deferreds: Deferred<T>[] = [];
-    for (const item of items) deferreds.push(toDeferred(item));
+    if (Array.isArray(items) && items[Symbol.iterator] === arrayValues) {
+      // What for-of does over an array, without an iterator result per item.
+      for (let i = 0; i < items.length; i++) deferreds.push(toDeferred(items[i] as Input<T>));
+    } else {
+      for (const item of items) deferreds.push(toDeferred(item));
+    }
     this.deferreds = deferreds;
     this.resultList = new Array(deferreds.length);
     if (deferreds.length === 0) {
@@ -102,23 +109,27 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
       // A success that has already run its whole chain is read as it is: a callback that returns its argument would
       // leave that Deferred exactly as it was, so the link (and its argument array) need not exist.
       if (
-        d._called &&
+        d.called &&
         d._paused === 0 &&
-        !d._running &&
+        !d._isRunning() &&
         d._links === null &&
         !(d._result instanceof Failure)
       ) {
         this._onResult(d._result as T, i);
         continue;
       }
-      // The internal _add: one argument array shared by both sides, and no options object per input.
-      const index = [i];
-      d._add(this._onResult as never, this._onFailure as never, index, index);
+      // An indexed link: no closure, argument array or options object per input.
+      d._addIndexed(this, i);
     }
   }
 
+  /** @internal What an input's link calls: records its outcome, and passes the result (or failure) on. */
+  _onIndexed(result: unknown, index: number, failed: boolean): unknown {
+    return failed ? this._onFailure(result as Failure, index) : this._onResult(result as T, index);
+  }
+
   /** @internal */
-  _onResult = (result: T, index: number): T => {
+  _onResult(result: T, index: number): T {
     this.resultList[index] = [true, result];
     this._finished++;
     if (!this.called) {
@@ -129,10 +140,10 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
       }
     }
     return result;
-  };
+  }
 
   /** @internal */
-  _onFailure = (failure: Failure, index: number): Failure | null => {
+  _onFailure(failure: Failure, index: number): Failure | null {
     this.resultList[index] = [false, failure];
     this._finished++;
     if (!this.called) {
@@ -148,7 +159,7 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
       }
     }
     return this._consumeErrors ? null : failure;
-  };
+  }
 }
 
 /**

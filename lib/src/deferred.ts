@@ -52,11 +52,46 @@ const unhandled = new FinalizationRegistry<Failure>((failure) => {
 type Fn = (...args: never[]) => unknown;
 
 /**
- * Links are stored flat, LINK_SIZE slots each, in one array allocated on the first link: callback, errback,
- * callback args, errback args, and — on the link a waiting outer Deferred adds to the inner one it is paused on — that
- * waiter. No object per link: a Deferred with one callback costs one small array.
+ * Links are stored flat, LINK_SIZE slots each, in one array allocated on the first link. No object per link: a Deferred
+ * with one callback costs one small array. A link is one of:
+ *
+ * - callback, errback (either may be null), arguments: an array given to both, null, or a {@link SplitArgs};
+ * - the waiting outer Deferred, {@link WAITER}, null: the link an outer Deferred adds to the inner one it is paused on;
+ * - an {@link IndexedListener}, {@link INDEXED}, a number: hands the result and that number to the listener, so that
+ *   a DeferredList needs no closure nor argument array per input.
  */
-const LINK_SIZE = 5;
+const LINK_SIZE = 3;
+
+/** The errback slot of a waiter's link. Not a function, so it is never mistaken for an errback. */
+const WAITER = { link: 'waiter' };
+/** The errback slot of an indexed listener's link. */
+const INDEXED = { link: 'indexed' };
+
+/** The arguments slot of a link whose callback and errback have different extra arguments. */
+class SplitArgs {
+  readonly cb: readonly unknown[] | null;
+  readonly eb: readonly unknown[] | null;
+  constructor(cb: readonly unknown[] | null, eb: readonly unknown[] | null) {
+    this.cb = cb;
+    this.eb = eb;
+  }
+}
+
+/**
+ * Receives the outcome of a Deferred through an indexed link (see {@link Deferred._addIndexed}). What it returns (or
+ * throws) becomes the Deferred's result, as for a callback.
+ * @internal
+ */
+export interface IndexedListener {
+  _onIndexed(result: unknown, index: number, failed: boolean): unknown;
+}
+
+/** A Deferred's flags: fired (`callback()` or `errback()` was called). */
+const CALLED = 1;
+/** A Deferred's flags: a callback of its chain is running. */
+const RUNNING = 2;
+/** A Deferred's flags: cancelled without a canceller, so its eventual result is dropped instead of raising. */
+const SUPPRESS_ALREADY_CALLED = 4;
 
 const NO_RESULT: unique symbol = Symbol('no result');
 
@@ -105,10 +140,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /** @internal */ _links: unknown[] | null = null;
   /** @internal */ _next = 0;
   /** @internal */ _paused = 0;
-  /** @internal */ _running = false;
-  /** @internal */ _called = false;
+  /** @internal {@link CALLED}, {@link RUNNING} and {@link SUPPRESS_ALREADY_CALLED}, in one field to keep Deferreds small. */
+  _flags = 0;
   /** @internal */ _canceller: ((d: Deferred<T>) => void) | undefined;
-  /** @internal */ _suppressAlreadyCalled = false;
   /** @internal The failure this Deferred is registered to report when it is collected, if any. */
   _registered: Failure | null = null;
   /** @internal */ _observed: Failure | null = null;
@@ -126,12 +160,17 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /** True once `callback()` or `errback()` was called (or cancellation fired it). */
   get called(): boolean {
-    return this._called;
+    return (this._flags & CALLED) !== 0;
   }
 
   /** True while the chain waits on a Deferred or Promise returned by a callback. */
   get paused(): boolean {
     return this._paused > 0;
+  }
+
+  /** @internal True while one of its callbacks runs. */
+  _isRunning(): boolean {
+    return (this._flags & RUNNING) !== 0;
   }
 
   /**
@@ -163,14 +202,15 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /** @internal */
   _start(result: unknown): void {
-    if (this._called) {
-      if (this._suppressAlreadyCalled) {
-        this._suppressAlreadyCalled = false;
+    const flags = this._flags;
+    if ((flags & CALLED) !== 0) {
+      if ((flags & SUPPRESS_ALREADY_CALLED) !== 0) {
+        this._flags = flags & ~SUPPRESS_ALREADY_CALLED;
         return;
       }
       throw new AlreadyCalledError();
     }
-    this._called = true;
+    this._flags = flags | CALLED;
     this._result = result;
     this._run();
   }
@@ -235,11 +275,25 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     cbArgs: readonly unknown[] | null,
     ebArgs: readonly unknown[] | null,
   ) {
+    // One arguments slot: the same array (or none) for both sides is the common case; different ones are rare.
+    const args =
+      cbArgs === ebArgs || eb === null ? cbArgs : cb === null ? ebArgs : new SplitArgs(cbArgs, ebArgs);
     const links = this._links;
-    if (links === null) this._links = [cb, eb, cbArgs, ebArgs, null];
-    else links.push(cb, eb, cbArgs, ebArgs, null);
-    if (this._called) this._run();
+    if (links === null) this._links = [cb, eb, args];
+    else links.push(cb, eb, args);
+    if ((this._flags & CALLED) !== 0) this._run();
     return this as unknown as Deferred<R>;
+  }
+
+  /**
+   * @internal Adds a link that calls `listener._onIndexed(result, index, failed)`: one link, and no closure nor array
+   * per call, for a listener that watches many Deferreds.
+   */
+  _addIndexed(listener: IndexedListener, index: number): void {
+    const links = this._links;
+    if (links === null) this._links = [listener, INDEXED, index];
+    else links.push(listener, INDEXED, index);
+    if ((this._flags & CALLED) !== 0) this._run();
   }
 
   /**
@@ -248,15 +302,15 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Deferred, that one is cancelled instead. Otherwise it does nothing.
    */
   cancel(): void {
-    if (!this._called) {
+    if ((this._flags & CALLED) === 0) {
       const canceller = this._canceller;
       if (canceller) {
         canceller(this);
       } else {
         // Without a canceller the work goes on; its eventual result is dropped instead of raising AlreadyCalledError.
-        this._suppressAlreadyCalled = true;
+        this._flags |= SUPPRESS_ALREADY_CALLED;
       }
-      if (!this._called) this.errback(new Failure(new CancelledError()));
+      if ((this._flags & CALLED) === 0) this.errback(new Failure(new CancelledError()));
     } else if (this._result instanceof Deferred) {
       this._result.cancel();
     }
@@ -323,7 +377,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /** @internal The loop that runs chains: Twisted's `_runCallbacks`, with nested Deferreds on an explicit stack. */
   _run(): void {
-    if (this._running) return;
+    if ((this._flags & RUNNING) !== 0) return;
     // Deferreds whose chains were interrupted to hand a result to a waiter; allocated only when that happens.
     let stack: Deferred<unknown>[] | null = null;
     let current = this as Deferred<unknown>;
@@ -339,8 +393,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       while (links !== null && current._next < links.length) {
         const at = current._next;
         current._next = at + LINK_SIZE;
-        const waiter = links[at + 4] as Deferred<unknown> | null;
-        if (waiter !== null) {
+        const kind = links[at + 1];
+        if (kind === WAITER) {
+          const waiter = links[at] as Deferred<unknown>;
           // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
           waiter._result = current._result;
           if (current._result instanceof Failure) current._observed = current._result;
@@ -353,24 +408,41 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           break;
         }
         const failed = current._result instanceof Failure;
-        const fn = (failed ? links[at + 1] : links[at]) as Fn | null;
-        if (fn === null) continue;
-        const args = (failed ? links[at + 3] : links[at + 2]) as readonly unknown[] | null;
-        current._running = true;
         let next: unknown;
-        try {
-          const call = fn as (r: unknown, ...rest: unknown[]) => unknown;
-          next =
-            args === null
-              ? call(current._result)
-              : args.length === 1
-                ? call(current._result, args[0])
-                : call(current._result, ...args);
-          if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
-        } catch (e) {
-          next = new Failure(e);
-        } finally {
-          current._running = false;
+        if (kind === INDEXED) {
+          current._flags |= RUNNING;
+          try {
+            next = (links[at] as IndexedListener)._onIndexed(
+              current._result,
+              links[at + 2] as number,
+              failed,
+            );
+            if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
+          } catch (e) {
+            next = new Failure(e);
+          } finally {
+            current._flags &= ~RUNNING;
+          }
+        } else {
+          const fn = (failed ? kind : links[at]) as Fn | null;
+          if (fn === null) continue;
+          let args = links[at + 2] as readonly unknown[] | SplitArgs | null;
+          if (args instanceof SplitArgs) args = failed ? args.eb : args.cb;
+          current._flags |= RUNNING;
+          try {
+            const call = fn as (r: unknown, ...rest: unknown[]) => unknown;
+            next =
+              args === null
+                ? call(current._result)
+                : args.length === 1
+                  ? call(current._result, args[0])
+                  : call(current._result, ...args);
+            if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
+          } catch (e) {
+            next = new Failure(e);
+          } finally {
+            current._flags &= ~RUNNING;
+          }
         }
         current._result = next;
         if (next instanceof Deferred) {
@@ -378,8 +450,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (inner._result === NO_RESULT || inner._paused > 0 || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
             current._paused++;
-            if (inner._links === null) inner._links = [null, null, null, null, current];
-            else inner._links.push(null, null, null, null, current);
+            if (inner._links === null) inner._links = [current, WAITER, null];
+            else inner._links.push(current, WAITER, null);
             finished = false;
             break;
           }

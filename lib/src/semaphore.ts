@@ -19,45 +19,33 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   );
 }
 
+/** A queued `acquire()`: the job slot of a ticket that waits for a token but has no job to run. */
+function ACQUIRE(): void {}
+/** The job slot of a ticket whose job holds a token and has not finished. */
+function RUNNING(): void {}
+
 /**
  * A place in a semaphore's queue: the Deferred `acquire()` or `run()` returned. For `run()` it also carries the job,
- * so that waiting costs one object and no closure.
+ * so that waiting costs one object and no closure. Its three slots change meaning with its state, so that the
+ * 200,000 tickets of a big batch stay small:
+ *
+ * - waiting in the queue: `_job` is the job (ACQUIRE for `acquire()`), `_data` its arguments or null, `_ctx` the
+ *   caller's AsyncResource or null;
+ * - starting in the caller's context: `_job` is RUNNING, `_data` the arguments or null, `_ctx` the job;
+ * - job running: `_job` is RUNNING, `_data` the Deferred the job returned or null, `_ctx` the Runner waiting for the
+ *   job's outcome or null;
+ * - otherwise (fired at once, finished, or cancelled while waiting): all three are null.
  * @internal
  */
 class Ticket<T> extends Deferred<T> {
-  _sem: DeferredSemaphore;
-  _fn: Job | null;
-  _args: readonly unknown[] | null;
-  /** The caller's async context, captured only when the job has to wait. */
-  _context: AsyncResource | null = null;
-  /** True while the ticket sits in the queue; cancelling clears it and the queue skips the ticket later. */
-  _queued = false;
-  /** True from the moment `run()`'s job holds a token until its outcome arrived. */
-  _jobRunning = false;
-  /** The Deferred the job returned, cancelled when the ticket is cancelled while the job runs. */
-  _inner: Deferred<unknown> | null = null;
-  /** The runner waiting for the job's Promise or Deferred. */
-  _runner: Runner | null = null;
+  _job: Job | null;
+  _data: readonly unknown[] | Deferred<unknown> | null;
+  _ctx: AsyncResource | Runner | Job | null = null;
 
-  constructor(sem: DeferredSemaphore, fn: Job | null, args: readonly unknown[] | null) {
-    super(cancelTicket as (d: Deferred<T>) => void);
-    this._sem = sem;
-    this._fn = fn;
-    this._args = args;
-  }
-}
-
-// One canceller shared by every ticket: it gets the ticket as its argument, so no closure is made per job.
-function cancelTicket(d: Deferred<unknown>): void {
-  const t = d as Ticket<unknown>;
-  if (t._queued) {
-    t._queued = false;
-    t._fn = null;
-    t._args = null;
-    t._context = null;
-    t._sem._dropCancelled();
-  } else if (t._inner !== null) {
-    t._inner.cancel();
+  constructor(canceller: (d: Deferred<T>) => void, job: Job | null, args: readonly unknown[] | null) {
+    super(canceller);
+    this._job = job;
+    this._data = args;
   }
 }
 
@@ -172,7 +160,7 @@ class WaitingView<T> implements WaitingQueue<T> {
     const q = this.#sem._queue;
     for (let i = 0; i < q._size; i++) {
       const t = q.at(i);
-      if (t._queued) yield t as unknown as Deferred<T>;
+      if (t._job !== null) yield t as unknown as Deferred<T>;
     }
   }
 }
@@ -199,6 +187,20 @@ export class DeferredSemaphore {
   /** @internal */ _cancelledInQueue = 0;
   /** @internal */ _draining = false;
   /** @internal Free runners, reused job after job. */ _runners: Runner[] = [];
+  /** @internal The canceller of every ticket of this semaphore: one closure per semaphore, none per ticket. */
+  _cancel = (d: Deferred<unknown>): void => {
+    const t = d as Ticket<unknown>;
+    const job = t._job;
+    if (job === RUNNING) {
+      // While it runs, `_data` is the Deferred the job returned, if any (and, just before it starts, its arguments).
+      if (t._data instanceof Deferred) t._data.cancel();
+    } else if (job !== null) {
+      t._job = null;
+      t._data = null;
+      t._ctx = null;
+      this._dropCancelled();
+    }
+  };
   readonly #waiting: WaitingQueue<this>;
 
   /** @param tokens how many holders may hold the semaphore at once: a whole number >= 1. */
@@ -235,11 +237,12 @@ export class DeferredSemaphore {
    * released and every earlier waiter has been served. Cancelling it while it waits removes it from the queue.
    */
   acquire(): Deferred<this> {
-    const t = new Ticket<this>(this, null, null);
+    const t = new Ticket<this>(this._cancel as (d: Deferred<this>) => void, null, null);
     if (this._held < this._limit && this._waitingCount === 0) {
       this._held++;
       t.callback(this);
     } else {
+      t._job = ACQUIRE;
       this._enqueue(t as unknown as Ticket<unknown>);
     }
     return t;
@@ -263,22 +266,24 @@ export class DeferredSemaphore {
    */
   run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>> {
     if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
-    const t = new Ticket<Awaited<R>>(this, fn as Job, args.length === 0 ? null : args);
+    // A copy, so that the rest array never escapes and V8 need not allocate it for the usual call without arguments.
+    const a = args.length === 0 ? null : args.slice();
     if (this._held < this._limit && this._waitingCount === 0) {
+      const t = new Ticket<Awaited<R>>(this._cancel as (d: Deferred<Awaited<R>>) => void, RUNNING, null);
       this._held++;
-      this._startJob(t as Ticket<unknown>);
-    } else {
-      // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
-      // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it (20x dearer).
-      t._context = new AsyncResource('DeferredSemaphore.run');
-      this._enqueue(t as Ticket<unknown>);
+      this._startJob(t as Ticket<unknown>, fn as Job, a);
+      return t;
     }
+    const t = new Ticket<Awaited<R>>(this._cancel as (d: Deferred<Awaited<R>>) => void, fn as Job, a);
+    // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
+    // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it (20x dearer).
+    t._ctx = new AsyncResource('DeferredSemaphore.run');
+    this._enqueue(t as Ticket<unknown>);
     return t;
   }
 
   /** @internal */
   _enqueue(t: Ticket<unknown>): void {
-    t._queued = true;
     this._queue.push(t);
     this._waitingCount++;
   }
@@ -288,7 +293,7 @@ export class DeferredSemaphore {
     this._waitingCount--;
     this._cancelledInQueue++;
     if (this._cancelledInQueue > 64 && this._cancelledInQueue > this._waitingCount) {
-      this._queue.filter((t) => t._queued);
+      this._queue.filter(isQueued);
       this._cancelledInQueue = 0;
     }
   }
@@ -300,20 +305,29 @@ export class DeferredSemaphore {
     try {
       while (this._held < this._limit && this._waitingCount > 0) {
         const t = this._queue.shift() as Ticket<unknown>;
-        if (!t._queued) {
+        const job = t._job;
+        if (job === null) {
+          // Cancelled while it waited.
           this._cancelledInQueue--;
           continue;
         }
-        t._queued = false;
         this._waitingCount--;
         this._held++;
-        if (t._fn === null) {
+        if (job === ACQUIRE) {
+          t._job = null;
           t.callback(this);
         } else {
-          const context = t._context;
-          t._context = null;
-          if (context === null) this._startJob(t);
-          else context.runInAsyncScope(startInContext, null, this, t);
+          const context = t._ctx as AsyncResource | null;
+          t._job = RUNNING;
+          if (context === null) {
+            const args = t._data as readonly unknown[] | null;
+            t._data = null;
+            this._startJob(t, job, args);
+          } else {
+            // The job waits in `_ctx` (its arguments in `_data`), so that runInAsyncScope gets one argument, not four.
+            t._ctx = job;
+            context.runInAsyncScope(startInContext, this, t);
+          }
         }
       }
     } finally {
@@ -321,13 +335,8 @@ export class DeferredSemaphore {
     }
   }
 
-  /** @internal Runs a job that holds a token. */
-  _startJob(t: Ticket<unknown>): void {
-    const fn = t._fn as Job;
-    const args = t._args;
-    t._fn = null;
-    t._args = null;
-    t._jobRunning = true;
+  /** @internal Runs the job of a ticket that holds a token (its `_job` is already RUNNING). */
+  _startJob(t: Ticket<unknown>, fn: Job, args: readonly unknown[] | null): void {
     let out: unknown;
     try {
       out = args === null ? (fn as () => unknown)() : fn(...(args as never[]));
@@ -336,8 +345,9 @@ export class DeferredSemaphore {
       return;
     }
     if (out instanceof Deferred) {
-      t._inner = out;
-      out.addCallbacks(this._runner(t).dOk, this._runner(t).dErr);
+      t._data = out;
+      const r = this._runner(t);
+      out.addCallbacks(r.dOk, r.dErr);
     } else if (out instanceof Promise) {
       const r = this._runner(t);
       out.then(r.ok, r.err);
@@ -352,10 +362,10 @@ export class DeferredSemaphore {
 
   /** @internal */
   _runner(t: Ticket<unknown>): Runner {
-    if (t._runner !== null) return t._runner;
+    if (t._ctx !== null) return t._ctx as Runner;
     const r = this._runners.pop() ?? new Runner(this);
     r.ticket = t;
-    t._runner = r;
+    t._ctx = r;
     return r;
   }
 
@@ -364,24 +374,32 @@ export class DeferredSemaphore {
     const t = r.ticket;
     if (t === null) return;
     r.ticket = null;
-    t._runner = null;
+    t._ctx = null;
     this._runners.push(r);
     this._finish(t, outcome);
   }
 
   /** @internal The job's outcome is known: give the token back, then fire the ticket (unless it was cancelled). */
   _finish(t: Ticket<unknown>, outcome: unknown): void {
-    if (!t._jobRunning) return;
-    t._jobRunning = false;
-    t._inner = null;
+    if (t._job !== RUNNING) return;
+    t._job = null;
+    t._data = null;
     this._held--;
     this._drain();
     if (!t.called) t._start(outcome);
   }
 }
 
-function startInContext(sem: DeferredSemaphore, t: Ticket<unknown>): void {
-  sem._startJob(t);
+function isQueued(t: Ticket<unknown>): boolean {
+  return t._job !== null;
+}
+
+function startInContext(this: DeferredSemaphore, t: Ticket<unknown>): void {
+  const fn = t._ctx as Job;
+  const args = t._data as readonly unknown[] | null;
+  t._ctx = null;
+  t._data = null;
+  this._startJob(t, fn, args);
 }
 
 /**
