@@ -318,6 +318,87 @@ describe('parallelStream', () => {
     expect(done.ok && done.value).toBe('c');
   });
 
+  it('hands over outcomes of Promise jobs in completion order, rejections as failures', async () => {
+    const settle: ((ok: boolean) => void)[] = [];
+    const stream = parallelStream([0, 1, 2, 3], 4, (x) => {
+      return new Promise<string>((resolve, reject) => {
+        settle[x] = (ok) => (ok ? resolve(`v${x}`) : reject(new Error(`e${x}`)));
+      });
+    });
+    const first = stream.next();
+    settle[2](true);
+    settle[0](false);
+    await turn();
+    settle[3](true);
+    settle[1](true);
+    const results = [await first];
+    for (let r = await stream.next(); !r.done; r = await stream.next()) results.push(r);
+    expect(new Set(results).size).toBe(4);
+    expect(
+      results.map((r) => {
+        const o = r.value as ParallelOutcome<number, string>;
+        return o.ok ? [o.index, o.item, o.value] : [o.index, o.item, o.failure.getErrorMessage()];
+      }),
+    ).toEqual([
+      [2, 2, 'v2'],
+      [0, 0, 'e0'],
+      [3, 3, 'v3'],
+      [1, 1, 'v1'],
+    ]);
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('answers next() calls made before anything finished in call order, then done to every one', async () => {
+    const resolvers: ((v: number) => void)[] = [];
+    const stream = parallelStream([0, 1, 2], 3, (x) => new Promise<number>((r) => (resolvers[x] = r)));
+    const calls = [stream.next(), stream.next(), stream.next(), stream.next(), stream.next()];
+    resolvers[1](10);
+    resolvers[2](20);
+    resolvers[0](0);
+    const results = await Promise.all(calls);
+    expect(results.map((r) => (r.done ? 'done' : r.value.index))).toEqual([1, 2, 0, 'done', 'done']);
+  });
+
+  it('with Promise jobs and a slow consumer, holds at most concurrency + backpressure outcomes', async () => {
+    const { state, items } = source(1000);
+    let running = 0;
+    let peak = 0;
+    const stream = parallelStream(
+      items,
+      5,
+      async (x) => {
+        running++;
+        peak = Math.max(peak, running);
+        await null;
+        running--;
+        return x;
+      },
+      { backpressure: 3 },
+    );
+    let taken = 0;
+    for await (const _ of stream) {
+      taken++;
+      await turn();
+      expect(state.pulled - taken).toBeLessThanOrEqual(5 + 3);
+    }
+    expect(taken).toBe(1000);
+    expect(peak).toBe(5);
+  });
+
+  it('takes thenables and Promise subclasses from fn as well', async () => {
+    class MyPromise<T> extends Promise<T> {}
+    const thenable = (x: number) => ({ then: (ok: (v: number) => void) => ok(x) }) as PromiseLike<number>;
+    const stream = parallelStream(
+      [0, 1, 2],
+      2,
+      (x): PromiseLike<number> =>
+        x === 0 ? MyPromise.resolve(x) : x === 1 ? thenable(x) : Promise.resolve(x),
+    );
+    const seen: number[] = [];
+    for await (const o of stream) if (o.ok) seen.push(o.value);
+    expect(seen.sort()).toEqual([0, 1, 2]);
+  });
+
   it('starts nothing until the first next()', async () => {
     const { state, items } = source(5);
     const stream = parallelStream(items, 2, (x) => x);

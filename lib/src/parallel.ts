@@ -2,7 +2,6 @@ import { type CooperativeTask, Cooperator } from './cooperator.js';
 import { CancelledError, Deferred } from './deferred.js';
 import type { DeferredListEntry } from './deferred-list.js';
 import { Failure } from './failure.js';
-import { Ring } from './semaphore.js';
 
 /** What {@link parallel} and {@link parallelStream} call for each item: its result may be a value, Promise or Deferred. */
 export type ParallelMapper<T, R> = (item: T, index: number) => R | PromiseLike<R>;
@@ -100,17 +99,18 @@ class Slot<T, R> {
   d: Deferred<unknown> | null = null;
   /** In cooperator mode: fires when the job settles, so the task that started it may take the next item. */
   wake: Deferred<undefined> | null = null;
+  /** The next free slot while this one is free. */
+  nextFree: Slot<T, R> | null = null;
+  /** The Promise `.then(ok, err)` returned for a Promise job: it resolves with what {@link Pool.outcome} returns. */
+  p: Promise<unknown> | null = null;
 
   constructor(pool: Pool<T, R>) {
     this.pool = pool;
   }
 
-  ok = (value: unknown): void => {
-    this.pool._settle(this, true, value);
-  };
-  err = (e: unknown): void => {
-    this.pool._settle(this, false, new Failure(e));
-  };
+  /** What the Promise that `ok`/`err` settle resolves with: {@link Pool.outcome}'s return value. */
+  ok = (value: unknown): unknown => this.pool._settle(this, true, value);
+  err = (e: unknown): unknown => this.pool._settle(this, false, new Failure(e));
   dOk = (value: unknown): undefined => {
     this.pool._settle(this, true, value);
     return undefined;
@@ -125,11 +125,61 @@ class Slot<T, R> {
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
+ * A first-in first-out queue on a ring buffer whose length is a power of two.
+ * @internal
+ */
+class Queue<V> {
+  buf: (V | undefined)[] = new Array(16);
+  head = 0;
+  size = 0;
+
+  push(v: V): void {
+    const buf = this.buf;
+    if (this.size === buf.length) {
+      this.grow();
+      this.buf[this.size++] = v;
+      return;
+    }
+    buf[(this.head + this.size) & (buf.length - 1)] = v;
+    this.size++;
+  }
+
+  shift(): V | undefined {
+    if (this.size === 0) return undefined;
+    const buf = this.buf;
+    const head = this.head;
+    const v = buf[head];
+    buf[head] = undefined;
+    this.head = (head + 1) & (buf.length - 1);
+    this.size--;
+    return v;
+  }
+
+  /** Doubles the buffer, its entries moved to the front in order. */
+  grow(): void {
+    const old = this.buf;
+    const mask = old.length - 1;
+    const buf: (V | undefined)[] = new Array(old.length * 2);
+    for (let i = 0; i < this.size; i++) buf[i] = old[(this.head + i) & mask];
+    this.buf = buf;
+    this.head = 0;
+  }
+
+  clear(): void {
+    this.buf = new Array(16);
+    this.head = 0;
+    this.size = 0;
+  }
+}
+
+/**
  * The lazy worker pool behind {@link parallel} and {@link parallelStream}: up to `concurrency` jobs in flight, each
  * input pulled from the shared iterator only when a slot is free.
  * @internal
  */
 abstract class Pool<T, R> {
+  /** Objects kept alive for their layouts: see the end of this module. */
+  static readonly layouts: object[] = [];
   readonly it: AnyIterator<T>;
   readonly isAsync: boolean;
   readonly fn: ParallelMapper<T, R>;
@@ -137,7 +187,8 @@ abstract class Pool<T, R> {
   readonly signal: AbortSignal | undefined;
   readonly cooperator: Cooperator | undefined;
   readonly slots: Slot<T, R>[] = [];
-  readonly free: Slot<T, R>[] = [];
+  /** The free slots, a stack linked through {@link Slot.nextFree}. */
+  free: Slot<T, R> | null = null;
   inFlight = 0;
   nextIndex = 0;
   pulling = false;
@@ -165,7 +216,17 @@ abstract class Pool<T, R> {
 
   /** Whether a new item may start as far as the consumer is concerned. */
   abstract canStart(): boolean;
-  abstract outcome(index: number, item: T, ok: boolean, value: unknown): void;
+  /**
+   * Records one outcome. `settled`, when not null, is the Promise that will resolve with the return value as soon as
+   * the call returns (the job's own `.then(ok, err)`), for a subclass that wants to hand that Promise out.
+   */
+  abstract outcome(
+    index: number,
+    item: T,
+    ok: boolean,
+    value: unknown,
+    settled: Promise<unknown> | null,
+  ): unknown;
   /** The work ended: `failure` is null when every item ran. `dropOutcomes` when it was aborted. */
   abstract end(failure: Failure | null, dropOutcomes: boolean): void;
 
@@ -270,7 +331,9 @@ abstract class Pool<T, R> {
   }
 
   startJob(item: T): Slot<T, R> {
-    const slot = this.free.pop() ?? this.newSlot();
+    let slot = this.free;
+    if (slot === null) slot = this.newSlot();
+    else this.free = slot.nextFree;
     slot.busy = true;
     slot.index = this.nextIndex++;
     slot.item = item;
@@ -282,14 +345,15 @@ abstract class Pool<T, R> {
       this._settle(slot, false, new Failure(e));
       return slot;
     }
-    if (out instanceof Deferred) {
+    // The common case first: a native Promise is one prototype away, a Deferred two.
+    if (out instanceof Promise && out.constructor === Promise) {
+      slot.p = out.then(slot.ok, slot.err);
+    } else if (out instanceof Deferred) {
       slot.d = out;
       out.addCallbacks(slot.dOk, slot.dErr);
-    } else if (out instanceof Promise && out.constructor === Promise) {
-      out.then(slot.ok, slot.err);
     } else if (isThenable(out)) {
       // A foreign thenable (or Promise subclass) might call back twice or throw; a Promise adopting it does neither.
-      Promise.resolve(out).then(slot.ok, slot.err);
+      slot.p = Promise.resolve(out).then(slot.ok, slot.err);
     } else {
       this._settle(slot, true, out);
     }
@@ -302,17 +366,19 @@ abstract class Pool<T, R> {
     return slot;
   }
 
-  /** @internal A job's outcome is known. */
-  _settle(slot: Slot<T, R>, ok: boolean, value: unknown): void {
-    if (!slot.busy) return;
+  /** @internal A job's outcome is known: returns what the job's Promise subscription (if any) resolves with. */
+  _settle(slot: Slot<T, R>, ok: boolean, value: unknown): unknown {
+    if (!slot.busy) return undefined;
     slot.busy = false;
     slot.d = null;
-    const { index, item } = slot;
+    const { index, item, p } = slot;
     slot.item = undefined;
-    this.free.push(slot);
+    slot.p = null;
+    slot.nextFree = this.free;
+    this.free = slot;
     this.inFlight--;
-    if (this.finished) return;
-    this.outcome(index, item as T, ok, value);
+    if (this.finished) return undefined;
+    const result = this.outcome(index, item as T, ok, value, p);
     const wake = slot.wake;
     if (wake !== null) {
       slot.wake = null;
@@ -320,6 +386,7 @@ abstract class Pool<T, R> {
     }
     if (this.cooperator === undefined) this.pump();
     else this.maybeEnd();
+    return result;
   }
 
   /** Cooperator mode: one step of a task — start one job and wait for it, or wait until starting one is allowed. */
@@ -453,8 +520,9 @@ class ListPool<T, R> extends Pool<T, R> {
     return true;
   }
 
-  outcome(index: number, _item: T, ok: boolean, value: unknown): void {
+  outcome(index: number, _item: T, ok: boolean, value: unknown): undefined {
     this.results[index] = ok ? [true, value as R] : [false, value as Failure];
+    return undefined;
   }
 
   end(failure: Failure | null): void {
@@ -491,15 +559,27 @@ export function parallel<T, R>(
   return pool.deferred;
 }
 
-interface Waiter<T, R> {
-  resolve: (r: IteratorResult<ParallelOutcome<T, R>, undefined>) => void;
-  reject: (e: unknown) => void;
+type StreamResult<T, R> = IteratorResult<ParallelOutcome<T, R>, undefined>;
+
+/** A consumer's `next()` that found nothing to hand over. A class: see the end of this module. */
+class Waiter<T, R> {
+  readonly resolve: (r: StreamResult<T, R>) => void;
+  readonly reject: (e: unknown) => void;
+
+  constructor(resolve: (r: StreamResult<T, R>) => void, reject: (e: unknown) => void) {
+    this.resolve = resolve;
+    this.reject = reject;
+  }
 }
 
 class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<ParallelOutcome<T, R>, undefined> {
   readonly backpressure: number;
-  readonly buffer = new Ring<ParallelOutcome<T, R>>();
-  readonly waiters = new Ring<Waiter<T, R>>();
+  /**
+   * Finished outcomes, each as the settled Promise `next()` hands out: for a Promise job, the one its own
+   * `.then(ok, err)` returned, so that handing an outcome over allocates no Promise of its own.
+   */
+  readonly buffer = new Queue<Promise<StreamResult<T, R>>>();
+  readonly waiters = new Queue<Waiter<T, R>>();
   started = false;
   /** How the iteration ends once the buffer is drained: null while running or after a clean end. */
   error: Failure | null = null;
@@ -515,16 +595,28 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
   }
 
   canStart(): boolean {
-    return this.buffer.length < this.backpressure;
+    return this.buffer.size < this.backpressure;
   }
 
-  outcome(index: number, item: T, ok: boolean, value: unknown): void {
-    const o: ParallelOutcome<T, R> = ok
-      ? { index, item, ok: true, value: value as R }
-      : { index, item, ok: false, failure: value as Failure };
+  outcome(
+    index: number,
+    item: T,
+    ok: boolean,
+    value: unknown,
+    settled: Promise<unknown> | null,
+  ): StreamResult<T, R> {
+    const r: StreamResult<T, R> = {
+      done: false,
+      value: ok
+        ? { index, item, ok: true, value: value as R }
+        : { index, item, ok: false, failure: value as Failure },
+    };
     const w = this.waiters.shift();
-    if (w !== undefined) w.resolve({ done: false, value: o });
-    else this.buffer.push(o);
+    // Through `.call`: a plain call would teach the optimizing compiler this run's resolver, a closure that dies with it,
+    // and the next run after a GC would throw the compiled code away (a stream usually parks once, on its first next()).
+    if (w !== undefined) w.resolve.call(undefined, r);
+    else this.buffer.push((settled as Promise<StreamResult<T, R>> | null) ?? Promise.resolve(r));
+    return r;
   }
 
   end(failure: Failure | null, dropOutcomes: boolean): void {
@@ -541,17 +633,18 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     }
   }
 
-  next(): Promise<IteratorResult<ParallelOutcome<T, R>, undefined>> {
+  next(): Promise<StreamResult<T, R>> {
     if (!this.started) {
       this.started = true;
       this.begin();
     }
-    if (this.buffer.length > 0) {
-      // Only a full buffer holds new jobs back; otherwise settling jobs keep the pool going by themselves.
-      const wasFull = this.buffer.length >= this.backpressure;
-      const o = this.buffer.shift() as ParallelOutcome<T, R>;
-      if (wasFull && !this.finished) this.pump();
-      return Promise.resolve({ done: false, value: o });
+    const size = this.buffer.size;
+    if (size > 0) {
+      const r = this.buffer.shift() as Promise<StreamResult<T, R>>;
+      // Only a full buffer holds new jobs back, and taking one outcome frees room only when it was exactly full;
+      // otherwise settling jobs keep the pool going by themselves.
+      if (size === this.backpressure && !this.finished) this.pump();
+      return r;
     }
     if (this.finished) {
       const error = this.error;
@@ -562,7 +655,7 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
       return Promise.resolve(DONE);
     }
     return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      this.waiters.push(new Waiter(resolve, reject));
     });
   }
 
@@ -585,8 +678,9 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
  * number of items: the next item is pulled as soon as a slot frees, at most `concurrency` run at once, and at most
  * `options.backpressure` finished outcomes wait for a slow consumer before new items stop starting.
  *
- * Nothing starts until the first `next()`. Finished outcomes are buffered and handed over without a Promise of their
- * own; only a consumer that has to wait gets one. It runs on a plain worker pool unless `options.cooperator` is given
+ * Nothing starts until the first `next()`. Finished outcomes are buffered as settled Promises — for a job that returned
+ * a Promise, the very one its subscription made, so handing an outcome over allocates no Promise of its own; only a
+ * consumer that has to wait gets a new one. It runs on a plain worker pool unless `options.cooperator` is given
  * (see {@link parallel}).
  *
  * Leaving a `for await` early (`return()`) stops pulling, closes the source iterator and cancels the Deferreds in
@@ -605,4 +699,20 @@ export function parallelStream<T, R>(
 ): AsyncIterableIterator<ParallelOutcome<T, Awaited<R>>, undefined> {
   checkArgs(items, concurrency, fn, options);
   return new StreamPool<T, Awaited<R>>(items, concurrency, fn as ParallelMapper<T, Awaited<R>>, options);
+}
+
+/**
+ * V8 keeps the layout (hidden class) of these classes' objects only while some object uses it: a full GC that finds
+ * no pool alive frees it, and with it throws away all the optimized code built for it, so the next batch after an
+ * idle GC would run unoptimized for a while (a third slower for a short batch). One idle object of each, held by a
+ * static field (a module variable no function reads would not survive the module's evaluation), keeps them.
+ */
+{
+  const stream = new StreamPool<unknown, unknown>([], 1, identity, {});
+  const list = new ListPool<unknown, unknown>([], 1, identity, {});
+  Pool.layouts.push(stream, list, new Slot(stream), new Waiter(identity, identity));
+}
+
+function identity(x: unknown): unknown {
+  return x;
 }
