@@ -15,6 +15,7 @@ import {
   InvalidURLError,
   ResponseTooLargeError,
   TimeoutError,
+  TooManyRedirectsError,
 } from 'async-batching';
 import { byteAt, type DemoSite, pageHtml, startDemoSite } from 'async-batching/demo';
 import { Agent } from 'undici';
@@ -202,6 +203,67 @@ describe('getPage connections', () => {
     } finally {
       await agent.close();
     }
+  });
+});
+
+describe('getPage queues and limits', () => {
+  beforeEach(async () => {
+    await closeDefaultAgent();
+    await until(() => site.stats().connections === 0, 'the old connections are gone');
+    site.resetStats();
+  });
+
+  it('takes a request cancelled while it waits for a connection out of the queue, keeping the busy connection', async () => {
+    const agent = new Agent({ connections: 1 });
+    let connects = 0;
+    agent.on('connect', () => connects++);
+    try {
+      const slow = getPage(`${site.url}slow/100`, { dispatcher: agent });
+      const queued = ['q1', 'q2', 'q3'].map((name) => getPage(site.pageUrl(name), { dispatcher: agent }));
+      await until(() => site.stats().inFlight === 1, 'the first request arrives');
+      for (const d of queued) d.cancel();
+      for (const d of queued) expect(await failureOf(d)).toBeInstanceOf(CancelledError);
+      expect(typeof (await slow)).toBe('string');
+      expect(await getPage(site.pageUrl('after'), { dispatcher: agent })).toBe(pageHtml('after'));
+      expect(site.stats()).toMatchObject({ requests: 2, maxConnections: 1 });
+      expect(connects).toBe(1);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('times out a request still waiting for a connection', async () => {
+    const agent = new Agent({ connections: 1 });
+    try {
+      const slow = getPage(`${site.url}slow/300`, { dispatcher: agent });
+      const error = await failureOf(getPage(site.pageUrl('late'), { dispatcher: agent, timeout: 30 }));
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).timeout).toBe(30);
+      expect(typeof (await slow)).toBe('string');
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('stops the clock once the page is there, and counts it across redirects', async () => {
+    const page = await getResponse(`${site.url}redirect/4`, { timeout: 5_000 });
+    expect(page.redirects).toBe(4);
+    const error = await failureOf(getPage(`${site.url}redirect/2`, { maxRedirects: 1 }));
+    expect(error).toBeInstanceOf(TooManyRedirectsError);
+    expect((error as GetPageError).url).toBe(`${site.url}redirect/1`);
+  });
+
+  it('refuses CONNECT, as undici request() does, with a plain GetPageError', async () => {
+    const error = await failureOf(getPage(site.pageUrl('x'), { method: 'CONNECT' }));
+    expect(error.constructor).toBe(GetPageError);
+    expect((error as GetPageError).code).toBe('ERR_GET_PAGE');
+  });
+
+  it('delivers a multi-chunk body whole, to getPage and getPageBytes alike', async () => {
+    const bytes = await getPageBytes(`${site.url}bytes/200000`);
+    expect(bytes.length).toBe(200_000);
+    const text = await getPage(`${site.url}bytes/200000`);
+    expect(text.length).toBeGreaterThan(0);
   });
 });
 

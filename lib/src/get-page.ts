@@ -1,5 +1,5 @@
-import { setImmediate as nextCheckPhase } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
+import { createRequire } from 'node:module';
+import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
 import { CancelledError, Deferred } from './deferred.js';
 import {
   ConnectionLostError,
@@ -114,7 +114,17 @@ function wholeNumberOrInfinity(value: number): boolean {
 
 /** Checks every option; a wrong type or range is a programmer's error and throws at once. */
 function settings(options: GetPageOptions | undefined): Settings {
-  if (options === undefined) options = {};
+  if (options === undefined) {
+    defaultSettings ??= checkedSettings({});
+    return defaultSettings;
+  }
+  return checkedSettings(options);
+}
+
+/** The settings of a call without options, worked out once: nothing changes them (a redirect copies the headers). */
+let defaultSettings: Settings | undefined;
+
+function checkedSettings(options: GetPageOptions): Settings {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('Expected `options` to be an object');
   }
@@ -212,68 +222,45 @@ function target(input: string, base?: URL): URL {
   return url;
 }
 
-/** Reads what is left of an error's or redirect's body, keeping the first `keep` bytes, giving up after DRAIN_LIMIT. */
-async function skim(
-  body: Dispatcher.ResponseData['body'],
-  keep: number,
-  signal: AbortSignal,
-): Promise<Uint8Array> {
-  const kept: Uint8Array[] = [];
-  let keptBytes = 0;
-  let seen = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Uint8Array>) {
-      if (keptBytes < keep) {
-        const part = chunk.subarray(0, keep - keptBytes);
-        kept.push(part);
-        keptBytes += part.length;
-      }
-      seen += chunk.length;
-      // Leaving the loop destroys the stream, and with it the connection: cheaper than reading a large body nobody wants.
-      if (seen > DRAIN_LIMIT) break;
-    }
-  } catch (e) {
-    // A broken error body still leaves a useful HttpError, unless the exchange itself was aborted.
-    if (signal.aborted) throw e;
-  }
-  return Buffer.concat(kept);
-}
-
-/** Reads the whole body, failing as soon as it is known to be larger than `maxBytes`. */
-async function readAll(
-  body: Dispatcher.ResponseData['body'],
-  headers: ResponseHeaders,
-  maxBytes: number,
-  url: string,
-): Promise<Uint8Array> {
-  const declared = Number(headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) throw new ResponseTooLargeError(maxBytes, { url });
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > maxBytes) throw new ResponseTooLargeError(maxBytes, { url });
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
-}
-
-function ignore(): void {}
-
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+const UTF8 = new TextDecoder('utf-8');
+/**
+ * Decoders by lower-cased charset label. A TextDecoder not asked to stream keeps no state between `decode()` calls,
+ * so one per label serves every response. Labels TextDecoder does not know map to UTF-8; the map stops growing at
+ * MAX_DECODERS labels, after which a new label gets a decoder of its own each time.
+ */
+const decoders = new Map<string, TextDecoder>();
+const MAX_DECODERS = 64;
+let lastContentType: string | undefined;
+let lastDecoder = UTF8;
+
+/** The decoder for the charset `content-type` names; UTF-8 when it names none or one TextDecoder does not know. */
+function decoderFor(contentType: string | string[] | undefined): TextDecoder {
+  const type = single(contentType);
+  if (type === undefined) return UTF8;
+  if (type === lastContentType) return lastDecoder;
+  const charset = CHARSET.exec(type)?.[1]?.toLowerCase();
+  let decoder = charset === undefined ? UTF8 : decoders.get(charset);
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(charset);
+    } catch {
+      decoder = UTF8;
+    }
+    if (decoders.size < MAX_DECODERS) decoders.set(charset as string, decoder);
+  }
+  lastContentType = type;
+  lastDecoder = decoder;
+  return decoder;
+}
+
 /** Decodes with the charset `content-type` names; UTF-8 when it names none or one TextDecoder does not know. */
 function decodeBody(bytes: Uint8Array, contentType: string | string[] | undefined): string {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(single(contentType) ?? '')?.[1];
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(charset ?? 'utf-8');
-  } catch {
-    decoder = new TextDecoder('utf-8');
-  }
-  return decoder.decode(bytes);
+  return decoderFor(contentType).decode(bytes);
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -290,69 +277,391 @@ interface RawResponse {
   url: string;
   status: number;
   headers: ResponseHeaders;
-  bytes: Uint8Array;
+  /** The body as it arrived, in chunks (undici's views of the socket's reads), `total` bytes in all. */
+  chunks: Buffer[];
+  total: number;
   redirects: number;
 }
 
-/** One exchange, redirects included. `at` learns each URL as it is requested, so a failure can name it. */
-async function exchange(
-  start: URL,
-  s: Settings,
-  signal: AbortSignal,
-  at: (url: URL) => void,
-): Promise<RawResponse> {
-  let url = start;
-  let method = s.method;
-  let body = s.body;
-  let headers = s.headers;
-  let redirects = 0;
-  const dispatcher = s.dispatcher ?? defaultDispatcher();
-  for (;;) {
-    at(url);
-    const response = await request(url, { method, headers, body, signal, dispatcher });
-    const { statusCode: status, headers: responseHeaders, body: stream } = response;
+function bodyBytes(r: RawResponse): Buffer {
+  return Buffer.concat(r.chunks, r.total);
+}
+
+function bodyText(r: RawResponse): string {
+  const decoder = decoderFor(r.headers['content-type']);
+  return decoder.decode(r.chunks.length === 1 ? r.chunks[0] : bodyBytes(r));
+}
+
+/**
+ * undici's hook for a request still waiting for a connection: a dispatcher that queues a request calls
+ * `opts[kQueuedAbort](cancel)`, and `cancel(reason)` takes it out of the queue. undici's `request()` uses it for its
+ * `signal`; without it a request cancelled while queued could only be aborted once it reached a connection, at the
+ * cost of that connection. The symbol is internal to undici, so it is looked up defensively: when it cannot be found,
+ * a cancelled request is aborted as it starts instead.
+ */
+const kQueuedAbort: symbol | undefined = (() => {
+  try {
+    const symbols = createRequire(import.meta.url)('undici/lib/core/symbols.js') as Record<string, unknown>;
+    return typeof symbols.kQueuedAbort === 'symbol' ? symbols.kQueuedAbort : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** What a request getPage gives up on is aborted with; nobody sees it, so one object serves them all. */
+const ABORTED = new Error('getPage gave up on the request');
+
+/** What the current hop's response turned out to be. */
+const BODY = 0;
+const REDIRECT = 1;
+const FAILURE = 2;
+
+type AbortWhy = 'cancel' | 'timeout' | 'signal';
+
+/**
+ * Exchanges whose response has ended with the connection kept. undici lends an idle keep-alive connection again only
+ * after the next check phase (it first makes sure the server did not close it), and a request sent before then opens a
+ * new connection. So the result (or a redirect's next request) waits for that check phase: the Immediate is set from
+ * process.nextTick, after undici's own Immediate for the connection, so it runs after it. One Immediate serves every
+ * response undici reported in one read.
+ */
+let ended: Ending[] = [];
+let ticking = false;
+
+/** What waits for the check phase, and what the clock stops: an {@link Exchange} of any result type. */
+interface Ending {
+  afterEnd(): void;
+  abort(why: AbortWhy): void;
+}
+
+function endedLater(x: Ending): void {
+  ended.push(x);
+  if (!ticking) {
+    ticking = true;
+    process.nextTick(afterRead);
+  }
+}
+
+function afterRead(): void {
+  ticking = false;
+  const batch = ended;
+  ended = [];
+  setImmediate(runEnded, batch);
+}
+
+function runEnded(batch: Ending[]): void {
+  for (const x of batch) x.afterEnd();
+}
+
+function timedOut(x: Ending): void {
+  x.abort('timeout');
+}
+
+/**
+ * One getPage: its Deferred, its clock and signal, and the undici dispatch handler of each request it sends (the
+ * first, then one per redirect). It drives undici's dispatcher directly rather than through `request()`, which would
+ * build a Readable stream for every body: chunks are collected as they come, counted against `maxBytes`, and the
+ * request is aborted (which closes its connection) as soon as the body is too large, or the exchange is cancelled,
+ * timed out or aborted by its signal.
+ *
+ * Results are delivered outside undici's callbacks: a page after the check phase (see `endedLater`), a failure a
+ * microtask later, so no callback of the caller ever runs inside undici's parser.
+ */
+class Exchange<B> implements Dispatcher.DispatchHandler {
+  readonly d: Deferred<B>;
+  readonly s: Settings;
+  readonly finish: (r: RawResponse) => B;
+  readonly dispatcher: Dispatcher;
+  /** The URL being requested now: the first, then each redirect target. */
+  url: URL;
+  method: string;
+  headers: Record<string, string | string[]>;
+  body: string | Uint8Array | undefined;
+  redirects = 0;
+  /** The outcome is decided (the page is here, or the exchange failed): nothing undici reports afterwards counts. */
+  settled = false;
+  /** The current request's outcome is known: later reports about it are ignored. */
+  hopDone = false;
+  /** The current request's controller, once it started. */
+  controller: Dispatcher.DispatchController | null = null;
+  /** Takes the current request out of its dispatcher's queue, while it waits for a connection. */
+  cancelQueued: ((reason: Error) => void) | null = null;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  // The current response.
+  status = 0;
+  responseHeaders: ResponseHeaders = {};
+  mode = BODY;
+  location = '';
+  chunks: Buffer[] = [];
+  /** Bytes kept in `chunks`. */
+  total = 0;
+  /** Bytes of a redirect's or an error's body seen. */
+  seen = 0;
+
+  constructor(start: URL, s: Settings, finish: (r: RawResponse) => B) {
+    this.d = new Deferred<B>(() => this.abort('cancel'));
+    this.s = s;
+    this.finish = finish;
+    this.dispatcher = s.dispatcher ?? defaultDispatcher();
+    this.url = start;
+    this.method = s.method;
+    this.headers = s.headers;
+    this.body = s.body;
+  }
+
+  /** Starts the clock and listens to the signal, then sends the first request. */
+  start(): void {
+    const { timeout, signal } = this.s;
+    if (timeout > 0 && timeout <= MAX_TIMER) this.timer = setTimeout(timedOut, timeout, this);
+    if (signal !== undefined) {
+      this.onAbort = () => this.abort('signal');
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+    this.send();
+  }
+
+  /** Sends a request for `this.url`. */
+  send(): void {
+    this.hopDone = false;
+    this.controller = null;
+    this.cancelQueued = null;
+    this.status = 0;
+    this.mode = BODY;
+    this.total = 0;
+    this.seen = 0;
+    if (this.chunks.length > 0) this.chunks = [];
+    const { url, method } = this;
+    if (method === 'CONNECT') {
+      // undici's request() refuses CONNECT, which needs a handler for the tunnel; so does getPage.
+      this.hopDone = true;
+      this.failLater(classify(new undiciErrors.InvalidArgumentError('invalid method'), url));
+      return;
+    }
+    const opts: Dispatcher.DispatchOptions & Record<symbol, unknown> = {
+      origin: url.origin,
+      path: url.search === '' ? url.pathname : url.pathname + url.search,
+      method,
+      headers: this.headers,
+      body: this.body ?? null,
+    };
+    if (kQueuedAbort !== undefined)
+      opts[kQueuedAbort] = (cancel: (reason: Error) => void) => this.queued(cancel);
     try {
-      const location = single(responseHeaders.location);
-      if (s.followRedirect && REDIRECTS.has(status) && location !== undefined) {
-        await stream.dump({ limit: DRAIN_LIMIT, signal });
-        if (redirects >= s.maxRedirects) throw new TooManyRedirectsError(s.maxRedirects, { url: url.href });
-        const next = target(location, url);
-        redirects++;
-        if (status === 301 || status === 302 || status === 303) {
-          if (method !== 'HEAD') method = 'GET';
-          body = undefined;
-          headers = { ...headers };
-          for (const name of BODY_HEADERS) delete headers[name];
+      this.dispatcher.dispatch(opts, this);
+    } catch (e) {
+      this.onResponseError(null, e as Error);
+    }
+  }
+
+  queued(cancel: (reason: Error) => void): void {
+    if (this.settled) cancel(ABORTED);
+    else this.cancelQueued = cancel;
+  }
+
+  /** Decides the outcome: stops the clock and the signal listener. False when it was decided already. */
+  conclude(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.s.signal?.removeEventListener('abort', this.onAbort);
+    return true;
+  }
+
+  /** Fails the Deferred with `error` a microtask later: never from inside undici's callbacks. */
+  failLater(error: Error): void {
+    if (!this.conclude()) return;
+    queueMicrotask(() => {
+      if (!this.d.called) this.d.errback(error);
+    });
+  }
+
+  /** Gives up on the exchange: closes the connection of a request in flight, takes a queued one out of its queue. */
+  abort(why: AbortWhy): void {
+    if (!this.conclude()) return;
+    if (!this.hopDone) {
+      this.hopDone = true;
+      if (this.controller !== null) this.controller.abort(ABORTED);
+      else if (this.cancelQueued !== null) this.cancelQueued(ABORTED);
+      // Otherwise the request is still on its way to a queue: onRequestStart aborts it.
+    }
+    if (why === 'timeout') {
+      if (!this.d.called) this.d.errback(new TimeoutError(this.s.timeout, { url: this.url.href }));
+    } else if (why === 'signal') {
+      const reason = this.s.signal?.reason;
+      queueMicrotask(() => {
+        if (!this.d.called) {
+          this.d.errback(new CancelledError('The request was aborted by its signal', { cause: reason }));
         }
-        if (next.origin !== url.origin) {
-          // Credentials meant for one site must not travel to whichever site it redirects to.
-          headers = { ...headers };
-          for (const name of CREDENTIAL_HEADERS) delete headers[name];
-        }
-        url = next;
-        continue;
+      });
+    }
+    // On 'cancel', Deferred.cancel() fails the Deferred with CancelledError once this returns.
+  }
+
+  /**
+   * Stops reading the current response: undici closes its connection. Called from inside undici's parser, it aborts a
+   * microtask later, once the parser is done with the data in hand: a socket that emits 'close' as it is destroyed
+   * (nock's does) would otherwise make undici finish the message the parser is still reading.
+   */
+  cutOff(controller: Dispatcher.DispatchController): void {
+    this.hopDone = true;
+    queueMicrotask(() => controller.abort(ABORTED));
+  }
+
+  httpError(): HttpError {
+    const headers = this.responseHeaders;
+    const prefix = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.total);
+    return new HttpError(this.status, headers, decodeBody(prefix, headers['content-type']), {
+      url: this.url.href,
+    });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.cancelQueued = null;
+    if (this.settled || this.hopDone) {
+      controller.abort(ABORTED);
+      return;
+    }
+    this.controller = controller;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders): void {
+    // Informational responses (1xx) come before the real one.
+    if (this.hopDone || status < 200) return;
+    this.status = status;
+    this.responseHeaders = headers;
+    const location = single(headers.location);
+    if (this.s.followRedirect && REDIRECTS.has(status) && location !== undefined) {
+      this.mode = REDIRECT;
+      this.location = location;
+      // A large redirect body is not worth reading to keep the connection: drop it, and the connection with it.
+      if (Number(headers['content-length']) > DRAIN_LIMIT) {
+        this.cutOff(controller);
+        endedLater(this);
       }
-      if (status < 200 || status > 299) {
-        const prefix = await skim(stream, ERROR_BODY_BYTES, signal);
-        throw new HttpError(status, responseHeaders, decodeBody(prefix, responseHeaders['content-type']), {
-          url: url.href,
-        });
-      }
-      const bytes = await readAll(stream, responseHeaders, s.maxBytes, url.href);
-      return { url: url.href, status, headers: responseHeaders, bytes, redirects };
-    } finally {
-      if (stream.readableEnded) {
-        // undici checks an idle keep-alive socket in the next check phase before it lends it again, and a request
-        // sent before then opens a new connection. Going on one check phase later lets the next request (a redirect's,
-        // or the caller's next getPage) reuse the socket.
-        await nextCheckPhase();
-      } else if (!stream.destroyed) {
-        // Every body is read to its end or destroyed: undici holds the socket for a body nobody reads. Destroying
-        // makes it emit an AbortError that nobody else listens for any more.
-        stream.on('error', ignore);
-        stream.destroy();
+    } else if (status > 299) {
+      this.mode = FAILURE;
+    } else {
+      const declared = Number(headers['content-length']);
+      if (declared > this.s.maxBytes) {
+        this.cutOff(controller);
+        this.failLater(new ResponseTooLargeError(this.s.maxBytes, { url: this.url.href }));
       }
     }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.hopDone) return;
+    if (this.mode === BODY) {
+      const total = this.total + chunk.length;
+      if (total > this.s.maxBytes) {
+        this.cutOff(controller);
+        this.failLater(new ResponseTooLargeError(this.s.maxBytes, { url: this.url.href }));
+        return;
+      }
+      this.total = total;
+      this.chunks.push(chunk);
+      return;
+    }
+    if (this.mode === FAILURE && this.total < ERROR_BODY_BYTES) {
+      const part = chunk.subarray(0, ERROR_BODY_BYTES - this.total);
+      this.chunks.push(part);
+      this.total += part.length;
+    }
+    this.seen += chunk.length;
+    // Reading on would cost more than the connection is worth: stop, and close it.
+    if (this.seen > DRAIN_LIMIT) {
+      this.cutOff(controller);
+      if (this.mode === REDIRECT) endedLater(this);
+      else this.failLater(this.httpError());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.hopDone) return;
+    this.hopDone = true;
+    // A redirect goes on; anything else is the outcome, and the clock stops.
+    if (this.mode !== REDIRECT) this.conclude();
+    endedLater(this);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    if (this.hopDone) return;
+    this.hopDone = true;
+    if (this.status === 0) {
+      this.failLater(classify(error, this.url));
+    } else if (this.mode === REDIRECT) {
+      // A redirect whose body broke off is still a redirect.
+      endedLater(this);
+    } else if (this.mode === FAILURE) {
+      // So is an error whose body broke off: what arrived of it goes into the HttpError.
+      this.failLater(this.httpError());
+    } else {
+      this.failLater(classify(error, this.url));
+    }
+  }
+
+  /** Runs in the check phase after the response ended (or, for a redirect, was cut off or broke off). */
+  afterEnd(): void {
+    if (this.mode === REDIRECT) {
+      this.redirect();
+      return;
+    }
+    if (this.d.called) return;
+    if (this.mode === FAILURE) {
+      this.d.errback(this.httpError());
+      return;
+    }
+    const response: RawResponse = {
+      url: this.url.href,
+      status: this.status,
+      headers: this.responseHeaders,
+      chunks: this.chunks,
+      total: this.total,
+      redirects: this.redirects,
+    };
+    let value: B;
+    try {
+      value = this.finish(response);
+    } catch (e) {
+      this.d.errback(classify(e, this.url));
+      return;
+    }
+    this.d.callback(value);
+  }
+
+  /** Follows the redirect the current response asked for, unless that is one too many or leads nowhere valid. */
+  redirect(): void {
+    // Timed out, cancelled or aborted while the body drained.
+    if (this.settled) return;
+    if (this.redirects >= this.s.maxRedirects) {
+      this.conclude();
+      this.d.errback(new TooManyRedirectsError(this.s.maxRedirects, { url: this.url.href }));
+      return;
+    }
+    let next: URL;
+    try {
+      next = target(this.location, this.url);
+    } catch (e) {
+      this.conclude();
+      this.d.errback(e);
+      return;
+    }
+    this.redirects++;
+    const status = this.status;
+    if (status === 301 || status === 302 || status === 303) {
+      if (this.method !== 'HEAD') this.method = 'GET';
+      this.body = undefined;
+      this.headers = { ...this.headers };
+      for (const name of BODY_HEADERS) delete this.headers[name];
+    }
+    if (next.origin !== this.url.origin) {
+      // Credentials meant for one site must not travel to whichever site it redirects to.
+      this.headers = { ...this.headers };
+      for (const name of CREDENTIAL_HEADERS) delete this.headers[name];
+    }
+    this.url = next;
+    this.send();
   }
 }
 
@@ -390,15 +699,9 @@ function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
-type AbortWhy = 'cancel' | 'timeout' | 'signal';
-
-/** Turns whatever an exchange failed with into the failure the Deferred delivers. */
-function classify(e: unknown, why: AbortWhy | undefined, url: URL, s: Settings): Error {
+/** Turns whatever undici or the caller's `finish` failed with into the failure the Deferred delivers. */
+function classify(e: unknown, url: URL): Error {
   const where = { url: url.href, cause: e };
-  if (why === 'timeout') return new TimeoutError(s.timeout, { url: url.href });
-  if (why === 'cancel') return new CancelledError('The request was cancelled');
-  if (why === 'signal')
-    return new CancelledError('The request was aborted by its signal', { cause: s.signal?.reason });
   if (e instanceof GetPageError) return e;
   const code = errorCode(e);
   if (code !== undefined) {
@@ -423,57 +726,23 @@ function fetchPage<B>(
     );
   }
   const s = settings(options);
-  const controller = new AbortController();
-  let why: AbortWhy | undefined;
-  const abort = (reason: AbortWhy) => {
-    if (why !== undefined) return;
-    why = reason;
-    controller.abort();
-  };
-  const d = new Deferred<B>(() => abort('cancel'));
-
   let start: URL;
   try {
     start = target(typeof url === 'string' ? url : url.href);
   } catch (e) {
+    const d = new Deferred<B>();
     d.errback(e);
     return d;
   }
   const { signal } = s;
   if (signal?.aborted) {
+    const d = new Deferred<B>();
     d.errback(new CancelledError('The request was aborted by its signal', { cause: signal.reason }));
     return d;
   }
-  const onAbort = () => abort('signal');
-  signal?.addEventListener('abort', onAbort, { once: true });
-  const timer =
-    s.timeout > 0 && s.timeout <= MAX_TIMER ? setTimeout(() => abort('timeout'), s.timeout) : undefined;
-  let current = start;
-
-  exchange(start, s, controller.signal, (u) => {
-    current = u;
-  }).then(
-    (response) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      // After cancel() the Deferred has already failed with CancelledError; a late result is dropped.
-      if (d.called) return;
-      let value: B;
-      try {
-        value = finish(response);
-      } catch (e) {
-        d.errback(classify(e, undefined, current, s));
-        return;
-      }
-      d.callback(value);
-    },
-    (e: unknown) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (!d.called) d.errback(classify(e, why, current, s));
-    },
-  );
-  return d;
+  const x = new Exchange(start, s, finish);
+  x.start();
+  return x.d;
 }
 
 /**
@@ -494,12 +763,12 @@ function fetchPage<B>(
  * string or URL.
  */
 export function getPage(url: string | URL, options?: GetPageOptions): Deferred<string> {
-  return fetchPage(url, options, (r) => decodeBody(r.bytes, r.headers['content-type']));
+  return fetchPage(url, options, bodyText);
 }
 
 /** Like {@link getPage}, but delivers the body as bytes, undecoded. */
 export function getPageBytes(url: string | URL, options?: GetPageOptions): Deferred<Uint8Array> {
-  return fetchPage(url, options, (r) => r.bytes);
+  return fetchPage<Uint8Array>(url, options, bodyBytes);
 }
 
 /**
@@ -512,7 +781,7 @@ export function getResponse(url: string | URL, options?: GetPageOptions): Deferr
     status: r.status,
     statusText: statusText(r.status),
     headers: r.headers,
-    body: decodeBody(r.bytes, r.headers['content-type']),
+    body: bodyText(r),
     redirects: r.redirects,
   }));
 }
