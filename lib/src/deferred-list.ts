@@ -91,11 +91,16 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> imp
     this._fireOnOneCallback = Boolean(options.fireOnOneCallback);
     this._fireOnOneErrback = Boolean(options.fireOnOneErrback);
     this._consumeErrors = Boolean(options.consumeErrors);
-    const deferreds: Deferred<T>[] = [];
+    let deferreds: Deferred<T>[];
     if (Array.isArray(items) && items[Symbol.iterator] === arrayValues) {
-      // What for-of does over an array, without an iterator result per item.
-      for (let i = 0; i < items.length; i++) deferreds.push(toDeferred(items[i] as Input<T>));
+      // What for-of does over an array (holes read as undefined, the length read at each step), without an iterator
+      // result per item nor a growing copy.
+      deferreds = new Array(items.length);
+      let n = 0;
+      for (; n < items.length; n++) deferreds[n] = toDeferred(items[n] as Input<T>);
+      deferreds.length = n;
     } else {
+      deferreds = [];
       for (const item of items) deferreds.push(toDeferred(item));
     }
     this.deferreds = deferreds;
