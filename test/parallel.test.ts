@@ -514,6 +514,21 @@ describe('parallelStream', () => {
     expect(out.sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
   });
 
+  it('on a Cooperator, resumes starting items whenever a slow consumer makes room', async () => {
+    const { state, items } = source(60);
+    const stream = parallelStream(items, 3, async (x) => x, {
+      cooperator: new Cooperator(),
+      backpressure: 2,
+    });
+    let taken = 0;
+    for await (const _ of stream) {
+      taken++;
+      expect(state.pulled - taken).toBeLessThanOrEqual(3 + 2);
+      await turn();
+    }
+    expect(taken).toBe(60);
+  });
+
   it('keeps its invariants for random durations, failures and concurrency', async () => {
     await fc.assert(
       fc.asyncProperty(
