@@ -350,7 +350,16 @@ function afterRead(): void {
 }
 
 function runEnded(batch: Ending[]): void {
-  for (const x of batch) x.afterEnd();
+  for (const x of batch) {
+    try {
+      x.afterEnd();
+    } catch (e) {
+      // Nothing in afterEnd should throw; if something does, the others in the batch still get their results.
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  }
 }
 
 function timedOut(x: Ending): void {
@@ -471,6 +480,7 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
   /** Fails the Deferred with `error` a microtask later: never from inside undici's callbacks. */
   failLater(error: Error): void {
     if (!this.conclude()) return;
+    this.chunks = [];
     queueMicrotask(() => {
       if (!this.d.called) this.d.errback(error);
     });
@@ -479,6 +489,7 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
   /** Gives up on the exchange: closes the connection of a request in flight, takes a queued one out of its queue. */
   abort(why: AbortWhy): void {
     if (!this.conclude()) return;
+    this.chunks = [];
     if (!this.hopDone) {
       this.hopDone = true;
       if (this.controller !== null) this.controller.abort(ABORTED);
@@ -508,9 +519,11 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
     queueMicrotask(() => controller.abort(ABORTED));
   }
 
+  /** The HttpError for the current response, with the first KiB of its body; lets go of the body. */
   httpError(): HttpError {
     const headers = this.responseHeaders;
     const prefix = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.total);
+    this.chunks = [];
     return new HttpError(this.status, headers, decodeBody(prefix, headers['content-type']), {
       url: this.url.href,
     });
@@ -620,6 +633,8 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
       total: this.total,
       redirects: this.redirects,
     };
+    // The Deferred keeps its canceller, and with it this object, as long as it lives: let go of the body.
+    this.chunks = [];
     let value: B;
     try {
       value = this.finish(response);
