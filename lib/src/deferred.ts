@@ -52,8 +52,9 @@ const unhandled = new FinalizationRegistry<Failure>((failure) => {
 type Fn = (...args: never[]) => unknown;
 
 /**
- * Links are stored flat, LINK_SIZE slots each, in one array allocated on the first link. No object per link: a Deferred
- * with one callback costs one small array. A link is one of:
+ * A link is LINK_SIZE slots. The first link of a chain is kept in three fields of the Deferred, so that the usual
+ * Deferred with one callback allocates nothing more; the others are stored flat in one array allocated on the second
+ * link. No object per link. A link is one of:
  *
  * - callback, errback (either may be null), arguments: an array given to both, null, or a {@link SplitArgs};
  * - the waiting outer Deferred, {@link WAITER}, null: the link an outer Deferred adds to the inner one it is paused on;
@@ -62,6 +63,8 @@ type Fn = (...args: never[]) => unknown;
  */
 const LINK_SIZE = 3;
 
+/** The errback slot of the inline link when there is none. */
+const NO_LINK = { link: 'none' };
 /** The errback slot of a waiter's link. Not a function, so it is never mistaken for an errback. */
 const WAITER = { link: 'waiter' };
 /** The errback slot of an indexed listener's link. */
@@ -137,8 +140,16 @@ function checkFn(fn: unknown, name: string): void {
  */
 export class Deferred<T = unknown> implements PromiseLike<T> {
   /** @internal */ _result: unknown = NO_RESULT;
-  /** @internal */ _links: unknown[] | null = null;
-  /** @internal */ _next = 0;
+  /** @internal The first link's callback slot (see {@link LINK_SIZE}). */
+  _l0: unknown = null;
+  /** @internal The first link's errback slot; {@link NO_LINK} when the chain has no links. */
+  _l1: unknown = NO_LINK;
+  /** @internal The first link's arguments slot. */
+  _l2: unknown = null;
+  /** @internal The links after the first, flat. */
+  _links: unknown[] | null = null;
+  /** @internal How many slots have run: the first link's, then those of `_links`. */
+  _next = 0;
   /** @internal */ _paused = 0;
   /** @internal {@link CALLED}, {@link RUNNING} and {@link SUPPRESS_ALREADY_CALLED}, in one field to keep Deferreds small. */
   _flags = 0;
@@ -278,11 +289,27 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     // One arguments slot: the same array (or none) for both sides is the common case; different ones are rare.
     const args =
       cbArgs === ebArgs || eb === null ? cbArgs : cb === null ? ebArgs : new SplitArgs(cbArgs, ebArgs);
-    const links = this._links;
-    if (links === null) this._links = [cb, eb, args];
-    else links.push(cb, eb, args);
+    this._push(cb, eb, args);
     if ((this._flags & CALLED) !== 0) this._run();
     return this as unknown as Deferred<R>;
+  }
+
+  /** @internal Appends a link to the chain, without running it. */
+  _push(a: unknown, b: unknown, c: unknown): void {
+    if (this._l1 === NO_LINK) {
+      this._l0 = a;
+      this._l1 = b;
+      this._l2 = c;
+    } else if (this._links === null) {
+      this._links = [a, b, c];
+    } else {
+      this._links.push(a, b, c);
+    }
+  }
+
+  /** @internal True when no link is waiting to run or has run since the chain last ran to its end. */
+  _noLinks(): boolean {
+    return this._l1 === NO_LINK;
   }
 
   /**
@@ -290,9 +317,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * per call, for a listener that watches many Deferreds.
    */
   _addIndexed(listener: IndexedListener, index: number): void {
-    const links = this._links;
-    if (links === null) this._links = [listener, INDEXED, index];
-    else links.push(listener, INDEXED, index);
+    this._push(listener, INDEXED, index);
     if ((this._flags & CALLED) !== 0) this._run();
   }
 
@@ -389,13 +414,28 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         continue;
       }
       let finished = true;
-      const links = current._links;
-      while (links !== null && current._next < links.length) {
+      for (;;) {
+        // The next link: the inline one, then those of the array (which callbacks may extend as they run).
         const at = current._next;
+        let first: unknown;
+        let kind: unknown;
+        let third: unknown;
+        if (at === 0) {
+          kind = current._l1;
+          if (kind === NO_LINK) break;
+          first = current._l0;
+          third = current._l2;
+        } else {
+          const links = current._links;
+          const i = at - LINK_SIZE;
+          if (links === null || i >= links.length) break;
+          first = links[i];
+          kind = links[i + 1];
+          third = links[i + 2];
+        }
         current._next = at + LINK_SIZE;
-        const kind = links[at + 1];
         if (kind === WAITER) {
-          const waiter = links[at] as Deferred<unknown>;
+          const waiter = first as Deferred<unknown>;
           // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
           waiter._result = current._result;
           if (current._result instanceof Failure) current._observed = current._result;
@@ -412,11 +452,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         if (kind === INDEXED) {
           current._flags |= RUNNING;
           try {
-            next = (links[at] as IndexedListener)._onIndexed(
-              current._result,
-              links[at + 2] as number,
-              failed,
-            );
+            next = (first as IndexedListener)._onIndexed(current._result, third as number, failed);
             if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
           } catch (e) {
             next = new Failure(e);
@@ -424,9 +460,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             current._flags &= ~RUNNING;
           }
         } else {
-          const fn = (failed ? kind : links[at]) as Fn | null;
+          const fn = (failed ? kind : first) as Fn | null;
           if (fn === null) continue;
-          let args = links[at + 2] as readonly unknown[] | SplitArgs | null;
+          let args = third as readonly unknown[] | SplitArgs | null;
           if (args instanceof SplitArgs) args = failed ? args.eb : args.cb;
           current._flags |= RUNNING;
           try {
@@ -450,8 +486,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (inner._result === NO_RESULT || inner._paused > 0 || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
             current._paused++;
-            if (inner._links === null) inner._links = [current, WAITER, null];
-            else inner._links.push(current, WAITER, null);
+            inner._push(current, WAITER, null);
             finished = false;
             break;
           }
@@ -484,6 +519,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       }
       if (finished) {
         // Every link has run: drop them, so a long-lived Deferred does not keep its callbacks alive.
+        current._l0 = null;
+        current._l1 = NO_LINK;
+        current._l2 = null;
         current._links = null;
         current._next = 0;
         current._settle();
