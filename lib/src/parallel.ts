@@ -384,7 +384,8 @@ abstract class Pool<T, R> {
       slot.wake = null;
       wake.callback(undefined);
     }
-    if (this.cooperator === undefined) this.pump();
+    // Pump only when a new item may start: a stream whose consumer lags settles most jobs into a full buffer.
+    if (this.cooperator === undefined && this.inFlight < this.concurrency && this.canStart()) this.pump();
     else this.maybeEnd();
     return result;
   }
