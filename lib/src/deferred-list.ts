@@ -113,7 +113,7 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> imp
       const d = deferreds[i];
       // A success that has already run its whole chain is read as it is: a callback that returns its argument would
       // leave that Deferred exactly as it was, so the link (and its argument array) need not exist.
-      if (d.called && d._paused === 0 && !d._isRunning() && d._noLinks() && !(d._result instanceof Failure)) {
+      if (d.called && d._isIdle() && d._noLinks() && !(d._result instanceof Failure)) {
         this._onResult(d._result as T, i);
         continue;
       }

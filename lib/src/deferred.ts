@@ -95,6 +95,11 @@ const CALLED = 1;
 const RUNNING = 2;
 /** A Deferred's flags: cancelled without a canceller, so its eventual result is dropped instead of raising. */
 const SUPPRESS_ALREADY_CALLED = 4;
+/**
+ * A Deferred's flags, above the bits: how many things its chain waits on, in units of PAUSED (so `_flags >= PAUSED`
+ * means paused).
+ */
+const PAUSED = 8;
 
 const NO_RESULT: unique symbol = Symbol('no result');
 
@@ -150,8 +155,10 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   _links: unknown[] | null = null;
   /** @internal How many slots have run: the first link's, then those of `_links`. */
   _next = 0;
-  /** @internal */ _paused = 0;
-  /** @internal {@link CALLED}, {@link RUNNING} and {@link SUPPRESS_ALREADY_CALLED}, in one field to keep Deferreds small. */
+  /**
+   * @internal {@link CALLED}, {@link RUNNING}, {@link SUPPRESS_ALREADY_CALLED} and the {@link PAUSED} count, in one field
+   * to keep Deferreds small.
+   */
   _flags = 0;
   /** @internal */ _canceller: ((d: Deferred<T>) => void) | undefined;
   /** @internal The failure this Deferred is registered to report when it is collected, if any. */
@@ -176,12 +183,12 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /** True while the chain waits on a Deferred or Promise returned by a callback. */
   get paused(): boolean {
-    return this._paused > 0;
+    return this._flags >= PAUSED;
   }
 
-  /** @internal True while one of its callbacks runs. */
-  _isRunning(): boolean {
-    return (this._flags & RUNNING) !== 0;
+  /** @internal True when the chain waits on nothing and none of its callbacks runs. */
+  _isIdle(): boolean {
+    return (this._flags & ~(CALLED | SUPPRESS_ALREADY_CALLED)) === 0;
   }
 
   /**
@@ -407,7 +414,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     let stack: Deferred<unknown>[] | null = null;
     let current = this as Deferred<unknown>;
     for (;;) {
-      if (current._paused > 0) {
+      if (current._flags >= PAUSED) {
         // This one waits on something else now; go back to the Deferred that handed it a result, if any.
         if (stack === null || stack.length === 0) return;
         current = stack.pop()!;
@@ -440,7 +447,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           waiter._result = current._result;
           if (current._result instanceof Failure) current._observed = current._result;
           current._result = undefined;
-          waiter._paused--;
+          waiter._flags -= PAUSED;
           if (stack === null) stack = [];
           stack.push(current);
           current = waiter;
@@ -483,9 +490,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         current._result = next;
         if (next instanceof Deferred) {
           const inner = next as Deferred<unknown>;
-          if (inner._result === NO_RESULT || inner._paused > 0 || inner._result instanceof Deferred) {
+          if (inner._result === NO_RESULT || inner._flags >= PAUSED || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
-            current._paused++;
+            current._flags += PAUSED;
             inner._push(current, WAITER, null);
             finished = false;
             break;
@@ -498,14 +505,14 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           }
           inner._result = undefined;
         } else if (isThenable(next)) {
-          current._paused++;
+          current._flags += PAUSED;
           const waiting = current;
           let settled = false;
           const resume = (value: unknown) => {
             if (settled) return;
             settled = true;
             waiting._result = value;
-            waiting._paused--;
+            waiting._flags -= PAUSED;
             waiting._run();
           };
           try {

@@ -24,28 +24,36 @@ function ACQUIRE(): void {}
 /** The job slot of a ticket whose job holds a token and has not finished. */
 function RUNNING(): void {}
 
+/** A queued job that was given arguments: the one case that costs an object more than the ticket. */
+class JobWithArgs {
+  readonly fn: Job;
+  readonly args: readonly unknown[];
+  constructor(fn: Job, args: readonly unknown[]) {
+    this.fn = fn;
+    this.args = args;
+  }
+}
+
 /**
  * A place in a semaphore's queue: the Deferred `acquire()` or `run()` returned. For `run()` it also carries the job,
- * so that waiting costs one object and no closure. Its three slots change meaning with its state, so that the
- * 200,000 tickets of a big batch stay small:
+ * so that waiting costs one object and no closure. Its two slots change meaning with its state, so that the 200,000
+ * tickets of a big batch stay small:
  *
- * - waiting in the queue: `_job` is the job (ACQUIRE for `acquire()`), `_data` its arguments or null, `_ctx` the
- *   caller's AsyncResource or null;
- * - starting in the caller's context: `_job` is RUNNING, `_data` the arguments or null, `_ctx` the job;
- * - job running: `_job` is RUNNING, `_data` the Deferred the job returned or null, `_ctx` the Runner waiting for the
- *   job's outcome or null;
- * - otherwise (fired at once, finished, or cancelled while waiting): all three are null.
+ * - waiting in the queue: `_job` is the job (a function, a {@link JobWithArgs}, or ACQUIRE for `acquire()`), `_ctx`
+ *   the caller's AsyncResource or null;
+ * - starting in the caller's context: `_job` is RUNNING, `_ctx` the job;
+ * - job running: `_job` is RUNNING, `_ctx` the Runner waiting for the job's outcome (which holds the Deferred the job
+ *   returned, if it did) or null;
+ * - otherwise (fired at once, finished, or cancelled while waiting): both are null.
  * @internal
  */
 class Ticket<T> extends Deferred<T> {
-  _job: Job | null;
-  _data: readonly unknown[] | Deferred<unknown> | null;
-  _ctx: AsyncResource | Runner | Job | null = null;
+  _job: Job | JobWithArgs | null;
+  _ctx: AsyncResource | Runner | Job | JobWithArgs | null = null;
 
-  constructor(canceller: (d: Deferred<T>) => void, job: Job | null, args: readonly unknown[] | null) {
+  constructor(canceller: (d: Deferred<T>) => void, job: Job | JobWithArgs | null) {
     super(canceller);
     this._job = job;
-    this._data = args;
   }
 }
 
@@ -57,6 +65,8 @@ class Ticket<T> extends Deferred<T> {
 class Runner {
   readonly sem: DeferredSemaphore;
   ticket: Ticket<unknown> | null = null;
+  /** The Deferred the job returned, cancelled when the ticket is cancelled while the job runs. */
+  inner: Deferred<unknown> | null = null;
 
   constructor(sem: DeferredSemaphore) {
     this.sem = sem;
@@ -192,11 +202,11 @@ export class DeferredSemaphore {
     const t = d as Ticket<unknown>;
     const job = t._job;
     if (job === RUNNING) {
-      // While it runs, `_data` is the Deferred the job returned, if any (and, just before it starts, its arguments).
-      if (t._data instanceof Deferred) t._data.cancel();
+      // Just before the job starts `_ctx` is the job; while it runs, the runner waiting for a returned Deferred.
+      const r = t._ctx;
+      if (r instanceof Runner && r.inner !== null) r.inner.cancel();
     } else if (job !== null) {
       t._job = null;
-      t._data = null;
       t._ctx = null;
       this._dropCancelled();
     }
@@ -237,7 +247,7 @@ export class DeferredSemaphore {
    * released and every earlier waiter has been served. Cancelling it while it waits removes it from the queue.
    */
   acquire(): Deferred<this> {
-    const t = new Ticket<this>(this._cancel as (d: Deferred<this>) => void, null, null);
+    const t = new Ticket<this>(this._cancel as (d: Deferred<this>) => void, null);
     if (this._held < this._limit && this._waitingCount === 0) {
       this._held++;
       t.callback(this);
@@ -269,12 +279,15 @@ export class DeferredSemaphore {
     // A copy, so that the rest array never escapes and V8 need not allocate it for the usual call without arguments.
     const a = args.length === 0 ? null : args.slice();
     if (this._held < this._limit && this._waitingCount === 0) {
-      const t = new Ticket<Awaited<R>>(this._cancel as (d: Deferred<Awaited<R>>) => void, RUNNING, null);
+      const t = new Ticket<Awaited<R>>(this._cancel as (d: Deferred<Awaited<R>>) => void, RUNNING);
       this._held++;
       this._startJob(t as Ticket<unknown>, fn as Job, a);
       return t;
     }
-    const t = new Ticket<Awaited<R>>(this._cancel as (d: Deferred<Awaited<R>>) => void, fn as Job, a);
+    const t = new Ticket<Awaited<R>>(
+      this._cancel as (d: Deferred<Awaited<R>>) => void,
+      a === null ? (fn as Job) : new JobWithArgs(fn as Job, a),
+    );
     // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
     // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it (20x dearer).
     t._ctx = new AsyncResource('DeferredSemaphore.run');
@@ -320,11 +333,10 @@ export class DeferredSemaphore {
           const context = t._ctx as AsyncResource | null;
           t._job = RUNNING;
           if (context === null) {
-            const args = t._data as readonly unknown[] | null;
-            t._data = null;
-            this._startJob(t, job, args);
+            if (typeof job === 'function') this._startJob(t, job, null);
+            else this._startJob(t, job.fn, job.args);
           } else {
-            // The job waits in `_ctx` (its arguments in `_data`), so that runInAsyncScope gets one argument, not four.
+            // The job waits in `_ctx`, so that runInAsyncScope gets one argument, not four.
             t._ctx = job;
             context.runInAsyncScope(startInContext, this, t);
           }
@@ -345,8 +357,8 @@ export class DeferredSemaphore {
       return;
     }
     if (out instanceof Deferred) {
-      t._data = out;
       const r = this._runner(t);
+      r.inner = out;
       out.addCallbacks(r.dOk, r.dErr);
     } else if (out instanceof Promise) {
       const r = this._runner(t);
@@ -374,6 +386,7 @@ export class DeferredSemaphore {
     const t = r.ticket;
     if (t === null) return;
     r.ticket = null;
+    r.inner = null;
     t._ctx = null;
     this._runners.push(r);
     this._finish(t, outcome);
@@ -383,7 +396,6 @@ export class DeferredSemaphore {
   _finish(t: Ticket<unknown>, outcome: unknown): void {
     if (t._job !== RUNNING) return;
     t._job = null;
-    t._data = null;
     this._held--;
     this._drain();
     if (!t.called) t._start(outcome);
@@ -395,11 +407,10 @@ function isQueued(t: Ticket<unknown>): boolean {
 }
 
 function startInContext(this: DeferredSemaphore, t: Ticket<unknown>): void {
-  const fn = t._ctx as Job;
-  const args = t._data as readonly unknown[] | null;
+  const job = t._ctx as Job | JobWithArgs;
   t._ctx = null;
-  t._data = null;
-  this._startJob(t, fn, args);
+  if (typeof job === 'function') this._startJob(t, job, null);
+  else this._startJob(t, job.fn, job.args);
 }
 
 /**
