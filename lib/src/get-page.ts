@@ -362,6 +362,17 @@ function runEnded(batch: Ending[]): void {
   }
 }
 
+/**
+ * Runs `fn` once a connection closed now has been given back to its pool. A socket undici destroys (a request aborted,
+ * cut off, or reset by the server) says 'close' in the close-callbacks phase, which comes after this loop turn's check
+ * phase; only then does undici count that connection as free. An Immediate set from an Immediate runs in the next
+ * turn's check phase, after it. A failure delivered sooner would let the caller's next request (parallel() starts one at
+ * once) find every connection busy and open one more: a pool running 50 at a time would end up holding 51 sockets.
+ */
+function afterConnectionClosed(fn: () => void): void {
+  setImmediate(() => setImmediate(fn));
+}
+
 function timedOut(x: Ending): void {
   x.abort('timeout');
 }
@@ -477,11 +488,14 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  /** Fails the Deferred with `error` a microtask later: never from inside undici's callbacks. */
+  /**
+   * Fails the Deferred with `error` once undici has let go of the connection: never from inside undici's callbacks,
+   * and never before the pool can lend that connection (or its slot) again — see {@link afterConnectionClosed}.
+   */
   failLater(error: Error): void {
     if (!this.conclude()) return;
     this.chunks = [];
-    queueMicrotask(() => {
+    afterConnectionClosed(() => {
       if (!this.d.called) this.d.errback(error);
     });
   }
@@ -497,10 +511,13 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
       // Otherwise the request is still on its way to a queue: onRequestStart aborts it.
     }
     if (why === 'timeout') {
-      if (!this.d.called) this.d.errback(new TimeoutError(this.s.timeout, { url: this.url.href }));
+      const error = new TimeoutError(this.s.timeout, { url: this.url.href });
+      afterConnectionClosed(() => {
+        if (!this.d.called) this.d.errback(error);
+      });
     } else if (why === 'signal') {
       const reason = this.s.signal?.reason;
-      queueMicrotask(() => {
+      afterConnectionClosed(() => {
         if (!this.d.called) {
           this.d.errback(new CancelledError('The request was aborted by its signal', { cause: reason }));
         }

@@ -84,7 +84,13 @@ server.on('connection', (socket: Socket) => {
   // this new connection may have been accepted: count those out first, so the peak is of sockets truly open together.
   for (const [s, leave] of openSockets) if (s.destroyed) leave(!serverClosing.has(s));
   stats.totalSockets++;
-  stats.peakSockets = Math.max(stats.peakSockets, ++stats.sockets);
+  stats.sockets++;
+  // The client closes a socket before it opens the one that replaces it, so that close is already in this process's
+  // kernel buffers, but the poll phase may hand it over after this accept. Take the peak once this phase is over
+  // (setImmediate runs right after it), when every close that happened before this connect has been read.
+  setImmediate(() => {
+    stats.peakSockets = Math.max(stats.peakSockets, stats.sockets);
+  });
   let gone = false;
   // Counted on 'end'/'error' (emitted as soon as the EOF or reset is read), not 'close' (a later loop phase), so a
   // socket the client dropped is never still counted when the client's next request arrives.
