@@ -144,26 +144,28 @@ function checkFn(fn: unknown, name: string): void {
  * Long chains and nested Deferreds are run by an explicit loop, so depth never overflows the stack.
  */
 export class Deferred<T = unknown> implements PromiseLike<T> {
-  /** @internal */ _result: unknown = NO_RESULT;
+  // The fields are declared here and set in the constructor: plain assignments build a Deferred faster than field
+  // initializers do, which counts when a batch makes 200,000 of them.
+  /** @internal */ declare _result: unknown;
   /** @internal The first link's callback slot (see {@link LINK_SIZE}). */
-  _l0: unknown = null;
+  declare _l0: unknown;
   /** @internal The first link's errback slot; {@link NO_LINK} when the chain has no links. */
-  _l1: unknown = NO_LINK;
+  declare _l1: unknown;
   /** @internal The first link's arguments slot. */
-  _l2: unknown = null;
+  declare _l2: unknown;
   /** @internal The links after the first, flat. */
-  _links: unknown[] | null = null;
+  declare _links: unknown[] | null;
   /** @internal How many slots have run: the first link's, then those of `_links`. */
-  _next = 0;
+  declare _next: number;
   /**
    * @internal {@link CALLED}, {@link RUNNING}, {@link SUPPRESS_ALREADY_CALLED} and the {@link PAUSED} count, in one field
    * to keep Deferreds small.
    */
-  _flags = 0;
-  /** @internal */ _canceller: ((d: Deferred<T>) => void) | undefined;
+  declare _flags: number;
+  /** @internal */ declare _canceller: ((d: Deferred<T>) => void) | undefined;
   /** @internal The failure this Deferred is registered to report when it is collected, if any. */
-  _registered: Failure | null = null;
-  /** @internal */ _observed: Failure | null = null;
+  declare _registered: Failure | null;
+  /** @internal */ declare _observed: Failure | null;
 
   /**
    * @param canceller called by {@link cancel} on an unfired Deferred, to stop the work that would fire it. If the
@@ -173,7 +175,16 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (canceller !== undefined && typeof canceller !== 'function') {
       throw new TypeError('Expected `canceller` to be a function or undefined');
     }
+    this._result = NO_RESULT;
+    this._l0 = null;
+    this._l1 = NO_LINK;
+    this._l2 = null;
+    this._links = null;
+    this._next = 0;
+    this._flags = 0;
     this._canceller = canceller;
+    this._registered = null;
+    this._observed = null;
   }
 
   /** True once `callback()` or `errback()` was called (or cancellation fired it). */
