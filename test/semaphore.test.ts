@@ -241,6 +241,53 @@ describe('DeferredSemaphore', () => {
     expect(sem.waiting.length).toBe(0);
   });
 
+  it('keeps order and its view when cancellations compact the queue at its head, middle and tail', () => {
+    const sem = new DeferredSemaphore(1);
+    sem.acquire();
+    const order: number[] = [];
+    const ds: Deferred<DeferredSemaphore>[] = [];
+    const add = (i: number) => {
+      const d = sem.acquire();
+      d.addCallbacks(
+        () => order.push(i),
+        () => null,
+      );
+      ds[i] = d;
+    };
+    for (let i = 0; i < 200; i++) add(i);
+    // Cancel the first 50, the last 50 and every other one in between: more than 64, and more than those left.
+    for (let i = 0; i < 200; i++) if (i < 50 || i >= 150 || i % 2 === 1) ds[i].cancel();
+    const kept = Array.from({ length: 50 }, (_, k) => 50 + 2 * k);
+    expect(sem.waiting.length).toBe(50);
+    expect([...sem.waiting]).toEqual(kept.map((i) => ds[i]));
+    // The queue still takes new waiters at its tail after being compacted.
+    for (let i = 200; i < 205; i++) add(i);
+    ds[204].cancel();
+    expect([...sem.waiting].length).toBe(54);
+    // The first holder, then each of the 54 waiters served, gives its token back.
+    for (let i = 0; i < 55; i++) sem.release();
+    expect(order).toEqual([...kept, 200, 201, 202, 203]);
+    expect(sem.waiting.length).toBe(0);
+    expect([...sem.waiting]).toEqual([]);
+    add(205);
+    expect(order.at(-1)).toBe(205);
+  });
+
+  it('lets an iteration of the waiting view go on while the tickets it yields leave the queue', () => {
+    const sem = new DeferredSemaphore(1);
+    sem.acquire();
+    const ds = Array.from({ length: 4 }, () => sem.acquire());
+    const seen: number[] = [];
+    for (const d of sem.waiting) {
+      seen.push(ds.indexOf(d as Deferred<DeferredSemaphore>));
+      // The ticket just yielded gets the token and leaves the queue.
+      if (seen.length === 1) sem.release();
+    }
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect(ds[0].called).toBe(true);
+    expect(sem.waiting.length).toBe(3);
+  });
+
   it('hands tokens to 100,000 waiters whose jobs finish synchronously without overflowing the stack', () => {
     const sem = new DeferredSemaphore(1);
     sem.acquire();

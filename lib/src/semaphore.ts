@@ -51,11 +51,14 @@ class Ticket<T> extends Deferred<T> {
   // Declared, and set in the constructor: faster than field initializers (see Deferred).
   declare _job: Job | JobWithArgs | null;
   declare _ctx: AsyncResource | Runner | Job | JobWithArgs | null;
+  /** The ticket queued after this one. */
+  declare _qnext: Ticket<unknown> | null;
 
   constructor(canceller: (d: Deferred<T>) => void, job: Job | JobWithArgs | null) {
     super(canceller);
     this._job = job;
     this._ctx = null;
+    this._qnext = null;
   }
 }
 
@@ -169,10 +172,12 @@ class WaitingView<T> implements WaitingQueue<T> {
     return this.#sem._waitingCount;
   }
   *[Symbol.iterator](): Iterator<Deferred<T>> {
-    const q = this.#sem._queue;
-    for (let i = 0; i < q._size; i++) {
-      const t = q.at(i);
+    let t = this.#sem._head;
+    while (t !== null) {
+      // Read before yielding: the ticket may leave the queue while the caller looks at it.
+      const next = t._qnext;
       if (t._job !== null) yield t as unknown as Deferred<T>;
+      t = next;
     }
   }
 }
@@ -194,7 +199,12 @@ class WaitingView<T> implements WaitingQueue<T> {
 export class DeferredSemaphore {
   /** @internal */ _limit: number;
   /** @internal */ _held = 0;
-  /** @internal */ _queue = new Ring<Ticket<unknown>>();
+  // The queue is a list linked through the tickets: no buffer of 200,000 slots to grow and copy, and no pointers from
+  // an old buffer to young tickets for the garbage collector to track.
+  /** @internal The oldest queued ticket (cancelled ones stay until they reach the head or the queue is compacted). */
+  _head: Ticket<unknown> | null = null;
+  /** @internal The newest queued ticket. */
+  _tail: Ticket<unknown> | null = null;
   /** @internal */ _waitingCount = 0;
   /** @internal */ _cancelledInQueue = 0;
   /** @internal */ _draining = false;
@@ -299,7 +309,9 @@ export class DeferredSemaphore {
 
   /** @internal */
   _enqueue(t: Ticket<unknown>): void {
-    this._queue.push(t);
+    if (this._tail === null) this._head = t;
+    else this._tail._qnext = t;
+    this._tail = t;
     this._waitingCount++;
   }
 
@@ -308,9 +320,27 @@ export class DeferredSemaphore {
     this._waitingCount--;
     this._cancelledInQueue++;
     if (this._cancelledInQueue > 64 && this._cancelledInQueue > this._waitingCount) {
-      this._queue.filter(isQueued);
+      this._compact();
       this._cancelledInQueue = 0;
     }
+  }
+
+  /** @internal Unlinks the cancelled tickets from the queue. */
+  _compact(): void {
+    let prev: Ticket<unknown> | null = null;
+    let t = this._head;
+    while (t !== null) {
+      const next: Ticket<unknown> | null = t._qnext;
+      if (t._job === null) {
+        t._qnext = null;
+        if (prev === null) this._head = next;
+        else prev._qnext = next;
+      } else {
+        prev = t;
+      }
+      t = next;
+    }
+    this._tail = prev;
   }
 
   /** @internal Hands free tokens to waiters. Re-entrant calls return at once: the outer loop picks up their work. */
@@ -319,7 +349,10 @@ export class DeferredSemaphore {
     this._draining = true;
     try {
       while (this._held < this._limit && this._waitingCount > 0) {
-        const t = this._queue.shift() as Ticket<unknown>;
+        const t = this._head as Ticket<unknown>;
+        this._head = t._qnext;
+        if (this._head === null) this._tail = null;
+        t._qnext = null;
         const job = t._job;
         if (job === null) {
           // Cancelled while it waited.
@@ -402,10 +435,6 @@ export class DeferredSemaphore {
     this._drain();
     if (!t.called) t._start(outcome);
   }
-}
-
-function isQueued(t: Ticket<unknown>): boolean {
-  return t._job !== null;
 }
 
 function startInContext(this: DeferredSemaphore, t: Ticket<unknown>): void {
