@@ -146,7 +146,11 @@ function checkFn(fn: unknown, name: string): void {
 export class Deferred<T = unknown> implements PromiseLike<T> {
   // The fields are declared here and set in the constructor: plain assignments build a Deferred faster than field
   // initializers do, which counts when a batch makes 200,000 of them.
-  /** @internal */ declare _result: unknown;
+  /**
+   * @internal The result, once fired (see {@link CALLED}). Until then, the canceller given to the constructor, or
+   * NO_RESULT: a Deferred needs no field of its own for a canceller it only uses before it fires.
+   */
+  declare _result: unknown;
   /** @internal The first link's callback slot (see {@link LINK_SIZE}). */
   declare _l0: unknown;
   /** @internal The first link's errback slot; {@link NO_LINK} when the chain has no links. */
@@ -162,7 +166,6 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * to keep Deferreds small.
    */
   declare _flags: number;
-  /** @internal */ declare _canceller: ((d: Deferred<T>) => void) | undefined;
   /** @internal The failure this Deferred is registered to report when it is collected, if any. */
   declare _registered: Failure | null;
   /** @internal */ declare _observed: Failure | null;
@@ -175,14 +178,13 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (canceller !== undefined && typeof canceller !== 'function') {
       throw new TypeError('Expected `canceller` to be a function or undefined');
     }
-    this._result = NO_RESULT;
+    this._result = canceller === undefined ? NO_RESULT : canceller;
     this._l0 = null;
     this._l1 = NO_LINK;
     this._l2 = null;
     this._links = null;
     this._next = 0;
     this._flags = 0;
-    this._canceller = canceller;
     this._registered = null;
     this._observed = null;
   }
@@ -346,9 +348,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   cancel(): void {
     if ((this._flags & CALLED) === 0) {
-      const canceller = this._canceller;
-      if (canceller) {
-        canceller(this);
+      const canceller = this._result;
+      if (canceller !== NO_RESULT) {
+        (canceller as (d: Deferred<T>) => void)(this);
       } else {
         // Without a canceller the work goes on; its eventual result is dropped instead of raising AlreadyCalledError.
         this._flags |= SUPPRESS_ALREADY_CALLED;
@@ -501,7 +503,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         current._result = next;
         if (next instanceof Deferred) {
           const inner = next as Deferred<unknown>;
-          if (inner._result === NO_RESULT || inner._flags >= PAUSED || inner._result instanceof Deferred) {
+          if ((inner._flags & CALLED) === 0 || inner._flags >= PAUSED || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
             current._flags += PAUSED;
             inner._push(current, WAITER, null);
