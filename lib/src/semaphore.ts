@@ -95,68 +95,6 @@ class Runner {
   };
 }
 
-/**
- * A first-in first-out queue over an array that grows by doubling and wraps around: O(1) push and shift.
- * @internal Shared with parallel.ts; not exported from the package.
- */
-export class Ring<T> {
-  _buf: (T | undefined)[] = new Array(16);
-  _head = 0;
-  _size = 0;
-
-  push(v: T): void {
-    if (this._size === this._buf.length) this._grow();
-    this._buf[(this._head + this._size) & (this._buf.length - 1)] = v;
-    this._size++;
-  }
-
-  shift(): T | undefined {
-    if (this._size === 0) return undefined;
-    const v = this._buf[this._head];
-    this._buf[this._head] = undefined;
-    this._head = (this._head + 1) & (this._buf.length - 1);
-    this._size--;
-    return v;
-  }
-
-  get length(): number {
-    return this._size;
-  }
-
-  clear(): void {
-    this._buf = new Array(16);
-    this._head = 0;
-    this._size = 0;
-  }
-
-  at(i: number): T {
-    return this._buf[(this._head + i) & (this._buf.length - 1)] as T;
-  }
-
-  /** Keeps only the entries for which `keep` holds, in order. */
-  filter(keep: (v: T) => boolean): void {
-    const old = this._buf;
-    const mask = old.length - 1;
-    const buf: (T | undefined)[] = new Array(old.length);
-    let n = 0;
-    for (let i = 0; i < this._size; i++) {
-      const v = old[(this._head + i) & mask] as T;
-      if (keep(v)) buf[n++] = v;
-    }
-    this._buf = buf;
-    this._head = 0;
-    this._size = n;
-  }
-
-  _grow(): void {
-    const old = this._buf;
-    const buf: (T | undefined)[] = new Array(old.length * 2);
-    for (let i = 0; i < this._size; i++) buf[i] = old[(this._head + i) & (old.length - 1)];
-    this._buf = buf;
-    this._head = 0;
-  }
-}
-
 /** A live, read-only view of the acquires waiting for a token, oldest first. Reading `length` is O(1). */
 export interface WaitingQueue<T> extends Iterable<Deferred<T>> {
   /** How many acquires (or `run()` calls) wait for a token; cancelled ones are not counted. */
