@@ -159,7 +159,7 @@ export async function lazyComparison(p: LazyParams): Promise<Comparison> {
         `takes ${protocol.toFixed(1)} ms (${times(protocol / floorMs)} the floor): the least that handing over one ` +
         'outcome per `await` adds to the jobs themselves, whatever the stream does inside.',
       'async.mapLimit and parallel hand each result over with a plain call; a stream pays one more microtask per ' +
-        'outcome, the consumer\'s `await`, so parallelStream and async.mapLimit come out about even on no-op jobs. ' +
+        "outcome, the consumer's `await`, so parallelStream and async.mapLimit come out about even on no-op jobs. " +
         `Against the streaming peer it replaces, p-map's pMapIterable, parallelStream takes ` +
         `${times(1 / ratio(rows, 'p-map pMapIterable', 'parallelStream'))} its time.`,
     ],
