@@ -44,6 +44,7 @@ describe('benchmark harness (tiny counts)', () => {
       'parallelStream',
       'Cooperator.coiterate',
       'p-map',
+      'p-map pMapIterable',
       'async.mapLimit',
       'bare workers (floor)',
     ]);
