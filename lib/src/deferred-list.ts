@@ -1,4 +1,4 @@
-import { Deferred, type IndexedListener } from './deferred.js';
+import { Deferred } from './deferred.js';
 import { Failure } from './failure.js';
 
 /** One input's outcome in a {@link DeferredList}: `[true, result]` or `[false, failure]`. */
@@ -68,7 +68,7 @@ function toDeferred<T>(item: Input<T>): Deferred<T> {
  *
  * The second type parameter is the result type; with `fireOnOneCallback` write `DeferredList<T, [T, number]>`.
  */
-export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> implements IndexedListener {
+export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
   /** The inputs, as Deferreds (Promises and plain values are wrapped). */
   readonly deferreds: readonly Deferred<T>[];
   /** The outcomes so far, in input order; a slot is `undefined` until its input fires. */
