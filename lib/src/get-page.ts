@@ -495,6 +495,11 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
   failLater(error: Error): void {
     if (!this.conclude()) return;
     this.chunks = [];
+    this.errbackLater(error);
+  }
+
+  /** The delivery half of {@link failLater}, for an exchange whose outcome is already decided. */
+  errbackLater(error: Error): void {
     afterConnectionClosed(() => {
       if (!this.d.called) this.d.errback(error);
     });
@@ -511,17 +516,11 @@ class Exchange<B> implements Dispatcher.DispatchHandler {
       // Otherwise the request is still on its way to a queue: onRequestStart aborts it.
     }
     if (why === 'timeout') {
-      const error = new TimeoutError(this.s.timeout, { url: this.url.href });
-      afterConnectionClosed(() => {
-        if (!this.d.called) this.d.errback(error);
-      });
+      this.errbackLater(new TimeoutError(this.s.timeout, { url: this.url.href }));
     } else if (why === 'signal') {
-      const reason = this.s.signal?.reason;
-      afterConnectionClosed(() => {
-        if (!this.d.called) {
-          this.d.errback(new CancelledError('The request was aborted by its signal', { cause: reason }));
-        }
-      });
+      this.errbackLater(
+        new CancelledError('The request was aborted by its signal', { cause: this.s.signal?.reason }),
+      );
     }
     // On 'cancel', Deferred.cancel() fails the Deferred with CancelledError once this returns.
   }
