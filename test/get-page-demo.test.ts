@@ -146,12 +146,15 @@ describe('getPage against the demo site', () => {
   );
 });
 
+/** A clean slate for tests that count connections: the shared agent closed, the server seeing none, stats reset. */
+async function freshConnections(): Promise<void> {
+  await closeDefaultAgent();
+  await until(() => site.stats().connections === 0, 'the old connections are gone');
+  site.resetStats();
+}
+
 describe('getPage connections', () => {
-  beforeEach(async () => {
-    await closeDefaultAgent();
-    await until(() => site.stats().connections === 0, 'the old connections are gone');
-    site.resetStats();
-  });
+  beforeEach(freshConnections);
 
   it('reuses one keep-alive connection for sequential requests', async () => {
     for (const name of ['a', 'b', 'c', 'd', 'e']) await getPage(site.pageUrl(name));
@@ -207,11 +210,7 @@ describe('getPage connections', () => {
 });
 
 describe('getPage queues and limits', () => {
-  beforeEach(async () => {
-    await closeDefaultAgent();
-    await until(() => site.stats().connections === 0, 'the old connections are gone');
-    site.resetStats();
-  });
+  beforeEach(freshConnections);
 
   it('takes a request cancelled while it waits for a connection out of the queue, keeping the busy connection', async () => {
     const agent = new Agent({ connections: 1 });
