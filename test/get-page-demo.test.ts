@@ -116,7 +116,7 @@ describe('getPage against the demo site', () => {
   it('fails with ConnectionLostError on /reset', async () => {
     const error = (await failureOf(getPage(`${site.url}reset`))) as ConnectionLostError;
     expect(error).toBeInstanceOf(ConnectionLostError);
-    expect(error.code).toBe('ERR_CONNECTION_LOST');
+    expect(error.code).toBe('AB_ERR_CONNECTION_LOST');
     expect(error.cause).toBeDefined();
   });
 
@@ -124,14 +124,14 @@ describe('getPage against the demo site', () => {
     const port = await freePort();
     const error = (await failureOf(getPage(`http://127.0.0.1:${port}/`))) as ConnectionRefusedError;
     expect(error).toBeInstanceOf(ConnectionRefusedError);
-    expect(error.code).toBe('ERR_CONNECTION_REFUSED');
+    expect(error.code).toBe('AB_ERR_CONNECTION_REFUSED');
     expect(error.url).toBe(`http://127.0.0.1:${port}/`);
   });
 
   it('fails with DNSLookupError for a host under .invalid', async () => {
     const error = (await failureOf(getPage('http://nothing.invalid/'))) as DNSLookupError;
     expect(error).toBeInstanceOf(DNSLookupError);
-    expect(error.code).toBe('ERR_DNS_LOOKUP');
+    expect(error.code).toBe('AB_ERR_DNS_LOOKUP');
     expect(error.message).toBe("DNS lookup failed: address 'nothing.invalid' not found");
     expect(error.hostname).toBe('nothing.invalid');
   });
@@ -255,7 +255,7 @@ describe('getPage queues and limits', () => {
   it('refuses CONNECT, as undici request() does, with a plain GetPageError', async () => {
     const error = await failureOf(getPage(site.pageUrl('x'), { method: 'CONNECT' }));
     expect(error.constructor).toBe(GetPageError);
-    expect((error as GetPageError).code).toBe('ERR_GET_PAGE');
+    expect((error as GetPageError).code).toBe('AB_ERR_GET_PAGE');
   });
 
   it('delivers a multi-chunk body whole, to getPage and getPageBytes alike', async () => {

@@ -152,7 +152,7 @@ describe('getPage HTTP errors', () => {
     const http = error as HttpError;
     expect(http.message).toBe('404 Not Found');
     expect(http.name).toBe('HttpError');
-    expect(http.code).toBe('ERR_HTTP');
+    expect(http.code).toBe('AB_ERR_HTTP');
     expect(http.status).toBe(404);
     expect(http.statusText).toBe('Not Found');
     expect(http.url).toBe(`${ORIGIN}/missing`);
@@ -236,7 +236,7 @@ describe('getPage redirects', () => {
     nock(ORIGIN).get('/loop').times(4).reply(302, '', { location: '/loop' });
     const error = (await failureOf(getPage(`${ORIGIN}/loop`, { maxRedirects: 3 }))) as TooManyRedirectsError;
     expect(error).toBeInstanceOf(TooManyRedirectsError);
-    expect(error.code).toBe('ERR_TOO_MANY_REDIRECTS');
+    expect(error.code).toBe('AB_ERR_TOO_MANY_REDIRECTS');
     expect(error.maxRedirects).toBe(3);
   });
 
@@ -246,7 +246,7 @@ describe('getPage redirects', () => {
       nock(ORIGIN).get('/go').reply(302, '', { location });
       const error = (await failureOf(getPage(`${ORIGIN}/go`))) as InvalidURLError;
       expect(error).toBeInstanceOf(InvalidURLError);
-      expect(error.code).toBe('ERR_INVALID_URL');
+      expect(error.code).toBe('AB_ERR_INVALID_URL');
       expect(error.url).toBe(new URL(location).href);
     },
   );
@@ -257,7 +257,7 @@ describe('getPage size limit', () => {
     nock(ORIGIN).get('/big').reply(200, 'y'.repeat(2000), { 'content-length': '2000' });
     const error = (await failureOf(getPage(`${ORIGIN}/big`, { maxBytes: 1000 }))) as ResponseTooLargeError;
     expect(error).toBeInstanceOf(ResponseTooLargeError);
-    expect(error.code).toBe('ERR_RESPONSE_TOO_LARGE');
+    expect(error.code).toBe('AB_ERR_RESPONSE_TOO_LARGE');
     expect(error.maxBytes).toBe(1000);
   });
 
@@ -297,7 +297,7 @@ describe('getPage timeouts and cancellation', () => {
       getPage(`${ORIGIN}/late`, { timeout: 20, dispatcher: agent }),
     )) as TimeoutError;
     expect(error).toBeInstanceOf(TimeoutError);
-    expect(error.code).toBe('ERR_TIMEOUT');
+    expect(error.code).toBe('AB_ERR_TIMEOUT');
     expect(error.timeout).toBe(20);
     expect(error.url).toBe(`${ORIGIN}/late`);
   });

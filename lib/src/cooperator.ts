@@ -1,59 +1,16 @@
-import { Deferred } from './deferred.js';
-import { Failure } from './failure.js';
+import { Deferred } from './core/deferred.js';
+import {
+  NotPaused,
+  SchedulerStopped,
+  TaskDone,
+  TaskFailed,
+  TaskFinished,
+  TaskStopped,
+} from './core/errors.js';
 
-/** The base class of the reasons a {@link CooperativeTask} ended, as Twisted's `TaskFinished`. */
-export class TaskFinished extends Error {
-  readonly code: string = 'ERR_TASK_FINISHED';
-  constructor(message = 'The task has already finished') {
-    super(message);
-    this.name = 'TaskFinished';
-  }
-}
+export { NotPaused, SchedulerStopped, TaskDone, TaskFailed, TaskFinished, TaskStopped };
 
-/** The task ran its iterator to the end. Thrown by `pause()`/`stop()` on such a task. */
-export class TaskDone extends TaskFinished {
-  override readonly code = 'ERR_TASK_DONE';
-  constructor(message = 'The task has already completed') {
-    super(message);
-    this.name = 'TaskDone';
-  }
-}
-
-/** The task's iterator threw, or a Deferred or Promise it yielded failed. Thrown by `pause()`/`stop()` on it. */
-export class TaskFailed extends TaskFinished {
-  override readonly code = 'ERR_TASK_FAILED';
-  constructor(message = 'The task has already failed') {
-    super(message);
-    this.name = 'TaskFailed';
-  }
-}
-
-/** The task was stopped with `stop()`: its `whenDone()` Deferreds errback with this. */
-export class TaskStopped extends TaskFinished {
-  override readonly code = 'ERR_TASK_STOPPED';
-  constructor(message = 'The task was stopped') {
-    super(message);
-    this.name = 'TaskStopped';
-  }
-}
-
-/** The task's Cooperator was stopped: its `whenDone()` Deferreds errback with this. */
-export class SchedulerStopped extends Error {
-  readonly code = 'ERR_SCHEDULER_STOPPED';
-  constructor(message = 'The Cooperator was stopped') {
-    super(message);
-    this.name = 'SchedulerStopped';
-  }
-}
-
-/** `resume()` was called more times than `pause()`. */
-export class NotPaused extends Error {
-  readonly code = 'ERR_NOT_PAUSED';
-  constructor(message = 'resume() was called on a task that is not paused') {
-    super(message);
-    this.name = 'NotPaused';
-  }
-}
+import { Failure } from './core/failure.js';
 
 /** What a scheduler returns: a handle that cancels the call it scheduled (like Twisted's `IDelayedCall`). */
 export interface ScheduledCall {

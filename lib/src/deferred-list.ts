@@ -1,5 +1,9 @@
-import { Deferred } from './deferred.js';
-import { Failure } from './failure.js';
+import { Deferred } from './core/deferred.js';
+import { FirstError } from './core/errors.js';
+
+export { FirstError };
+
+import { Failure } from './core/failure.js';
 
 /** One input's outcome in a {@link DeferredList}: `[true, result]` or `[false, failure]`. */
 export type DeferredListEntry<T> = [true, T] | [false, Failure];
@@ -15,22 +19,6 @@ export interface DeferredListOptions {
    * reported as unhandled. Default `false`: each input keeps its failure, as in Twisted.
    */
   consumeErrors?: boolean;
-}
-
-/** The failure of a {@link DeferredList} with `fireOnOneErrback`, or of {@link gatherResults}: which input failed first. */
-export class FirstError extends Error {
-  readonly code = 'ERR_FIRST_ERROR';
-  /** The failure of the input that failed first. */
-  readonly subFailure: Failure;
-  /** That input's position in the list. */
-  readonly index: number;
-
-  constructor(subFailure: Failure, index: number) {
-    super(`FirstError[#${index}, ${subFailure.toString()}]`, { cause: subFailure.value });
-    this.name = 'FirstError';
-    this.subFailure = subFailure;
-    this.index = index;
-  }
 }
 
 type Input<T> = Deferred<T> | PromiseLike<T> | T;

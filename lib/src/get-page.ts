@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
-import { CancelledError, Deferred } from './deferred.js';
+import { CancelledError, Deferred } from './core/deferred.js';
 import {
   ConnectionLostError,
   ConnectionRefusedError,
@@ -13,7 +13,7 @@ import {
   statusText,
   TimeoutError,
   TooManyRedirectsError,
-} from './errors.js';
+} from './core/errors.js';
 import { VERSION } from './version.js';
 
 /** Options of {@link getPage}, {@link getPageBytes} and {@link getResponse}. */

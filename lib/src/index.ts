@@ -27,15 +27,9 @@ export {
   setUnhandledFailureReporter,
   succeed,
   type UnhandledFailureReporter,
-} from './deferred.js';
+} from './core/deferred.js';
 export {
-  DeferredList,
-  type DeferredListEntry,
-  type DeferredListOptions,
-  FirstError,
-  gatherResults,
-} from './deferred-list.js';
-export {
+  AsyncBatchingError,
   ConnectionLostError,
   ConnectionRefusedError,
   DNSLookupError,
@@ -47,8 +41,16 @@ export {
   ResponseTooLargeError,
   TimeoutError,
   TooManyRedirectsError,
-} from './errors.js';
-export { Failure } from './failure.js';
+  TooManyReleasesError,
+} from './core/errors.js';
+export { Failure } from './core/failure.js';
+export {
+  DeferredList,
+  type DeferredListEntry,
+  type DeferredListOptions,
+  FirstError,
+  gatherResults,
+} from './deferred-list.js';
 export {
   closeDefaultAgent,
   DEFAULT_CONNECTIONS,

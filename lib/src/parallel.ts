@@ -1,7 +1,7 @@
 import { type CooperativeTask, Cooperator } from './cooperator.js';
-import { CancelledError, Deferred } from './deferred.js';
+import { CancelledError, Deferred } from './core/deferred.js';
+import { Failure } from './core/failure.js';
 import type { DeferredListEntry } from './deferred-list.js';
-import { Failure } from './failure.js';
 
 /** What {@link parallel} and {@link parallelStream} call for each item: its result may be a value, Promise or Deferred. */
 export type ParallelMapper<T, R> = (item: T, index: number) => R | PromiseLike<R>;

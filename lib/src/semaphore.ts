@@ -1,6 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
-import { Deferred } from './deferred.js';
-import { Failure } from './failure.js';
+import { Deferred } from './core/deferred.js';
+import { TooManyReleasesError } from './core/errors.js';
+import { Failure } from './core/failure.js';
 
 type Job = (...args: never[]) => unknown;
 
@@ -210,11 +211,11 @@ export class DeferredSemaphore {
 
   /**
    * Gives a token back, and hands it to the oldest waiter if there is one.
-   * @throws {Error} when no token is held.
+   * @throws {TooManyReleasesError} when no token is held.
    */
   release(): void {
     if (this._held === 0) {
-      throw new Error('release() was called more times than acquire(): no token is held');
+      throw new TooManyReleasesError();
     }
     this._held--;
     this._drain();
@@ -410,7 +411,8 @@ export class DeferredLock extends DeferredSemaphore {
    * @throws {Error} when the lock is not held.
    */
   override release(): void {
-    if (this._held === 0) throw new Error('release() was called on a DeferredLock that is not locked');
+    if (this._held === 0)
+      throw new TooManyReleasesError('release() was called on a DeferredLock that is not locked');
     super.release();
   }
 }

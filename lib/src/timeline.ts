@@ -1,4 +1,4 @@
-import { Deferred } from './deferred.js';
+import { Deferred } from './core/deferred.js';
 
 /** One recorded job. Times are in the clock's unit (milliseconds for the default clock). */
 export interface TimelineBar {

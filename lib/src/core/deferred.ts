@@ -1,22 +1,7 @@
+import { AlreadyCalledError, CancelledError } from './errors.js';
 import { Failure } from './failure.js';
 
-/** Thrown by `callback()`/`errback()` on a Deferred that has already fired. */
-export class AlreadyCalledError extends Error {
-  readonly code = 'ERR_ALREADY_CALLED';
-  constructor(message = 'This Deferred has already been fired') {
-    super(message);
-    this.name = 'AlreadyCalledError';
-  }
-}
-
-/** The failure a Deferred fires with when it is cancelled before it had a result. */
-export class CancelledError extends Error {
-  readonly code = 'ERR_CANCELLED';
-  constructor(message = 'The Deferred was cancelled', options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'CancelledError';
-  }
-}
+export { AlreadyCalledError, CancelledError };
 
 /** A function that receives a Failure report left unhandled at the end of a chain. */
 export type UnhandledFailureReporter = (failure: Failure) => void;
