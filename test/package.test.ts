@@ -1,10 +1,13 @@
 // The package as a user installs it: the entry points it names exist, and its published types show the public API only.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const lib = fileURLToPath(new URL('../lib/', import.meta.url));
+const root = fileURLToPath(new URL('../', import.meta.url));
+const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 const pkg = JSON.parse(readFileSync(join(lib, 'package.json'), 'utf8')) as {
   main: string;
   types: string;
@@ -41,5 +44,43 @@ describe('the async-batching package', () => {
       });
     }
     expect(leaks).toEqual([]);
+  });
+
+  it('packs only the build, the sources, the README, the licence and package.json', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: lib,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const [report] = JSON.parse(out) as { files: { path: string }[] }[];
+    const paths = report.files.map((f) => f.path);
+    const stray = paths.filter(
+      (p) => !/^(dist|src)\//.test(p) && !['LICENSE', 'README.md', 'package.json'].includes(p),
+    );
+    expect(stray).toEqual([]);
+    expect(paths).toContain('LICENSE');
+    expect(paths.filter((p) => /\.(test|spec)\.|(^|\/)(test|tests|__tests__|fixtures)\//.test(p))).toEqual(
+      [],
+    );
+  });
+
+  it('passes publint', () => {
+    // publint exits 1 on an error; warnings and suggestions are printed and fail the test too.
+    const out = execFileSync(bin('publint'), ['run', lib, '--strict'], { cwd: root, encoding: 'utf8' });
+    expect(out).toMatch(/All good!/);
+  });
+
+  it('resolves every subpath export with its types under node16 ESM and bundlers (are the types wrong)', () => {
+    // esm-only: the package is ESM only, so CommonJS require() of it is out of scope by design.
+    const out = execFileSync(bin('attw'), ['--pack', lib, '--profile', 'esm-only', '--format', 'json'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    // attw exits non-zero on a problem its profile does not ignore; the JSON also lists the ignored ones.
+    const report = JSON.parse(out) as { analysis: { problems: { kind: string; resolutionKind?: string }[] } };
+    const ignored = new Set(['node10', 'node16-cjs']);
+    const problems = report.analysis.problems.filter((p) => !ignored.has(p.resolutionKind ?? ''));
+    expect(problems).toEqual([]);
+    expect(Object.keys(pkg.exports).length).toBeGreaterThan(1);
   });
 });
