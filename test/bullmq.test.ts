@@ -45,7 +45,7 @@ async function startWorkers(
 
 /** How many jobs of the queue are outstanding in Redis right now (waiting, active, delayed or prioritized). */
 async function outstandingIn(queue: Queue): Promise<number> {
-  const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused');
+  const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
