@@ -206,15 +206,18 @@ async function* run<T, R>(
       : (items as Iterable<T>)[Symbol.iterator]();
   let exhausted = false;
   let nextIndex = 0;
+  const refill = Math.max(1, Math.floor(window / 8));
   let completed = false;
   try {
     await events.waitUntilReady();
     for (;;) {
       if (background !== null) throw background;
       if (signal?.aborted) break;
-      // Top the window up, in one round trip per refill.
+      // Top the window up in one round trip, once an eighth of it is free (one `addBulk` per outcome would make the
+      // producer's round trips the bottleneck: the distributed bench rows).
       const batch: { name: string; data: { item: T }; opts: JobsOptions }[] = [];
-      while (!exhausted && outstanding.size + ready.length + batch.length < window) {
+      const free = window - outstanding.size - ready.length;
+      while (!exhausted && free >= refill && outstanding.size + ready.length + batch.length < window) {
         const step = await iterator.next();
         if (step.done) {
           exhausted = true;
