@@ -4,6 +4,7 @@ import {
   DEFERRED_LIST_QUICK,
   deferredListComparison,
 } from './scenarios/deferred-list.ts';
+import { DISTRIBUTED_FULL, DISTRIBUTED_QUICK, distributedComparison } from './scenarios/distributed.ts';
 import { HTTP_FULL, HTTP_QUICK, httpComparison } from './scenarios/http.ts';
 import { LAZY_FULL, LAZY_QUICK, lazyComparison } from './scenarios/lazy.ts';
 import { MEMORY_FULL, MEMORY_QUICK, memoryComparison } from './scenarios/memory.ts';
@@ -30,6 +31,7 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
   spec('memory', memoryComparison, MEMORY_FULL, MEMORY_QUICK),
   spec('http', httpComparison, HTTP_FULL, HTTP_QUICK),
   spec('notebooks', notebooksComparison, NOTEBOOKS_FULL, NOTEBOOKS_QUICK),
+  spec('distributed', distributedComparison, DISTRIBUTED_FULL, DISTRIBUTED_QUICK),
 ];
 
 export const COMPARISON_IDS: readonly string[] = COMPARISONS.map((c) => c.id);

@@ -258,3 +258,32 @@ export class InvalidURLError extends GetPageError {
     this.name = 'InvalidURLError';
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Across machines (async-batching/bullmq)
+
+/** `redis-server` could not be started, or did not answer in time. */
+export class RedisServerError extends AsyncBatchingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'AB_ERR_REDIS_SERVER', options);
+    this.name = 'RedisServerError';
+  }
+}
+
+/**
+ * A job of a distributed batch failed on a worker. A worker sends back only the error's message (BullMQ's
+ * `failedReason`), so this carries it, with the job's id and how many attempts were made.
+ */
+export class DistributedJobError extends AsyncBatchingError {
+  /** The BullMQ job id. */
+  readonly jobId: string;
+  /** The attempts made, retries included. */
+  readonly attemptsMade: number;
+
+  constructor(reason: string, jobId: string, attemptsMade: number) {
+    super(reason, 'AB_ERR_DISTRIBUTED_JOB');
+    this.name = 'DistributedJobError';
+    this.jobId = jobId;
+    this.attemptsMade = attemptsMade;
+  }
+}

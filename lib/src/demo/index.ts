@@ -1,4 +1,5 @@
 export { byteAt, PAGE_NAMES, pageHtml, pageTitle } from './content.js';
+export { JOBS_MODULE, pageLength } from './jobs.js';
 export {
   type DemoSite,
   type DemoSiteOptions,

@@ -1,0 +1,107 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { RunWorkerOptions } from './worker.js';
+
+/** Options of {@link forkWorker}. */
+export interface ForkWorkerOptions extends Omit<RunWorkerOptions, 'connection' | 'closeOnSignals'> {
+  /** ioredis options as plain data (they cross a process boundary): `{ path: socket }` or `{ host, port }`. */
+  connection: Record<string, unknown>;
+  /** The ES module (a path or a `file:` URL) that exports the job function. */
+  module: string | URL;
+  /** The name of the export. Default `'default'`. */
+  exportName?: string;
+}
+
+/** @internal What the worker process receives. */
+export interface ForkedWorkerConfig {
+  queue: string;
+  module: string;
+  exportName: string;
+  options: Omit<RunWorkerOptions, 'closeOnSignals'>;
+}
+
+/** A worker in a child process: see {@link forkWorker}. */
+export interface WorkerProcess {
+  /** The child's process id. */
+  readonly pid: number;
+  /** How many jobs it had started at its last report (it reports every 50 ms while that changes). */
+  readonly executed: number;
+  /** Resolves once the worker is connected and taking jobs. */
+  readonly ready: Promise<void>;
+  /** Resolves when the process has ended, with its exit code or signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM: the worker finishes its running jobs, takes no new ones, and exits. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would: its running jobs come back to other workers once their locks expire. */
+  kill(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/**
+ * Starts {@link runWorker} in a child process of its own, running the function that `module` exports, so a notebook
+ * or a test can show several machines' worth of workers on one machine — and kill one. The child ends when this process
+ * does, however it ends: it watches its IPC channel.
+ */
+export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerProcess {
+  if (typeof queue !== 'string' || queue === '')
+    throw new TypeError('Expected `queue` to be a non-empty string');
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('Expected `options` to be an object');
+  const { module, exportName = 'default', connection, ...rest } = options;
+  if (!(typeof module === 'string' || module instanceof URL) || String(module) === '') {
+    throw new TypeError('Expected `options.module` to be a path or a file: URL');
+  }
+  if (connection === null || typeof connection !== 'object') {
+    throw new TypeError(
+      'Expected `options.connection` to be ioredis options as plain data, e.g. { path: socket }',
+    );
+  }
+  const config: ForkedWorkerConfig = {
+    queue,
+    module: module instanceof URL ? module.href : module,
+    exportName,
+    options: { ...rest, connection },
+  };
+  const entry = fileURLToPath(new URL('./worker-process.js', import.meta.url));
+  const child = fork(entry, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  let executed = 0;
+  let readyResolve!: () => void;
+  let readyReject!: (e: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
+  });
+  ready.catch(() => {});
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      readyReject(new Error(`the worker process exited (${signal ?? code}) before it was ready`));
+      resolve({ code, signal });
+    });
+  });
+  child.on('message', (m: { type?: string; executed?: number }) => {
+    if (m?.type === 'ready') readyResolve();
+    else if (m?.type === 'executed' && typeof m.executed === 'number') executed = m.executed;
+  });
+  const send = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    get pid() {
+      return child.pid ?? -1;
+    },
+    get executed() {
+      return executed;
+    },
+    ready,
+    exited,
+    stop: () => send('SIGTERM'),
+    kill: () => send('SIGKILL'),
+  };
+}
