@@ -222,6 +222,22 @@ describe('items that are Promises or Deferreds', () => {
     expect(seen.sort()).toEqual([1, 2, 4]);
   });
 
+  it('a Promise in an array that rejects before it is pulled is that item failure, not an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const first = new Deferred<number>();
+      const batch = parallel([first, Promise.reject(new Error('early'))], 1, (x) => x);
+      await new Promise((resolve) => setImmediate(resolve));
+      first.callback(1);
+      expect(values(await batch)).toEqual([1, 'failed: early']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('hold their slot while awaited, so no more than `concurrency` are awaited or running', () => {
     const items = [new Deferred<number>(), new Deferred<number>(), new Deferred<number>()];
     let pulled = 0;
@@ -338,5 +354,48 @@ describe('concurrency: Infinity', () => {
     expect(() => parallel([1], Number.POSITIVE_INFINITY, (x) => x, { cooperator: new Cooperator() })).toThrow(
       /`concurrency`.*`options.cooperator`/,
     );
+  });
+});
+
+describe('on a Cooperator, the same rules', () => {
+  const options = () => ({ cooperator: new Cooperator() });
+
+  it('awaits items, skips, and turns a hostile result into that job failure', async () => {
+    const entries = await parallel(
+      [Promise.resolve(1), succeed(2), 3, 4, Promise.reject(new Error('bad item'))],
+      2,
+      (x) => (x === 3 ? parallelSkip : x === 4 ? strict() : x * 10),
+      options(),
+    );
+    expect(values(entries)).toEqual([10, 20, 'failed: no then', 'failed: bad item']);
+  });
+
+  it('passes a shared Deferred result through to every job and to later callbacks', async () => {
+    const shared = new Deferred<string>();
+    const batch = parallel([1, 2, 3], 2, () => shared, options());
+    setImmediate(() => shared.callback('PAGE'));
+    expect(values(await batch)).toEqual(['PAGE', 'PAGE', 'PAGE']);
+    expect(await shared).toBe('PAGE');
+  });
+
+  it('with stopOnError, fails with the first failure and cancels what is in flight', async () => {
+    const { fn, jobs, cancelled } = cancellable();
+    const d = parallel([0, 1, 2, 3], 2, fn, { ...options(), stopOnError: true });
+    await vi.waitFor(() => expect(jobs).toHaveLength(2));
+    const err = new Error('job 0 failed');
+    jobs[0].errback(err);
+    await expect(d).rejects.toBe(err);
+    expect(cancelled).toEqual([1]);
+  });
+
+  it('reports a canceller that throws on abort and still fails with CancelledError', async () => {
+    captureReports();
+    const { fn, jobs, cancelled } = cancellable(0);
+    const d = parallel([0, 1, 2], 2, fn, options());
+    await vi.waitFor(() => expect(jobs).toHaveLength(2));
+    d.cancel();
+    expect(cancelled).toEqual([0, 1]);
+    expect(reports).toHaveLength(1);
+    await expect(d).rejects.toBeInstanceOf(CancelledError);
   });
 });

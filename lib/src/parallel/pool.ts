@@ -38,6 +38,23 @@ function report(failure: Failure): void {
   }
 }
 
+/**
+ * An array's Promises already run, and one that rejects before the pool pulls it would be an unhandled rejection,
+ * which ends a Node process. A handler on each now keeps that from happening; the pool still receives the rejection
+ * when it awaits the item, as that item's failure.
+ */
+function handleRejections(items: readonly unknown[]): void {
+  for (const item of items) {
+    if (item instanceof Promise) {
+      try {
+        item.then(undefined, ignore);
+      } catch {
+        // A Promise subclass whose `then` throws: the pool meets the same throw when it awaits the item.
+      }
+    }
+  }
+}
+
 function abortError(signal: AbortSignal): Failure {
   return new Failure(new CancelledError('The operation was aborted', { cause: signal.reason }));
 }
@@ -125,6 +142,7 @@ export abstract class Pool<T, R> {
     fn: ParallelMapper<unknown, R>,
     o: ParallelOptions,
   ) {
+    if (Array.isArray(items)) handleRejections(items);
     const { it, isAsync } = iteratorOf(items);
     this.it = it;
     this.isAsync = isAsync;
