@@ -97,6 +97,17 @@ describe('a canceller that throws', () => {
     await expect(d).rejects.toBeInstanceOf(CancelledError);
   });
 
+  it('when stopOnError stops the batch, is reported and the batch still fails with the first failure', async () => {
+    captureReports();
+    const { fn, jobs, cancelled } = cancellable(1);
+    const d = parallel([0, 1, 2], 3, fn, { stopOnError: true });
+    const err = new Error('job 0 failed');
+    jobs[0].errback(err);
+    expect(cancelled).toEqual([1, 2]);
+    expect(reports.map((f) => f.getErrorMessage())).toEqual(['canceller 1 broke']);
+    await expect(d).rejects.toBe(err);
+  });
+
   it('when a parallelStream loop is left, is reported, the others are cancelled, and the iteration ends', async () => {
     captureReports();
     const { fn, cancelled } = cancellable(2);
