@@ -201,7 +201,8 @@ describe('parallel and parallelStream', () => {
     return { state, items: gen() };
   }
 
-  it.each(NOT_WHOLE_POSITIVE.map((v) => [label(v), v]))(
+  // Infinity is a concurrency they accept (every item at once), as p-map does.
+  it.each(NOT_WHOLE_POSITIVE.filter((v) => v !== Number.POSITIVE_INFINITY).map((v) => [label(v), v]))(
     'reject a concurrency of %s, pulling nothing',
     (_, v) => {
       const { state, items } = counted();
@@ -228,6 +229,7 @@ describe('parallel and parallelStream', () => {
     expectBad(() => parallel([1], 2, id, null as never), TypeError, 'options');
     expectBad(() => parallel([1], 2, id, { signal: {} as never }), TypeError, 'options.signal');
     expectBad(() => parallel([1], 2, id, { cooperator: {} as never }), TypeError, 'options.cooperator');
+    expectBad(() => parallel([1], 2, id, { stopOnError: 'yes' as never }), TypeError, 'options.stopOnError');
     for (const v of [0, -1, 1.5, Number.NaN, '8']) {
       expectBad(
         () => parallelStream([1], 2, id, { backpressure: v as never }),

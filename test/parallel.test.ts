@@ -136,9 +136,9 @@ describe('parallel', () => {
     expect(entries[99_999]).toEqual([true, 199_998]);
   });
 
-  it('rejects a concurrency that is not a whole number >= 1', () => {
+  it('rejects a concurrency that is not a whole number >= 1 or Infinity', () => {
     expect(() => parallel([1], 0, (x) => x)).toThrow(
-      new RangeError('Expected `concurrency` to be a whole number >= 1, got 0'),
+      new RangeError('Expected `concurrency` to be a whole number >= 1 or Infinity, got 0 (number)'),
     );
     for (const bad of [1.5, -2, Number.NaN, '3']) {
       expect(() => parallel([1], bad as number, (x) => x)).toThrow(RangeError);

@@ -4,7 +4,6 @@ import pMap, { pMapIterable } from 'p-map';
 import {
   bareWorkersMap,
   type Comparison,
-  gc,
   interleave,
   median,
   range,
@@ -46,7 +45,6 @@ async function asyncIterationCost(count: number, rounds: number): Promise<number
       },
     };
     const values: number[] = [];
-    gc();
     const start = performance.now();
     for await (const outcome of ready) values[outcome.index] = outcome.value;
     if (r > 0) samples.push(performance.now() - start);

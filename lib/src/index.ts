@@ -67,10 +67,12 @@ export {
   type ParallelMapper,
   type ParallelOptions,
   type ParallelOutcome,
+  type ParallelSkip,
   type ParallelStreamOptions,
   parallel,
+  parallelSkip,
   parallelStream,
-} from './parallel.js';
+} from './parallel/index.js';
 export { DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
 export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
 export { VERSION } from './version.js';

@@ -1,0 +1,10 @@
+export { parallel } from './list.js';
+export {
+  type ParallelMapper,
+  type ParallelOptions,
+  type ParallelOutcome,
+  type ParallelSkip,
+  type ParallelStreamOptions,
+  parallelSkip,
+} from './options.js';
+export { parallelStream } from './stream.js';
