@@ -71,6 +71,6 @@ export {
   parallel,
   parallelStream,
 } from './parallel.js';
-export { DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
+export { ConcurrencyPrimitive, DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
 export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
 export { VERSION } from './version.js';

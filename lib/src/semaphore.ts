@@ -12,86 +12,78 @@ function checkTokens(value: unknown, name: string): number {
   return value;
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
-}
+/** A ticket's phase: in the queue, waiting for a token. */
+const WAITING = 0;
+/** A ticket's phase: its job holds a token, until the job's result fires. */
+const RUNNING = 1;
+/** A ticket's phase: no longer the semaphore's concern (an acquire() that was served, a finished or cancelled job). */
+const DONE = 2;
 
-/** A queued `acquire()`: the job slot of a ticket that waits for a token but has no job to run. */
-function ACQUIRE(): void {}
-/** The job slot of a ticket whose job holds a token and has not finished. */
-function RUNNING(): void {}
-
-/** A queued job that was given arguments: the one case that costs an object more than the ticket. */
-class JobWithArgs {
-  readonly fn: Job;
-  readonly args: readonly unknown[];
-  constructor(fn: Job, args: readonly unknown[]) {
-    this.fn = fn;
-    this.args = args;
-  }
-}
+const nativeThen = Promise.prototype.then;
 
 /**
- * A place in a semaphore's queue: the Deferred `acquire()` or `run()` returned. For `run()` it also carries the job,
- * so that waiting costs one object and no closure. Its two slots change meaning with its state, so that the 200,000
- * tickets of a big batch stay small:
- *
- * - waiting in the queue: `_job` is the job (a function, a {@link JobWithArgs}, or ACQUIRE for `acquire()`), `_ctx`
- *   the caller's AsyncResource or null;
- * - starting in the caller's context: `_job` is RUNNING, `_ctx` the job;
- * - job running: `_job` is RUNNING, `_ctx` the Runner waiting for the job's outcome (which holds the Deferred the job
- *   returned, if it did) or null;
- * - otherwise (fired at once, finished, or cancelled while waiting): both are null.
+ * A place in the queue: the Deferred that `acquire()` or `run()` returned. It is a Deferred so that a waiting batch of
+ * 200,000 jobs costs one object per job, and it uses only the Deferred's public API (its canceller, `callback`,
+ * `errback`). Its names are unlike any of Deferred's, so the two never collide.
  * @internal
  */
 class Ticket<T> extends Deferred<T> {
-  // Declared, and set in the constructor: faster than field initializers (see Deferred).
-  declare _job: Job | JobWithArgs | null;
-  declare _ctx: AsyncResource | Runner | Job | JobWithArgs | null;
-  /** The ticket queued after this one. */
-  declare _qnext: Ticket<unknown> | null;
+  // Declared, and set in the constructor: faster to build than field initializers.
+  /** The function `run()` will call; null for an `acquire()`, and once the job has been called. */
+  declare jobFn: Job | null;
+  /** The arguments for {@link jobFn}; null when there are none. */
+  declare jobArgs: readonly unknown[] | null;
+  /** The async context of whoever called `run()`, captured only when the job has to wait; null otherwise. */
+  declare callerContext: AsyncResource | null;
+  /** {@link WAITING}, {@link RUNNING} or {@link DONE}. */
+  declare phase: number;
+  /** The ticket queued right behind this one. */
+  declare behind: Ticket<unknown> | null;
+  /** The runner waiting for the Deferred or Promise the job returned, while it is pending. */
+  declare runner: Runner | null;
 
-  constructor(canceller: (d: Deferred<T>) => void, job: Job | JobWithArgs | null) {
+  constructor(canceller: (d: Deferred<T>) => void, jobFn: Job | null, jobArgs: readonly unknown[] | null) {
     super(canceller);
-    this._job = job;
-    this._ctx = null;
-    this._qnext = null;
+    this.jobFn = jobFn;
+    this.jobArgs = jobArgs;
+    this.callerContext = null;
+    this.phase = WAITING;
+    this.behind = null;
+    this.runner = null;
   }
 }
 
 /**
- * Receives the outcome of a job that returned a Promise or Deferred. There are only as many runners as jobs running at
- * once, and each is reused, so a job needs no closures of its own to be told its outcome.
+ * Waits for the Deferred or Promise a job returned. There are only as many runners as jobs pending at once, and each is
+ * reused, so a job needs no closures of its own to be told its outcome.
  * @internal
  */
 class Runner {
-  readonly sem: DeferredSemaphore;
+  readonly owner: ConcurrencyPrimitive;
+  /** The ticket whose job this runner waits for; null while the runner is free, or after that ticket was cancelled. */
   ticket: Ticket<unknown> | null = null;
-  /** The Deferred the job returned, cancelled when the ticket is cancelled while the job runs. */
+  /** The Deferred the job returned, to cancel it with the ticket; null for a Promise. */
   inner: Deferred<unknown> | null = null;
 
-  constructor(sem: DeferredSemaphore) {
-    this.sem = sem;
+  constructor(owner: ConcurrencyPrimitive) {
+    this.owner = owner;
   }
 
-  ok = (value: unknown): void => {
-    this.sem._settled(this, value);
+  onValue = (value: unknown): void => {
+    this.owner._settled(this, value);
   };
-  err = (e: unknown): void => {
-    this.sem._settled(this, new Failure(e));
+  onReason = (reason: unknown): void => {
+    this.owner._settled(this, new Failure(reason));
   };
-  dOk = (value: unknown): undefined => {
-    this.sem._settled(this, value);
-    return undefined;
+  // The job's own Deferred keeps its value for whoever else listens to it (it may be shared or cached). Its failure
+  // has moved on to the run() Deferred, so the job's chain continues with null and does not report it a second time
+  // (as a DeferredList with consumeErrors does).
+  onDeferredValue = (value: unknown): unknown => {
+    this.owner._settled(this, value);
+    return value;
   };
-  // The job's outcome moves on to the ticket's chain, so the job's own Deferred continues with null (as Twisted does
-  // when one Deferred waits on another).
-  dErr = (failure: Failure): null => {
-    this.sem._settled(this, failure);
+  onDeferredFailure = (failure: Failure): null => {
+    this.owner._settled(this, failure);
     return null;
   };
 }
@@ -103,89 +95,101 @@ export interface WaitingQueue<T> extends Iterable<Deferred<T>> {
 }
 
 class WaitingView<T> implements WaitingQueue<T> {
-  readonly #sem: DeferredSemaphore;
-  constructor(sem: DeferredSemaphore) {
-    this.#sem = sem;
+  readonly #owner: ConcurrencyPrimitive;
+  constructor(owner: ConcurrencyPrimitive) {
+    this.#owner = owner;
   }
   get length(): number {
-    return this.#sem._waitingCount;
+    return this.#owner._waitingCount;
   }
   *[Symbol.iterator](): Iterator<Deferred<T>> {
-    let t = this.#sem._head;
+    let t = this.#owner._head;
     while (t !== null) {
       // Read before yielding: the ticket may leave the queue while the caller looks at it.
-      const next = t._qnext;
-      if (t._job !== null) yield t as unknown as Deferred<T>;
+      const next = t.behind;
+      if (t.phase === WAITING) yield t as unknown as Deferred<T>;
       t = next;
     }
   }
 }
 
 /**
- * A semaphore whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredSemaphore`. At most {@link limit}
- * holders at once; the others wait in a first-in first-out queue.
+ * What {@link DeferredSemaphore} and {@link DeferredLock} share (Twisted's `_ConcurrencyPrimitive`): a first-in
+ * first-out queue of Deferreds waiting for one of `limit` tokens, `run()`, and release at the end of a `using` block.
+ * Type a parameter with it to accept either.
  *
- * - `acquire()` fires (synchronously when a token is free) with the semaphore; the holder must call `release()`.
- * - `run(fn, ...args)` acquires, calls `fn(...args)`, releases once the outcome of `fn` is known (a value, a throw, or
- *   the settlement of a returned Promise or Deferred), then fires with that outcome.
- * - Cancelling a waiting acquire (or `run()` Deferred) takes it out of the queue; cancelling a `run()` Deferred while
- *   its job runs cancels the Deferred the job returned, if it returned one.
+ * - `acquire()` fires (synchronously when a token is free) with the primitive; the holder gives the token back with
+ *   `release()`, or by disposing the primitive: `await using _ = await sem.acquire()` holds a token until the block
+ *   ends, like Twisted's `async with sem:`.
+ * - `run(fn, ...args)` acquires, calls `fn(...args)`, releases when the job's result fires (a value, a throw, the
+ *   settlement of a returned Promise or Deferred — whatever the job returns or throws is its outcome), then fires
+ *   with that outcome. Its token is the run's own: a bare `release()` cannot give it back.
+ * - Cancelling a waiting acquire (or `run()` Deferred) takes it out of the queue. Cancelling a `run()` Deferred while
+ *   its job runs cancels the job's result, as Twisted does: the token is released when that result fires — at once
+ *   for a Promise or a Deferred without a canceller (their work goes on, outside the limit, and its eventual outcome
+ *   is dropped).
  * - A `run()` job that has to wait runs in the AsyncLocalStorage context of whoever called `run()`.
  * - Handing tokens to waiters is a loop, not a recursion: any number of waiters whose jobs finish synchronously is safe.
- *
- * Beyond Twisted, {@link limit} can be changed while jobs run.
  */
-export class DeferredSemaphore {
+export abstract class ConcurrencyPrimitive {
   /** @internal */ _limit: number;
-  /** @internal */ _held = 0;
-  // The queue is a list linked through the tickets: no buffer of 200,000 slots to grow and copy, and no pointers from
-  // an old buffer to young tickets for the garbage collector to track.
+  /** @internal Tokens taken by acquire(): the only ones a bare release() may give back. */ _acquired = 0;
+  /** @internal Tokens held by run() jobs whose result has not fired. */ _running = 0;
+  // The queue is a list linked through the tickets: no buffer of 200,000 slots to grow and copy.
   /** @internal The oldest queued ticket (cancelled ones stay until they reach the head or the queue is compacted). */
   _head: Ticket<unknown> | null = null;
   /** @internal The newest queued ticket. */
   _tail: Ticket<unknown> | null = null;
-  /** @internal */ _waitingCount = 0;
-  /** @internal */ _cancelledInQueue = 0;
-  /** @internal */ _draining = false;
+  /** @internal Tickets in the queue still waiting. */ _waitingCount = 0;
+  /** @internal Cancelled tickets still linked in the queue. */ _cancelledInQueue = 0;
+  /** @internal True while {@link _drain} runs. */ _draining = false;
   /** @internal Free runners, reused job after job. */ _runners: Runner[] = [];
-  /** @internal The canceller of every ticket of this semaphore: one closure per semaphore, none per ticket. */
+  /** @internal The canceller of every ticket of this primitive: one closure per primitive, none per ticket. */
   _cancel = (d: Deferred<unknown>): void => {
     const t = d as Ticket<unknown>;
-    const job = t._job;
-    if (job === RUNNING) {
-      // Just before the job starts `_ctx` is the job; while it runs, the runner waiting for a returned Deferred.
-      const r = t._ctx;
-      if (r instanceof Runner && r.inner !== null) r.inner.cancel();
-    } else if (job !== null) {
-      t._job = null;
-      t._ctx = null;
+    if (t.phase === WAITING) {
+      t.phase = DONE;
+      t.jobFn = null;
+      t.jobArgs = null;
+      t.callerContext = null;
       this._dropCancelled();
+    } else if (t.phase === RUNNING) {
+      const r = t.runner;
+      // A null runner: the job is being called right now and has returned nothing to cancel yet.
+      if (r === null) return;
+      if (r.inner !== null) {
+        r.inner.cancel();
+      } else {
+        // A Promise cannot be stopped: as the Deferred that `Deferred.fromPromise` would make of it, it fires with
+        // CancelledError now, and its eventual outcome is dropped. The runner is free once the Promise settles.
+        r.ticket = null;
+        t.runner = null;
+        this._jobEnded(t);
+      }
     }
   };
   readonly #waiting: WaitingQueue<this>;
 
-  /** @param tokens how many holders may hold the semaphore at once: a whole number >= 1. */
-  constructor(tokens: number) {
-    this._limit = checkTokens(tokens, 'tokens');
+  /** @internal */
+  constructor(limit: number) {
+    this._limit = limit;
     this.#waiting = new WaitingView<this>(this);
   }
 
-  /**
-   * How many holders are allowed at once. Setting it (a whole number >= 1) takes effect at once: raising it starts
-   * waiters, lowering it lets current holders finish and starts nobody new until fewer than the new limit hold a token.
-   */
+  /** How many holders are allowed at once. */
   get limit(): number {
     return this._limit;
   }
 
-  set limit(value: number) {
-    this._limit = checkTokens(value, 'limit');
-    this._drain();
+  /** How many tokens are held now, by `acquire()` holders and running `run()` jobs. May exceed a lowered `limit`. */
+  get held(): number {
+    return this._acquired + this._running;
   }
 
-  /** How many tokens are free now. */
+  /** How many tokens are free now: `limit - held`, or 0 while more than `limit` are held. */
   get tokens(): number {
-    return this._held < this._limit ? this._limit - this._held : 0;
+    const held = this._acquired + this._running;
+    return held < this._limit ? this._limit - held : 0;
   }
 
   /** The acquires waiting for a token, oldest first (a live view: `waiting.length` is cheap). */
@@ -194,62 +198,72 @@ export class DeferredSemaphore {
   }
 
   /**
-   * Takes a token. The Deferred fires with this semaphore — at once when a token is free, otherwise when one is
-   * released and every earlier waiter has been served. Cancelling it while it waits removes it from the queue.
+   * Takes a token. The Deferred fires with this primitive — at once when a token is free, otherwise when one is
+   * released and every earlier waiter has been served. Cancelling it while it waits removes it from the queue;
+   * cancelling it after it fired does nothing.
    */
   acquire(): Deferred<this> {
-    const t = new Ticket<this>(this._cancel as (d: Deferred<this>) => void, null);
-    if (this._held < this._limit && this._waitingCount === 0) {
-      this._held++;
+    const t = new Ticket<this>(this._cancel as (d: Deferred<this>) => void, null, null);
+    if (this._acquired + this._running < this._limit && this._waitingCount === 0) {
+      t.phase = DONE;
+      this._acquired++;
       t.callback(this);
     } else {
-      t._job = ACQUIRE;
       this._enqueue(t as unknown as Ticket<unknown>);
     }
     return t;
   }
 
   /**
-   * Gives a token back, and hands it to the oldest waiter if there is one.
-   * @throws {TooManyReleasesError} when no token is held.
+   * Gives back a token taken with `acquire()`, and hands it to the oldest waiter if there is one.
+   * @throws {TooManyReleasesError} when no token taken with `acquire()` is held (the tokens of `run()` jobs are
+   * released by `run()` alone, so a job that calls `release()` is caught at once).
    */
   release(): void {
-    if (this._held === 0) {
-      throw new TooManyReleasesError();
+    if (this._acquired === 0) {
+      throw new TooManyReleasesError(
+        this._running === 0
+          ? 'release() was called more times than acquire(): no token is held'
+          : `release() was called but no token taken with acquire() is held (the ${this._running} held by run() jobs are released when their job's result fires)`,
+      );
     }
-    this._held--;
+    this._acquired--;
     this._drain();
   }
 
+  /** Releases a token taken with `acquire()`: `using`/`await using` calls it when the block ends. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
   /**
-   * Acquires a token, calls `fn(...args)`, releases the token when `fn`'s outcome is known (success or failure), and
+   * Acquires a token, calls `fn(...args)`, releases the token when `fn`'s result fires (success or failure), and
    * fires with that outcome. `fn` may return a value or a Promise or Deferred, or throw.
    */
   run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>> {
     if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
-    // A copy, so that the rest array never escapes and V8 need not allocate it for the usual call without arguments.
-    const a = args.length === 0 ? null : args.slice();
-    if (this._held < this._limit && this._waitingCount === 0) {
-      const t = new Ticket<Awaited<R>>(this._cancel as (d: Deferred<Awaited<R>>) => void, RUNNING);
-      this._held++;
-      this._startJob(t as Ticket<unknown>, fn as Job, a);
-      return t;
-    }
     const t = new Ticket<Awaited<R>>(
       this._cancel as (d: Deferred<Awaited<R>>) => void,
-      a === null ? (fn as Job) : new JobWithArgs(fn as Job, a),
+      fn as Job,
+      args.length === 0 ? null : args,
     );
-    // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
-    // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it (20x dearer).
-    t._ctx = new AsyncResource('DeferredSemaphore.run');
-    this._enqueue(t as Ticket<unknown>);
+    if (this._acquired + this._running < this._limit && this._waitingCount === 0) {
+      t.phase = RUNNING;
+      this._running++;
+      this._startJob(t as Ticket<unknown>);
+    } else {
+      // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
+      // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it.
+      t.callerContext = new AsyncResource('DeferredSemaphore.run');
+      this._enqueue(t as Ticket<unknown>);
+    }
     return t;
   }
 
   /** @internal */
   _enqueue(t: Ticket<unknown>): void {
     if (this._tail === null) this._head = t;
-    else this._tail._qnext = t;
+    else this._tail.behind = t;
     this._tail = t;
     this._waitingCount++;
   }
@@ -269,11 +283,11 @@ export class DeferredSemaphore {
     let prev: Ticket<unknown> | null = null;
     let t = this._head;
     while (t !== null) {
-      const next: Ticket<unknown> | null = t._qnext;
-      if (t._job === null) {
-        t._qnext = null;
+      const next: Ticket<unknown> | null = t.behind;
+      if (t.phase !== WAITING) {
+        t.behind = null;
         if (prev === null) this._head = next;
-        else prev._qnext = next;
+        else prev.behind = next;
       } else {
         prev = t;
       }
@@ -287,33 +301,27 @@ export class DeferredSemaphore {
     if (this._draining) return;
     this._draining = true;
     try {
-      while (this._held < this._limit && this._waitingCount > 0) {
+      while (this._acquired + this._running < this._limit && this._waitingCount > 0) {
         const t = this._head as Ticket<unknown>;
-        this._head = t._qnext;
+        this._head = t.behind;
         if (this._head === null) this._tail = null;
-        t._qnext = null;
-        const job = t._job;
-        if (job === null) {
-          // Cancelled while it waited.
+        t.behind = null;
+        if (t.phase !== WAITING) {
           this._cancelledInQueue--;
           continue;
         }
         this._waitingCount--;
-        this._held++;
-        if (job === ACQUIRE) {
-          t._job = null;
+        if (t.jobFn === null) {
+          t.phase = DONE;
+          this._acquired++;
           t.callback(this);
         } else {
-          const context = t._ctx as AsyncResource | null;
-          t._job = RUNNING;
-          if (context === null) {
-            if (typeof job === 'function') this._startJob(t, job, null);
-            else this._startJob(t, job.fn, job.args);
-          } else {
-            // The job waits in `_ctx`, so that runInAsyncScope gets one argument, not four.
-            t._ctx = job;
-            context.runInAsyncScope(startInContext, this, t);
-          }
+          t.phase = RUNNING;
+          this._running++;
+          const context = t.callerContext;
+          t.callerContext = null;
+          if (context === null) this._startJob(t);
+          else context.runInAsyncScope(this._startJob, this, t);
         }
       }
     } finally {
@@ -321,98 +329,156 @@ export class DeferredSemaphore {
     }
   }
 
-  /** @internal Runs the job of a ticket that holds a token (its `_job` is already RUNNING). */
-  _startJob(t: Ticket<unknown>, fn: Job, args: readonly unknown[] | null): void {
+  /**
+   * @internal Calls the job of a ticket that holds a token, and waits for its result. Whatever the job returns or
+   * throws becomes its outcome — even a value whose `then` getter throws — so the token always comes back.
+   */
+  _startJob(t: Ticket<unknown>): void {
+    const fn = t.jobFn as Job;
+    const args = t.jobArgs;
+    t.jobFn = null;
+    t.jobArgs = null;
     let out: unknown;
     try {
       out = args === null ? (fn as () => unknown)() : fn(...(args as never[]));
+      if (out instanceof Deferred) {
+        const r = this._runner(t);
+        r.inner = out;
+        out.addCallbacks(r.onDeferredValue, r.onDeferredFailure);
+        return;
+      }
+      if (out !== null && (typeof out === 'object' || typeof out === 'function')) {
+        // `then` is read once: a getter may throw, or answer differently the second time.
+        const then: unknown = (out as { then?: unknown }).then;
+        if (typeof then === 'function') {
+          const r = this._runner(t);
+          if (then === nativeThen && out instanceof Promise) {
+            nativeThen.call(out, r.onValue, r.onReason);
+          } else {
+            // A foreign thenable might call back twice, or throw; a Promise adopting it does neither.
+            new Promise((resolve, reject) => {
+              then.call(out, resolve, reject);
+            }).then(r.onValue, r.onReason);
+          }
+          return;
+        }
+      }
     } catch (e) {
+      const r = t.runner;
+      if (r !== null) {
+        // Back in the pool only if what it was handed to ever calls it; then that call finds no ticket.
+        r.ticket = null;
+        r.inner = null;
+        t.runner = null;
+      }
       this._finish(t, new Failure(e));
       return;
     }
-    if (out instanceof Deferred) {
-      const r = this._runner(t);
-      r.inner = out;
-      out.addCallbacks(r.dOk, r.dErr);
-    } else if (out instanceof Promise) {
-      const r = this._runner(t);
-      out.then(r.ok, r.err);
-    } else if (isThenable(out)) {
-      // A foreign thenable might call back twice or throw; a Promise adopting it does neither.
-      const r = this._runner(t);
-      Promise.resolve(out).then(r.ok, r.err);
-    } else {
-      this._finish(t, out);
-    }
+    this._finish(t, out);
   }
 
   /** @internal */
   _runner(t: Ticket<unknown>): Runner {
-    if (t._ctx !== null) return t._ctx as Runner;
     const r = this._runners.pop() ?? new Runner(this);
     r.ticket = t;
-    t._ctx = r;
+    t.runner = r;
     return r;
   }
 
-  /** @internal A runner's job settled: the runner is free for the next job. */
+  /** @internal A runner's Deferred or Promise settled: the runner is free again, and the job has its outcome. */
   _settled(r: Runner, outcome: unknown): void {
     const t = r.ticket;
-    if (t === null) return;
     r.ticket = null;
     r.inner = null;
-    t._ctx = null;
     this._runners.push(r);
+    if (t === null) return;
+    t.runner = null;
     this._finish(t, outcome);
   }
 
-  /** @internal The job's outcome is known: give the token back, then fire the ticket (unless it was cancelled). */
+  /** @internal The job's result fired: give the token back, then fire the ticket (unless it was cancelled). */
   _finish(t: Ticket<unknown>, outcome: unknown): void {
-    if (t._job !== RUNNING) return;
-    t._job = null;
-    this._held--;
+    if (t.phase !== RUNNING) return;
+    this._jobEnded(t);
+    if (t.called) return;
+    if (outcome instanceof Failure) {
+      t.errback(outcome);
+      return;
+    }
+    try {
+      t.callback(outcome);
+    } catch (e) {
+      // callback() refuses a value that looks like a Deferred or Promise when it looks again: that is the outcome.
+      if (!t.called) t.errback(new Failure(e));
+    }
+  }
+
+  /** @internal A running job's token comes back, and goes to the next waiter. */
+  _jobEnded(t: Ticket<unknown>): void {
+    t.phase = DONE;
+    this._running--;
     this._drain();
-    if (!t.called) t._start(outcome);
   }
 }
 
-function startInContext(this: DeferredSemaphore, t: Ticket<unknown>): void {
-  const job = t._ctx as Job | JobWithArgs;
-  t._ctx = null;
-  if (typeof job === 'function') this._startJob(t, job, null);
-  else this._startJob(t, job.fn, job.args);
+/**
+ * A semaphore whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredSemaphore`: at most {@link limit}
+ * holders at once, the others wait in a first-in first-out queue. See {@link ConcurrencyPrimitive} for `acquire()`,
+ * `release()`, `run()`, cancellation and `using`.
+ *
+ * Beyond Twisted, {@link limit} can be changed while jobs run, and {@link held} counts the tokens held.
+ */
+export class DeferredSemaphore extends ConcurrencyPrimitive {
+  /** @param tokens how many holders may hold the semaphore at once: a whole number >= 1. */
+  constructor(tokens: number) {
+    super(checkTokens(tokens, 'tokens'));
+  }
+
+  /**
+   * How many holders are allowed at once. Setting it (a whole number >= 1) takes effect at once: raising it starts
+   * waiters, lowering it lets current holders finish and starts nobody new until fewer than the new limit hold a token.
+   */
+  override get limit(): number {
+    return this._limit;
+  }
+
+  override set limit(value: number) {
+    this._limit = checkTokens(value, 'limit');
+    this._drain();
+  }
 }
 
 /**
- * A mutual-exclusion lock whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredLock`: a
- * {@link DeferredSemaphore} of one token, with the same `run()`, cancellation and first-in first-out order.
+ * A mutual-exclusion lock whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredLock`: one holder at a
+ * time, with the same `acquire()`, `release()`, `run()`, cancellation, first-in first-out order and `using` as a
+ * {@link DeferredSemaphore}.
+ *
+ * It is not a subclass of DeferredSemaphore (nor is it in Twisted): a semaphore promises a settable `limit`, which a
+ * lock cannot honour, so a lock could not stand wherever a semaphore is expected. Both are
+ * {@link ConcurrencyPrimitive}s: type a parameter with that to accept either.
  */
-export class DeferredLock extends DeferredSemaphore {
+export class DeferredLock extends ConcurrencyPrimitive {
   constructor() {
     super(1);
   }
 
   /** True while someone holds the lock. */
   get locked(): boolean {
-    return this._held > 0;
-  }
-
-  /** Always 1: a lock's limit cannot be changed. */
-  override get limit(): number {
-    return 1;
-  }
-
-  override set limit(value: number) {
-    throw new TypeError(`A DeferredLock's limit is always 1, cannot set it to ${String(value)}`);
+    return this._acquired + this._running > 0;
   }
 
   /**
-   * Unlocks, handing the lock to the oldest waiter if there is one.
-   * @throws {Error} when the lock is not held.
+   * Unlocks a lock taken with `acquire()`, handing it to the oldest waiter if there is one.
+   * @throws {TooManyReleasesError} when the lock is not held through `acquire()`.
    */
   override release(): void {
-    if (this._held === 0)
-      throw new TooManyReleasesError('release() was called on a DeferredLock that is not locked');
+    if (this._acquired === 0) {
+      throw new TooManyReleasesError(
+        this._running === 0
+          ? 'release() was called on a DeferredLock that is not locked'
+          : 'release() was called on a DeferredLock locked by a run() job, which unlocks it when its result fires',
+      );
+    }
     super.release();
   }
 }
