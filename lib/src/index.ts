@@ -71,6 +71,13 @@ export {
   parallel,
   parallelStream,
 } from './parallel.js';
+export {
+  DeferredQueue,
+  type DeferredQueueOptions,
+  QueueClosed,
+  QueueOverflow,
+  QueueUnderflow,
+} from './queue.js';
 export { ConcurrencyPrimitive, DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
 export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
 export { VERSION } from './version.js';
