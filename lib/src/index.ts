@@ -78,6 +78,11 @@ export {
   QueueOverflow,
   QueueUnderflow,
 } from './queue.js';
-export { ConcurrencyPrimitive, DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
+export {
+  ConcurrencyPrimitive,
+  DeferredLock,
+  DeferredSemaphore,
+  type WaitingQueue,
+} from './semaphore/index.js';
 export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
 export { VERSION } from './version.js';

@@ -1,92 +1,10 @@
 import { AsyncResource } from 'node:async_hooks';
-import { Deferred } from './core/deferred.js';
-import { TooManyReleasesError } from './core/errors.js';
-import { Failure } from './core/failure.js';
-
-type Job = (...args: never[]) => unknown;
-
-function checkTokens(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= 1, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** A ticket's phase: in the queue, waiting for a token. */
-const WAITING = 0;
-/** A ticket's phase: its job holds a token, until the job's result fires. */
-const RUNNING = 1;
-/** A ticket's phase: no longer the semaphore's concern (an acquire() that was served, a finished or cancelled job). */
-const DONE = 2;
+import { Deferred } from '../core/deferred.js';
+import { TooManyReleasesError } from '../core/errors.js';
+import { Failure } from '../core/failure.js';
+import { DONE, type Job, RUNNING, Runner, Ticket, WAITING } from './ticket.js';
 
 const nativeThen = Promise.prototype.then;
-
-/**
- * A place in the queue: the Deferred that `acquire()` or `run()` returned. It is a Deferred so that a waiting batch of
- * 200,000 jobs costs one object per job, and it uses only the Deferred's public API (its canceller, `callback`,
- * `errback`). Its names are unlike any of Deferred's, so the two never collide.
- * @internal
- */
-class Ticket<T> extends Deferred<T> {
-  // Declared, and set in the constructor: faster to build than field initializers.
-  /** The function `run()` will call; null for an `acquire()`, and once the job has been called. */
-  declare jobFn: Job | null;
-  /** The arguments for {@link jobFn}; null when there are none. */
-  declare jobArgs: readonly unknown[] | null;
-  /** The async context of whoever called `run()`, captured only when the job has to wait; null otherwise. */
-  declare callerContext: AsyncResource | null;
-  /** {@link WAITING}, {@link RUNNING} or {@link DONE}. */
-  declare phase: number;
-  /** The ticket queued right behind this one. */
-  declare behind: Ticket<unknown> | null;
-  /** The runner waiting for the Deferred or Promise the job returned, while it is pending. */
-  declare runner: Runner | null;
-
-  constructor(canceller: (d: Deferred<T>) => void, jobFn: Job | null, jobArgs: readonly unknown[] | null) {
-    super(canceller);
-    this.jobFn = jobFn;
-    this.jobArgs = jobArgs;
-    this.callerContext = null;
-    this.phase = WAITING;
-    this.behind = null;
-    this.runner = null;
-  }
-}
-
-/**
- * Waits for the Deferred or Promise a job returned. There are only as many runners as jobs pending at once, and each is
- * reused, so a job needs no closures of its own to be told its outcome.
- * @internal
- */
-class Runner {
-  readonly owner: ConcurrencyPrimitive;
-  /** The ticket whose job this runner waits for; null while the runner is free, or after that ticket was cancelled. */
-  ticket: Ticket<unknown> | null = null;
-  /** The Deferred the job returned, to cancel it with the ticket; null for a Promise. */
-  inner: Deferred<unknown> | null = null;
-
-  constructor(owner: ConcurrencyPrimitive) {
-    this.owner = owner;
-  }
-
-  onValue = (value: unknown): void => {
-    this.owner._settled(this, value);
-  };
-  onReason = (reason: unknown): void => {
-    this.owner._settled(this, new Failure(reason));
-  };
-  // The job's own Deferred keeps its value for whoever else listens to it (it may be shared or cached). Its failure
-  // has moved on to the run() Deferred, so the job's chain continues with null and does not report it a second time
-  // (as a DeferredList with consumeErrors does).
-  onDeferredValue = (value: unknown): unknown => {
-    this.owner._settled(this, value);
-    return value;
-  };
-  onDeferredFailure = (failure: Failure): null => {
-    this.owner._settled(this, failure);
-    return null;
-  };
-}
 
 /** A live, read-only view of the acquires waiting for a token, oldest first. Reading `length` is O(1). */
 export interface WaitingQueue<T> extends Iterable<Deferred<T>> {
@@ -170,8 +88,8 @@ export abstract class ConcurrencyPrimitive {
   };
   readonly #waiting: WaitingQueue<this>;
 
-  /** @internal */
-  constructor(limit: number) {
+  /** @param limit how many holders are allowed at once; the subclass checks it. */
+  protected constructor(limit: number) {
     this._limit = limit;
     this.#waiting = new WaitingView<this>(this);
   }
@@ -418,67 +336,5 @@ export abstract class ConcurrencyPrimitive {
     t.phase = DONE;
     this._running--;
     this._drain();
-  }
-}
-
-/**
- * A semaphore whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredSemaphore`: at most {@link limit}
- * holders at once, the others wait in a first-in first-out queue. See {@link ConcurrencyPrimitive} for `acquire()`,
- * `release()`, `run()`, cancellation and `using`.
- *
- * Beyond Twisted, {@link limit} can be changed while jobs run, and {@link held} counts the tokens held.
- */
-export class DeferredSemaphore extends ConcurrencyPrimitive {
-  /** @param tokens how many holders may hold the semaphore at once: a whole number >= 1. */
-  constructor(tokens: number) {
-    super(checkTokens(tokens, 'tokens'));
-  }
-
-  /**
-   * How many holders are allowed at once. Setting it (a whole number >= 1) takes effect at once: raising it starts
-   * waiters, lowering it lets current holders finish and starts nobody new until fewer than the new limit hold a token.
-   */
-  override get limit(): number {
-    return this._limit;
-  }
-
-  override set limit(value: number) {
-    this._limit = checkTokens(value, 'limit');
-    this._drain();
-  }
-}
-
-/**
- * A mutual-exclusion lock whose `acquire()` returns a {@link Deferred} — Twisted's `DeferredLock`: one holder at a
- * time, with the same `acquire()`, `release()`, `run()`, cancellation, first-in first-out order and `using` as a
- * {@link DeferredSemaphore}.
- *
- * It is not a subclass of DeferredSemaphore (nor is it in Twisted): a semaphore promises a settable `limit`, which a
- * lock cannot honour, so a lock could not stand wherever a semaphore is expected. Both are
- * {@link ConcurrencyPrimitive}s: type a parameter with that to accept either.
- */
-export class DeferredLock extends ConcurrencyPrimitive {
-  constructor() {
-    super(1);
-  }
-
-  /** True while someone holds the lock. */
-  get locked(): boolean {
-    return this._acquired + this._running > 0;
-  }
-
-  /**
-   * Unlocks a lock taken with `acquire()`, handing it to the oldest waiter if there is one.
-   * @throws {TooManyReleasesError} when the lock is not held through `acquire()`.
-   */
-  override release(): void {
-    if (this._acquired === 0) {
-      throw new TooManyReleasesError(
-        this._running === 0
-          ? 'release() was called on a DeferredLock that is not locked'
-          : 'release() was called on a DeferredLock locked by a run() job, which unlocks it when its result fires',
-      );
-    }
-    super.release();
   }
 }
