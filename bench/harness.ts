@@ -67,7 +67,10 @@ export interface RoundOptions {
 
 let gcFn: (() => void) | undefined;
 
-/** The engine's full collector, obtained in-process so no command-line flag is needed. */
+/**
+ * The engine's full collector, obtained in-process so no command-line flag is needed. For memory measurements only
+ * (a clean heap to measure growth from): timed runs never force GC, since users' programs do not.
+ */
 export function gc(): void {
   if (gcFn === undefined) {
     setFlagsFromString('--expose-gc');
@@ -86,7 +89,8 @@ export function median(values: readonly number[]): number {
 /**
  * Times full runs of every variant, round-robin: each round runs every variant once, starting at a different one, so
  * a burst of load from another process or a GC debt left by a neighbour spreads over all rows instead of hitting one.
- * The heap is collected before each run so that no run pays for the garbage of the one before.
+ * The heap is not collected between runs: a user's program does not force GC, so each run pays for its own garbage
+ * and for what the run before left, as it would in a real program.
  */
 export async function interleave(variants: readonly Variant[], options: RoundOptions): Promise<Row[]> {
   const { warmup, rounds, items } = options;
@@ -99,7 +103,6 @@ export async function interleave(variants: readonly Variant[], options: RoundOpt
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < variants.length; k++) {
       const i = (r + k) % variants.length;
-      gc();
       const cpuStart = process.cpuUsage();
       const start = performance.now();
       await variants[i].run();

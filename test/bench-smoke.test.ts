@@ -29,6 +29,8 @@ describe('benchmark harness (tiny counts)', () => {
     expectWellFormed(c, [
       'DeferredSemaphore.run',
       'DeferredSemaphore.run, no DeferredList',
+      'DeferredSemaphore.run(fn, item) + gatherResults',
+      'p-limit(fn, item)',
       'p-limit',
       'p-queue',
       'async.queue',

@@ -73,6 +73,18 @@ export {
   parallelSkip,
   parallelStream,
 } from './parallel/index.js';
-export { DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
+export {
+  DeferredQueue,
+  type DeferredQueueOptions,
+  QueueClosed,
+  QueueOverflow,
+  QueueUnderflow,
+} from './queue.js';
+export {
+  ConcurrencyPrimitive,
+  DeferredLock,
+  DeferredSemaphore,
+  type WaitingQueue,
+} from './semaphore/index.js';
 export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
 export { VERSION } from './version.js';

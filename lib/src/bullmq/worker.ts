@@ -1,5 +1,5 @@
 import { type ConnectionOptions, Worker } from 'bullmq';
-import { DeferredSemaphore } from '../semaphore.js';
+import { DeferredSemaphore } from '../semaphore/index.js';
 import { checkConnection, withPatientRetries } from './connection.js';
 
 /** Options of {@link runWorker}. */

@@ -67,6 +67,44 @@ export class TooManyReleasesError extends AsyncBatchingError {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// DeferredQueue
+
+/** `put()` on a `DeferredQueue` that already holds `size` items and has no waiting `get()` (Twisted's name). */
+export class QueueOverflow extends AsyncBatchingError {
+  /** The queue's `size` limit. */
+  readonly size: number;
+
+  constructor(size: number) {
+    super(`put() would hold more than the queue's size of ${size} items`, 'AB_ERR_QUEUE_OVERFLOW');
+    this.name = 'QueueOverflow';
+    this.size = size;
+  }
+}
+
+/** `get()` on an empty `DeferredQueue` that already has `backlog` gets waiting (Twisted's name). */
+export class QueueUnderflow extends AsyncBatchingError {
+  /** The queue's `backlog` limit. */
+  readonly backlog: number;
+
+  constructor(backlog: number) {
+    super(
+      `get() would have more than the queue's backlog of ${backlog} gets waiting`,
+      'AB_ERR_QUEUE_UNDERFLOW',
+    );
+    this.name = 'QueueUnderflow';
+    this.backlog = backlog;
+  }
+}
+
+/** `put()` on a closed `DeferredQueue`, or a `get()` that can never be served because the queue closed empty. */
+export class QueueClosed extends AsyncBatchingError {
+  constructor(message = 'The queue is closed') {
+    super(message, 'AB_ERR_QUEUE_CLOSED');
+    this.name = 'QueueClosed';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Cooperator
 
 /** The base class of the reasons a `CooperativeTask` ended, as Twisted's `TaskFinished`. */
