@@ -60,8 +60,9 @@ function toDeferred<T>(item: Input<T>): Deferred<T> {
  * that looks like success. With `fireOnOneErrback` it errbacks with a {@link FirstError} on the first failure. Results
  * that arrive after it fired are recorded in nothing and never throw.
  *
- * Cancelling a DeferredList cancels every input that has not fired. An input whose cancellation throws (a subclass
- * overriding `cancel()`) is reported as an unhandled failure would be, and the others are cancelled all the same.
+ * Cancelling a DeferredList cancels every input (as Twisted's: one that has fired and waits on another Deferred cancels
+ * that one). An input whose cancellation throws (a subclass overriding `cancel()`) is reported as an unhandled failure
+ * would be, and the others are cancelled all the same.
  *
  * The second type parameter is the result type; with `fireOnOneCallback` write `DeferredList<T, [T, number]>`.
  */
@@ -162,10 +163,12 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> imp
   }
 }
 
-/** A DeferredList's canceller: cancels every input that has not fired; one that throws does not stop the others. */
+/**
+ * A DeferredList's canceller: cancels every input, as Twisted's does (a fired input that waits on another Deferred
+ * cancels that one; any other fired input ignores it). One that throws does not stop the others.
+ */
 function cancelInputs(list: DeferredList<unknown, unknown>): void {
   for (const d of list.deferreds) {
-    if (d.called) continue;
     try {
       d.cancel();
     } catch (e) {

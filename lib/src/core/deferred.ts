@@ -95,6 +95,8 @@ const WAITER = { link: 'waiter' };
 const CHAINED = { link: 'chained' };
 /** The errback slot of an indexed listener's link. */
 const INDEXED = { link: 'indexed' };
+/** On the run loop's stack: the Deferred goes on with the result it has. */
+const KEEP = { link: 'keep' };
 
 /** The arguments slot of a link whose callback and errback have different extra arguments. */
 class SplitArgs {
@@ -421,10 +423,19 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   cancel(): void {
     let d = this as Deferred<unknown>;
+    // Deferreds that wait on each other in a ring would make this walk endless: Brent's cycle check notices.
+    let mark = d;
+    let steps = 0;
+    let lap = 1;
     while ((d._flags & CALLED) !== 0) {
       const waitingOn = d._result;
-      if (!(waitingOn instanceof Deferred) || d._paused === 0) return;
+      if (!(waitingOn instanceof Deferred) || waitingOn === mark) return;
       d = waitingOn;
+      if (++steps === lap) {
+        mark = d;
+        steps = 0;
+        lap *= 2;
+      }
     }
     const canceller = d._canceller;
     let thrown: Failure | null = null;
@@ -571,96 +582,127 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   _run(): void {
     if ((this._flags & RUNNING) !== 0) return;
-    // Deferreds whose chains were interrupted to hand a result on; allocated only when that happens.
-    let stack: Deferred<unknown>[] | null = null;
+    // Deferreds whose chains were interrupted to hand a result on, each with what it takes when the loop comes back
+    // to it (KEEP: nothing, it goes on with the result it has); allocated only when that happens.
+    let stack: unknown[] | null = null;
     let current = this as Deferred<unknown>;
+    // What the last callback of `current` returned, when the loop comes back to it to take that in.
+    let resumeWith: unknown = KEEP;
     for (;;) {
       if (current._paused !== 0) {
         // This one waits on something else now; go back to the Deferred that handed it a result, if any.
+        if (resumeWith !== KEEP) {
+          current._result = resumeWith;
+          resumeWith = KEEP;
+        }
         if (stack === null || stack.length === 0) return;
+        resumeWith = stack.pop();
         current = stack.pop() as Deferred<unknown>;
+        current._flags &= ~RUNNING;
         continue;
       }
       let finished = true;
       for (;;) {
-        // The next link: the inline one, then those of the array (which callbacks may extend as they run).
-        const at = current._next;
-        let first: unknown;
-        let kind: unknown;
-        let third: unknown;
-        if (at === 0) {
-          kind = current._l1;
-          if (kind === NO_LINK) break;
-          first = current._l0;
-          third = current._l2;
-        } else {
-          const links = current._links;
-          const i = at - LINK_SIZE;
-          if (links === null || i >= links.length) break;
-          first = links[i];
-          kind = links[i + 1];
-          third = links[i + 2];
-        }
-        current._next = at + LINK_SIZE;
-        if (kind === WAITER || kind === CHAINED) {
-          const target = first as Deferred<unknown>;
-          const result = current._result;
-          if (result instanceof Failure) current._observed = result;
-          current._result = undefined;
-          if (kind === WAITER) {
-            // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
-            target._result = result;
-            target._paused--;
-          } else if ((target._flags & CALLED) === 0) {
-            // chainDeferred: `target.callback(result)` without recursing into its chain.
-            target._flags |= CALLED;
-            target._result = result;
-            target._canceller = null;
-          } else {
-            if ((target._flags & SUPPRESS_ALREADY_CALLED) !== 0) target._flags &= ~SUPPRESS_ALREADY_CALLED;
-            else current._result = new Failure(new AlreadyCalledError());
-            continue;
-          }
-          if (stack === null) stack = [];
-          stack.push(current);
-          current = target;
-          finished = false;
-          break;
-        }
-        const failed = current._result instanceof Failure;
         let next: unknown;
-        let handed: Deferred<unknown> | null | undefined = null;
-        if (kind === INDEXED) {
-          const saved = handoff;
-          handoff = null;
-          current._flags |= RUNNING;
-          try {
-            next = (first as IndexedListener)._onIndexed(current._result, third as number, failed);
-          } catch (e) {
-            next = new Failure(e);
-          } finally {
-            current._flags &= ~RUNNING;
-            handed = handoff;
-            handoff = saved;
-          }
+        if (resumeWith !== KEEP) {
+          next = resumeWith;
+          resumeWith = KEEP;
         } else {
-          const fn = (failed ? kind : first) as Fn | null;
-          if (fn === null) continue;
-          let args = third as readonly unknown[] | SplitArgs | null;
-          if (args instanceof SplitArgs) args = failed ? args.eb : args.cb;
-          current._flags |= RUNNING;
-          try {
-            const call = fn as (r: unknown, ...rest: unknown[]) => unknown;
-            next =
-              args === null
-                ? call(current._result)
-                : args.length === 1
-                  ? call(current._result, args[0])
-                  : call(current._result, ...args);
-          } catch (e) {
-            next = new Failure(e);
-          } finally {
-            current._flags &= ~RUNNING;
+          // The next link: the inline one, then those of the array (which callbacks may extend as they run).
+          const at = current._next;
+          let first: unknown;
+          let kind: unknown;
+          let third: unknown;
+          if (at === 0) {
+            kind = current._l1;
+            if (kind === NO_LINK) break;
+            first = current._l0;
+            third = current._l2;
+          } else {
+            const links = current._links;
+            const i = at - LINK_SIZE;
+            if (links === null || i >= links.length) break;
+            first = links[i];
+            kind = links[i + 1];
+            third = links[i + 2];
+          }
+          current._next = at + LINK_SIZE;
+          if (kind === WAITER || kind === CHAINED) {
+            const target = first as Deferred<unknown>;
+            const result = current._result;
+            if (result instanceof Failure) current._observed = result;
+            if (kind === WAITER) {
+              // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
+              current._result = undefined;
+              target._result = result;
+              target._paused--;
+              if (stack === null) stack = [];
+              stack.push(current, KEEP);
+            } else if ((target._flags & CALLED) === 0) {
+              // chainDeferred: Twisted's `target.callback(result)` as a callback of this chain, without recursing. As
+              // there, `current` keeps its result and counts as running while the target's chain runs (links added
+              // to it wait), and goes on with undefined, that callback's return value, afterwards.
+              target._flags |= CALLED;
+              target._result = result;
+              target._canceller = null;
+              current._flags |= RUNNING;
+              if (stack === null) stack = [];
+              stack.push(current, undefined);
+            } else {
+              current._result = undefined;
+              if ((target._flags & SUPPRESS_ALREADY_CALLED) !== 0) target._flags &= ~SUPPRESS_ALREADY_CALLED;
+              else current._result = new Failure(new AlreadyCalledError());
+              continue;
+            }
+            current = target;
+            finished = false;
+            break;
+          }
+          const failed = current._result instanceof Failure;
+          if (kind === INDEXED) {
+            const saved = handoff;
+            handoff = null;
+            let handed: Deferred<unknown> | null | undefined;
+            current._flags |= RUNNING;
+            try {
+              next = (first as IndexedListener)._onIndexed(current._result, third as number, failed);
+            } catch (e) {
+              next = new Failure(e);
+            } finally {
+              current._flags &= ~RUNNING;
+              handed = handoff;
+              handoff = saved;
+            }
+            if (handed !== null && handed !== undefined) {
+              // The listener fired a Deferred with settleNext(): run that one's chain now, then come back to
+              // `current`, which meanwhile keeps its result and counts as running (as while a listener that called
+              // `callback()` ran), and takes in what the listener returned when the loop comes back.
+              current._flags |= RUNNING;
+              if (stack === null) stack = [];
+              stack.push(current, next);
+              current = handed;
+              finished = false;
+              break;
+            }
+          } else {
+            const fn = (failed ? kind : first) as Fn | null;
+            if (fn === null) continue;
+            let args = third as readonly unknown[] | SplitArgs | null;
+            if (args instanceof SplitArgs) args = failed ? args.eb : args.cb;
+            current._flags |= RUNNING;
+            try {
+              const call = fn as (r: unknown, ...rest: unknown[]) => unknown;
+              next =
+                args === null
+                  ? call(current._result)
+                  : args.length === 1
+                    ? call(current._result, args[0])
+                    : call(current._result, ...args);
+            } catch (e) {
+              next = new Failure(e);
+            } finally {
+              current._flags &= ~RUNNING;
+            }
           }
         }
         // What the callback returned is inspected here, inside a try: a revoked Proxy or a `then` getter that throws
@@ -678,23 +720,22 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           }
         }
         current._result = next;
-        let waits = false;
         if (inner !== null) {
           if ((inner._flags & CALLED) === 0 || inner._paused !== 0 || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
             current._paused++;
             current._unregister();
             inner._push(current, WAITER, null);
-            waits = true;
-          } else {
-            // Already fired: take its result now.
-            current._result = inner._result;
-            if (inner._result instanceof Failure) {
-              inner._observed = inner._result;
-              inner._unregister();
-            }
-            inner._result = undefined;
+            finished = false;
+            break;
           }
+          // Already fired: take its result now.
+          current._result = inner._result;
+          if (inner._result instanceof Failure) {
+            inner._observed = inner._result;
+            inner._unregister();
+          }
+          inner._result = undefined;
         } else if (typeof then === 'function') {
           current._paused++;
           current._unregister();
@@ -712,17 +753,6 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           } catch (e) {
             resume(new Failure(e));
           }
-          waits = true;
-        }
-        if (handed !== null && handed !== undefined) {
-          // A listener fired a Deferred with settleNext(): run that one's chain now, then come back to `current`.
-          if (stack === null) stack = [];
-          stack.push(current);
-          current = handed;
-          finished = false;
-          break;
-        }
-        if (waits) {
           finished = false;
           break;
         }
@@ -736,7 +766,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         current._next = 0;
         current._settle();
         if (stack === null || stack.length === 0) return;
+        resumeWith = stack.pop();
         current = stack.pop() as Deferred<unknown>;
+        current._flags &= ~RUNNING;
       }
     }
   }
