@@ -154,6 +154,30 @@ describe('depth never overflows the stack', () => {
     expect(fired).toBe(true);
   });
 
+  it('ends cancel() on Deferreds that wait on each other in a ring', () => {
+    const a = new Deferred<number>();
+    const b = new Deferred<number>();
+    a.addCallback(() => b);
+    b.addCallback(() => a);
+    a.callback(1);
+    b.callback(2);
+    expect(a.paused && b.paused).toBe(true);
+    expect(() => a.cancel()).not.toThrow();
+  });
+
+  it('ignores a cancel() that comes back, through a ring, to a Deferred whose canceller is running', () => {
+    const input = new Deferred<unknown>();
+    let list: DeferredList<unknown> | undefined;
+    input.addBoth(() => list);
+    list = new DeferredList([input]);
+    input.cancel();
+    // `input` now waits on `list`, which waits on `input`: cancelling either goes round once and stops.
+    expect(() => input.cancel()).not.toThrow();
+    expect(list.called).toBe(true);
+    // The list failed with CancelledError and handed that to `input`, the Deferred waiting on it.
+    expect(outcomeOf(input)?.value).toBeInstanceOf(CancelledError);
+  });
+
   it(`cancels through ${DEEP.toLocaleString('en')} nested Deferreds`, () => {
     const innermost = new Deferred<number>();
     let outer = innermost;

@@ -40,6 +40,7 @@ export class RefDeferred<T = unknown> {
   result: unknown = undefined;
   runningCallbacks = false;
   suppressAlreadyCalled = false;
+  cancelling = false;
   canceller: ((d: RefDeferred<T>) => void) | undefined;
 
   constructor(canceller?: (d: RefDeferred<T>) => void) {
@@ -108,9 +109,13 @@ export class RefDeferred<T = unknown> {
     seen.add(this);
     if (!this.called) {
       if (this.canceller) {
+        // library: cancelling a Deferred whose canceller is running (through a ring of waits) does nothing.
+        if (this.cancelling) return;
+        this.cancelling = true;
         try {
           this.canceller(this);
         } catch (e) {
+          this.cancelling = false;
           // library: a canceller that throws is reported, and the Deferred still fails with CancelledError.
           if (!this.called)
             this.errback(
@@ -118,6 +123,7 @@ export class RefDeferred<T = unknown> {
             );
           return;
         }
+        this.cancelling = false;
       } else {
         this.suppressAlreadyCalled = true;
       }

@@ -123,6 +123,8 @@ const CALLED = 1;
 const RUNNING = 2;
 /** A Deferred's flags: cancelled without a canceller, so its eventual result is dropped instead of raising. */
 const SUPPRESS_ALREADY_CALLED = 4;
+/** A Deferred's flags: its canceller is running, so cancelling it again (through a ring of waits) does nothing. */
+const CANCELLING = 8;
 
 /**
  * Until its `stack` is read, an Error holds the frames it was thrown through: their functions (with the scopes they
@@ -216,7 +218,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   declare _links: unknown[] | null;
   /** @internal How many slots have run: the first link's, then those of `_links`. */
   declare _next: number;
-  /** @internal {@link CALLED}, {@link RUNNING}, {@link SUPPRESS_ALREADY_CALLED}. */
+  /** @internal {@link CALLED}, {@link RUNNING}, {@link SUPPRESS_ALREADY_CALLED}, {@link CANCELLING}. */
   declare _flags: number;
   /** @internal How many things hold the chain: `pause()` calls not yet undone, and the Deferred or Promise it waits on. */
   declare _paused: number;
@@ -440,11 +442,15 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     const canceller = d._canceller;
     let thrown: Failure | null = null;
     if (canceller !== null) {
+      if ((d._flags & CANCELLING) !== 0) return;
+      d._flags |= CANCELLING;
       try {
         (canceller as (d: Deferred<unknown>) => void)(d);
       } catch (e) {
         thrown = new Failure(e);
         report(thrown);
+      } finally {
+        d._flags &= ~CANCELLING;
       }
     } else {
       // Without a canceller the work goes on; its eventual result is dropped instead of raising AlreadyCalledError.
