@@ -4,8 +4,9 @@
  * outside it, only these functions touch them. None of them is exported from the package.
  *
  * - {@link settledValue}`(d)`: the result of a Deferred that has succeeded and has nothing left to run (no link
- *   pending, not paused, no callback running), or {@link UNSETTLED}. Reading it is what a pass-through callback
- *   would see, without adding a link.
+ *   pending, not paused, no callback running), or {@link UNSETTLED}; also UNSETTLED for a result a link would pause
+ *   on (a Deferred or thenable) or cannot inspect. Reading it is what a pass-through callback would see, without
+ *   adding a link.
  * - {@link listenIndexed}`(d, listener, index)`: adds one link that calls `listener._onIndexed(result, index,
  *   failed)`; what that returns (or throws) becomes `d`'s result, as for a callback. No closure nor array per link.
  * - {@link settle}`(d, outcome)`: fires `d` with `outcome`, a result or a {@link Failure} (which takes the errback

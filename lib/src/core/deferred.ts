@@ -819,7 +819,21 @@ export const UNSETTLED: unique symbol = Symbol('unsettled');
 export function settledValue(d: Deferred<unknown>): unknown {
   if ((d._flags & (CALLED | RUNNING)) !== CALLED || d._paused !== 0 || d._l1 !== NO_LINK) return UNSETTLED;
   const r = d._result;
-  return r instanceof Failure ? UNSETTLED : r;
+  if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return r;
+  // A result a link would pause on (left by an unpause() while waiting, or a thenable a thenable resolved with) must
+  // meet a real link, as must anything that cannot even be inspected.
+  try {
+    if (
+      r instanceof Failure ||
+      r instanceof Deferred ||
+      typeof (r as { then?: unknown }).then === 'function'
+    ) {
+      return UNSETTLED;
+    }
+  } catch {
+    return UNSETTLED;
+  }
+  return r;
 }
 
 /** @internal See `./chain.ts`. */
