@@ -730,7 +730,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if ((inner._flags & CALLED) === 0 || inner._paused !== 0 || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
             current._paused++;
-            current._unregister();
+            if (current._registered !== null) current._unregister();
             inner._push(current, WAITER, null);
             finished = false;
             break;
@@ -744,7 +744,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           inner._result = undefined;
         } else if (typeof then === 'function') {
           current._paused++;
-          current._unregister();
+          if (current._registered !== null) current._unregister();
           const waiting = current;
           let settled = false;
           const resume = (value: unknown) => {
