@@ -1,9 +1,17 @@
+import {
+  type IndexedListener,
+  listenIndexed,
+  reportUnhandled,
+  settle,
+  settledValue,
+  settleNext,
+  UNSETTLED,
+} from './core/chain.js';
 import { Deferred } from './core/deferred.js';
-import { FirstError } from './core/errors.js';
-
-export { FirstError };
-
+import { FailureGroup, FirstError } from './core/errors.js';
 import { Failure } from './core/failure.js';
+
+export { FailureGroup, FirstError };
 
 /** One input's outcome in a {@link DeferredList}: `[true, result]` or `[false, failure]`. */
 export type DeferredListEntry<T> = [true, T] | [false, Failure];
@@ -52,11 +60,13 @@ function toDeferred<T>(item: Input<T>): Deferred<T> {
  * that looks like success. With `fireOnOneErrback` it errbacks with a {@link FirstError} on the first failure. Results
  * that arrive after it fired are recorded in nothing and never throw.
  *
- * Cancelling a DeferredList cancels every input that has not fired.
+ * Cancelling a DeferredList cancels every input (as Twisted's: one that has fired and waits on another Deferred cancels
+ * that one). An input whose cancellation throws (a subclass overriding `cancel()`) is reported as an unhandled failure
+ * would be, and the others are cancelled all the same.
  *
  * The second type parameter is the result type; with `fireOnOneCallback` write `DeferredList<T, [T, number]>`.
  */
-export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
+export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> implements IndexedListener {
   /** The inputs, as Deferreds (Promises and plain values are wrapped). */
   readonly deferreds: readonly Deferred<T>[];
   /** The outcomes so far, in input order; a slot is `undefined` until its input fires. */
@@ -67,9 +77,7 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
   /** @internal */ _consumeErrors: boolean;
 
   constructor(items: Iterable<Input<T>>, options: DeferredListOptions = {}) {
-    super((self) => {
-      for (const d of (self as DeferredList<T, R>).deferreds) if (!d.called) d.cancel();
-    });
+    super(cancelInputs as (self: Deferred<R>) => void);
     if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
       throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
     }
@@ -94,19 +102,20 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
     this.deferreds = deferreds;
     this.resultList = new Array(deferreds.length);
     if (deferreds.length === 0) {
-      this.callback([] as R);
+      settle(this, []);
       return;
     }
     for (let i = 0; i < deferreds.length; i++) {
       const d = deferreds[i];
       // A success that has already run its whole chain is read as it is: a callback that returns its argument would
       // leave that Deferred exactly as it was, so the link (and its argument array) need not exist.
-      if (d.called && d._isIdle() && d._noLinks() && !(d._result instanceof Failure)) {
-        this._onResult(d._result as T, i);
+      const value = settledValue(d);
+      if (value !== UNSETTLED) {
+        this._onResult(value as T, i);
         continue;
       }
       // An indexed link: no closure, argument array or options object per input.
-      d._addIndexed(this, i);
+      listenIndexed(d, this, i);
     }
   }
 
@@ -120,10 +129,12 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
     this.resultList[index] = [true, result];
     this._finished++;
     if (!this.called) {
+      // settleNext: when an input's link calls this, the list's own chain runs after it returns, on the same loop,
+      // so lists nested to any depth fire without deepening the stack.
       if (this._fireOnOneCallback) {
-        this.callback([result, index] as R);
+        settleNext(this, [result, index]);
       } else if (this._finished === this.resultList.length) {
-        this.callback(this.resultList as R);
+        settleNext(this, this.resultList);
       }
     }
     return result;
@@ -135,17 +146,34 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
     this._finished++;
     if (!this.called) {
       if (this._fireOnOneErrback) {
-        this.errback(new FirstError(failure, index));
+        settleNext(this, new Failure(new FirstError(failure, index)));
       } else if (this._finished === this.resultList.length) {
         if (this._fireOnOneCallback) {
           const errors = (this.resultList as DeferredListEntry<T>[]).map((e) => (e[1] as Failure).value);
-          this.errback(new AggregateError(errors, 'Every Deferred in the DeferredList failed'));
+          settleNext(
+            this,
+            new Failure(new AggregateError(errors, 'Every Deferred in the DeferredList failed')),
+          );
         } else {
-          this.callback(this.resultList as R);
+          settleNext(this, this.resultList);
         }
       }
     }
     return this._consumeErrors ? null : failure;
+  }
+}
+
+/**
+ * A DeferredList's canceller: cancels every input, as Twisted's does (a fired input that waits on another Deferred
+ * cancels that one; any other fired input ignores it). One that throws does not stop the others.
+ */
+function cancelInputs(list: DeferredList<unknown, unknown>): void {
+  for (const d of list.deferreds) {
+    try {
+      d.cancel();
+    } catch (e) {
+      reportUnhandled(new Failure(e));
+    }
   }
 }
 
@@ -157,4 +185,56 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
 export function gatherResults<T>(items: Iterable<Input<T>>, consumeErrors = false): Deferred<T[]> {
   const list = new DeferredList<T>(items, { fireOnOneErrback: true, consumeErrors });
   return list.addCallback((entries) => entries.map((e) => e[1] as T));
+}
+
+/**
+ * Fires with `[index, result]` of the first input to succeed, and cancels the others (Twisted's `race`). When every
+ * input fails it errbacks with a {@link FailureGroup} of their failures, in input order. Cancelling it cancels every
+ * input. The inputs' own chains continue with `undefined`, as in Twisted.
+ * @throws {RangeError} when `items` is empty (such a race could never fire).
+ */
+export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
+  if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+  }
+  const inputs = Array.from(items, toDeferred);
+  if (inputs.length === 0) {
+    throw new RangeError('Expected `items` to hold at least one Deferred or Promise, got 0');
+  }
+  let winner: Deferred<T> | null = null;
+  const failures: (Failure | undefined)[] = new Array(inputs.length);
+  let failed = 0;
+  const result = new Deferred<[number, T]>(() => {
+    for (const d of inputs) {
+      try {
+        d.cancel();
+      } catch (e) {
+        reportUnhandled(new Failure(e));
+      }
+    }
+  });
+  const succeeded = (value: T, index: number): undefined => {
+    // A second success can only come from a loser whose canceller fired it with a result: ignore it.
+    if (winner !== null) return undefined;
+    winner = inputs[index];
+    for (const d of inputs) {
+      if (d === winner) continue;
+      try {
+        d.cancel();
+      } catch (e) {
+        reportUnhandled(new Failure(e));
+      }
+    }
+    result.callback([index, value]);
+    return undefined;
+  };
+  const lost = (failure: Failure, index: number): undefined => {
+    failures[index] = failure;
+    if (++failed === inputs.length) result.errback(new FailureGroup(failures as Failure[]));
+    return undefined;
+  };
+  for (let i = 0; i < inputs.length; i++) {
+    inputs[i].addCallbacks(succeeded, lost, { callbackArgs: [i], errbackArgs: [i] });
+  }
+  return result;
 }

@@ -18,6 +18,7 @@ export {
   type TerminationPredicateFactory,
 } from './cooperator.js';
 export {
+  type AddTimeoutOptions,
   AlreadyCalledError,
   CancelledError,
   Deferred,
@@ -26,13 +27,16 @@ export {
   maybeDeferred,
   setUnhandledFailureReporter,
   succeed,
+  type TimeoutClock,
   type UnhandledFailureReporter,
 } from './core/deferred.js';
 export {
   AsyncBatchingError,
   ConnectionLostError,
   ConnectionRefusedError,
+  DeferredTimeoutError,
   DNSLookupError,
+  FailureGroup,
   GetPageError,
   type GetPageErrorOptions,
   HttpError,
@@ -50,6 +54,7 @@ export {
   type DeferredListOptions,
   FirstError,
   gatherResults,
+  race,
 } from './deferred-list.js';
 export {
   closeDefaultAgent,

@@ -1,7 +1,7 @@
-import { AlreadyCalledError, CancelledError } from './errors.js';
+import { AlreadyCalledError, CancelledError, DeferredTimeoutError, NotPaused } from './errors.js';
 import { Failure } from './failure.js';
 
-export { AlreadyCalledError, CancelledError };
+export { AlreadyCalledError, CancelledError, DeferredTimeoutError };
 
 /** A function that receives a Failure report left unhandled at the end of a chain. */
 export type UnhandledFailureReporter = (failure: Failure) => void;
@@ -13,26 +13,61 @@ const defaultReporter: UnhandledFailureReporter = (failure) => {
 let reporter: UnhandledFailureReporter = defaultReporter;
 
 /**
- * Replaces what happens to a failure that is still unhandled when its Deferred is garbage-collected (by default: a
- * message to stderr). Returns the previous reporter. Pass `null` to restore the default.
+ * Replaces what happens to a failure that is still unhandled when its Deferred is garbage-collected or the process
+ * exits (by default: a message to stderr). Returns the previous reporter. Pass `null` to restore the default.
  */
 export function setUnhandledFailureReporter(fn: UnhandledFailureReporter | null): UnhandledFailureReporter {
   if (fn !== null && typeof fn !== 'function') {
-    throw new TypeError('Expected `fn` to be a function or null');
+    throw new TypeError(`Expected \`fn\` to be a function or null, got ${typeof fn}`);
   }
   const previous = reporter;
   reporter = fn ?? defaultReporter;
   return previous;
 }
 
-// The held value is the failure, never the Deferred, so registering does not keep the Deferred alive.
-const unhandled = new FinalizationRegistry<Failure>((failure) => {
+/** Hands `failure` to the reporter; a reporter that throws must not take the process down from a GC or exit hook. */
+function report(failure: Failure): void {
   try {
     reporter(failure);
   } catch {
-    // A reporter that throws must not take the process down from a GC callback.
+    // Nothing sensible is left to tell.
   }
-});
+}
+
+/**
+ * One chain that ended with a failure nobody handled. It is reported once, by whichever comes first: the garbage
+ * collection of its Deferred, or the process's exit.
+ */
+/** @internal */
+export class Unhandled {
+  readonly failure: Failure;
+  constructor(failure: Failure) {
+    this.failure = failure;
+  }
+}
+
+/** The registrations not yet reported or cleared: they hold failures, never Deferreds, as the registry does. */
+const pending = new Set<Unhandled>();
+
+function reportOnce(entry: Unhandled): void {
+  if (pending.delete(entry)) report(entry.failure);
+}
+
+// The held value is the entry, never the Deferred, so registering does not keep the Deferred alive.
+const unhandled = new FinalizationRegistry<Unhandled>(reportOnce);
+
+/** Reports what is still unhandled when the event loop empties (`beforeExit`) or the process exits (`exit`). */
+function reportPending(): void {
+  for (const entry of [...pending]) reportOnce(entry);
+}
+
+let exitHooked = false;
+function hookExit(): void {
+  exitHooked = true;
+  if (typeof process === 'undefined' || typeof process.on !== 'function') return;
+  process.on('beforeExit', reportPending);
+  process.on('exit', reportPending);
+}
 
 type Fn = (...args: never[]) => unknown;
 
@@ -41,19 +76,27 @@ type Fn = (...args: never[]) => unknown;
  * Deferred with one callback allocates nothing more; the others are stored flat in one array allocated on the second
  * link. No object per link. A link is one of:
  *
- * - callback, errback (either may be null), arguments: an array given to both, null, or a {@link SplitArgs};
+ * - callback, errback (either may be null: pass the result on), arguments: an array given to both, null, or a
+ *   {@link SplitArgs};
  * - the waiting outer Deferred, {@link WAITER}, null: the link an outer Deferred adds to the inner one it is paused on;
+ * - the Deferred to fire, {@link CHAINED}, null: what `chainDeferred(other)` adds;
  * - an {@link IndexedListener}, {@link INDEXED}, a number: hands the result and that number to the listener, so that
  *   a DeferredList needs no closure nor argument array per input.
+ *
+ * The markers are objects, never functions, so a marker is never mistaken for an errback.
  */
 const LINK_SIZE = 3;
 
 /** The errback slot of the inline link when there is none. */
 const NO_LINK = { link: 'none' };
-/** The errback slot of a waiter's link. Not a function, so it is never mistaken for an errback. */
+/** The errback slot of a waiter's link. */
 const WAITER = { link: 'waiter' };
+/** The errback slot of a `chainDeferred` link. */
+const CHAINED = { link: 'chained' };
 /** The errback slot of an indexed listener's link. */
 const INDEXED = { link: 'indexed' };
+/** On the run loop's stack: the Deferred goes on with the result it has. */
+const KEEP = { link: 'keep' };
 
 /** The arguments slot of a link whose callback and errback have different extra arguments. */
 class SplitArgs {
@@ -66,8 +109,8 @@ class SplitArgs {
 }
 
 /**
- * Receives the outcome of a Deferred through an indexed link (see {@link Deferred._addIndexed}). What it returns (or
- * throws) becomes the Deferred's result, as for a callback.
+ * Receives the outcome of a Deferred through an indexed link (see `listenIndexed` in `./chain.ts`). What it returns
+ * (or throws) becomes the Deferred's result, as for a callback.
  * @internal
  */
 export interface IndexedListener {
@@ -80,13 +123,8 @@ const CALLED = 1;
 const RUNNING = 2;
 /** A Deferred's flags: cancelled without a canceller, so its eventual result is dropped instead of raising. */
 const SUPPRESS_ALREADY_CALLED = 4;
-/**
- * A Deferred's flags, above the bits: how many things its chain waits on, in units of PAUSED (so `_flags >= PAUSED`
- * means paused).
- */
-const PAUSED = 8;
-
-const NO_RESULT: unique symbol = Symbol('no result');
+/** A Deferred's flags: its canceller is running, so cancelling it again (through a ring of waits) does nothing. */
+const CANCELLING = 8;
 
 /**
  * Until its `stack` is read, an Error holds the frames it was thrown through: their functions (with the scopes they
@@ -117,25 +155,59 @@ function checkFn(fn: unknown, name: string): void {
 }
 
 /**
+ * While the loop calls an {@link IndexedListener}: null, or the Deferred the listener fired with {@link settleNext}
+ * for the loop to run next. `undefined` at any other time.
+ */
+let handoff: Deferred<unknown> | null | undefined;
+
+/** The clock {@link Deferred.addTimeout} schedules on: `globalThis` by default; a fake one in tests. */
+export interface TimeoutClock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Options of {@link Deferred.addTimeout}. */
+export interface AddTimeoutOptions<T> {
+  /** Where the timer is set. Default: `globalThis` (`setTimeout`/`clearTimeout`). */
+  clock?: TimeoutClock;
+  /**
+   * Turns the outcome of the cancellation that the timeout caused into the chain's result. Called with that outcome
+   * (the result, or a {@link Failure}) and `ms`. Default: a CancelledError becomes a {@link DeferredTimeoutError}; any
+   * other outcome passes through.
+   */
+  onTimeoutCancel?: (resultOrFailure: T | Failure, ms: number) => unknown;
+}
+
+function cancelledToTimedOut(resultOrFailure: unknown, ms: number): unknown {
+  if (resultOrFailure instanceof Failure) {
+    resultOrFailure.trap(CancelledError);
+    throw new DeferredTimeoutError(ms);
+  }
+  return resultOrFailure;
+}
+
+/**
  * A result that is not there yet, with a chain of callbacks and errbacks that process it — Twisted's `Deferred`.
  *
  * - Callbacks run synchronously: when the Deferred fires, or at once when added to a Deferred that has fired.
  * - Extra arguments given to `addCallback(fn, ...args)` are passed to `fn` after the result.
  * - A callback that throws switches the chain to errbacks, which receive a {@link Failure}. An errback that returns a
- *   value (not a Failure) switches it back; one that throws or returns a Failure stays on the errback path.
+ *   value (not a Failure) switches it back; one that throws or returns a Failure stays on the errback path. Whatever a
+ *   callback returns or throws becomes its outcome: a value that cannot even be inspected (a revoked Proxy, a `then`
+ *   getter that throws) becomes a failure.
  * - A callback that returns a Deferred or any PromiseLike pauses the chain until that settles.
  * - It is awaitable: `await d` gives the result at the end of the chain, or rejects with the original error.
  *
- * Long chains and nested Deferreds are run by an explicit loop, so depth never overflows the stack.
+ * Long chains, nested Deferreds, `chainDeferred` links and nested DeferredLists are run by an explicit loop, so depth
+ * never overflows the stack; `cancel()` walks nested Deferreds with a loop too.
  */
 export class Deferred<T = unknown> implements PromiseLike<T> {
   // The fields are declared here and set in the constructor: plain assignments build a Deferred faster than field
   // initializers do, which counts when a batch makes 200,000 of them.
-  /**
-   * @internal The result, once fired (see {@link CALLED}). Until then, the canceller given to the constructor, or
-   * NO_RESULT: a Deferred needs no field of its own for a canceller it only uses before it fires.
-   */
+  /** @internal The result, once fired; while the chain waits on a returned Deferred or Promise, that one. */
   declare _result: unknown;
+  /** @internal The canceller given to the constructor, until the Deferred fires. */
+  declare _canceller: ((d: never) => void) | null;
   /** @internal The first link's callback slot (see {@link LINK_SIZE}). */
   declare _l0: unknown;
   /** @internal The first link's errback slot; {@link NO_LINK} when the chain has no links. */
@@ -146,14 +218,14 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   declare _links: unknown[] | null;
   /** @internal How many slots have run: the first link's, then those of `_links`. */
   declare _next: number;
-  /**
-   * @internal {@link CALLED}, {@link RUNNING}, {@link SUPPRESS_ALREADY_CALLED} and the {@link PAUSED} count, in one field
-   * to keep Deferreds small.
-   */
+  /** @internal {@link CALLED}, {@link RUNNING}, {@link SUPPRESS_ALREADY_CALLED}, {@link CANCELLING}. */
   declare _flags: number;
-  /** @internal The failure this Deferred is registered to report when it is collected, if any. */
-  declare _registered: Failure | null;
-  /** @internal */ declare _observed: Failure | null;
+  /** @internal How many things hold the chain: `pause()` calls not yet undone, and the Deferred or Promise it waits on. */
+  declare _paused: number;
+  /** @internal The registration that reports this chain's failure if nobody handles it, if any. */
+  declare _registered: Unhandled | null;
+  /** @internal A failure handed to a waiter or awaited: handled, so not to be reported. */
+  declare _observed: Failure | null;
 
   /**
    * @param canceller called by {@link cancel} on an unfired Deferred, to stop the work that would fire it. If the
@@ -161,15 +233,17 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   constructor(canceller?: (d: Deferred<T>) => void) {
     if (canceller !== undefined && typeof canceller !== 'function') {
-      throw new TypeError('Expected `canceller` to be a function or undefined');
+      throw new TypeError(`Expected \`canceller\` to be a function or undefined, got ${typeof canceller}`);
     }
-    this._result = canceller === undefined ? NO_RESULT : canceller;
+    this._result = undefined;
+    this._canceller = canceller ?? null;
     this._l0 = null;
     this._l1 = NO_LINK;
     this._l2 = null;
     this._links = null;
     this._next = 0;
     this._flags = 0;
+    this._paused = 0;
     this._registered = null;
     this._observed = null;
   }
@@ -179,14 +253,28 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     return (this._flags & CALLED) !== 0;
   }
 
-  /** True while the chain waits on a Deferred or Promise returned by a callback. */
+  /** True while the chain is held: by {@link pause}, or waiting on a Deferred or Promise returned by a callback. */
   get paused(): boolean {
-    return this._flags >= PAUSED;
+    return this._paused !== 0;
   }
 
-  /** @internal True when the chain waits on nothing and none of its callbacks runs. */
-  _isIdle(): boolean {
-    return (this._flags & ~(CALLED | SUPPRESS_ALREADY_CALLED)) === 0;
+  /**
+   * Holds the chain: callbacks stop running (a result that arrives is kept) until {@link unpause} has been called as
+   * many times as `pause()` was. As Twisted's `pause()`.
+   */
+  pause(): void {
+    this._paused++;
+  }
+
+  /**
+   * Undoes one {@link pause}; when none is left (and the chain waits on nothing), the callbacks run on from where they
+   * stopped, synchronously.
+   * @throws {NotPaused} when the Deferred is not paused.
+   */
+  unpause(): void {
+    if (this._paused === 0) throw new NotPaused('unpause() was called on a Deferred that is not paused');
+    this._paused--;
+    if (this._paused === 0 && (this._flags & CALLED) !== 0) this._run();
   }
 
   /**
@@ -216,8 +304,11 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     this._start(failure);
   }
 
-  /** @internal */
-  _start(result: unknown): void {
+  /**
+   * @internal Fires with `outcome` (a result, or a Failure) without `callback()`'s check for thenables.
+   * @deprecated outside core/: use `settle()` from `core/chain.ts`.
+   */
+  _start(outcome: unknown): void {
     const flags = this._flags;
     if ((flags & CALLED) !== 0) {
       if ((flags & SUPPRESS_ALREADY_CALLED) !== 0) {
@@ -227,7 +318,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       throw new AlreadyCalledError();
     }
     this._flags = flags | CALLED;
-    this._result = result;
+    this._result = outcome;
+    this._canceller = null;
     this._run();
   }
 
@@ -267,21 +359,31 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /**
    * Adds a callback and an errback as one link: exactly one of them runs, and the errback does not see a failure
-   * raised by the callback. Extra arguments for each can be given in `options`.
+   * raised by the callback. Without an errback (or with `null`) a failure passes through, as in Twisted. Extra
+   * arguments for each can be given in `options`.
    */
-  addCallbacks<U, V>(
+  addCallbacks<U, V = never>(
     callback: (result: T, ...args: never[]) => U | PromiseLike<U>,
-    errback: (failure: Failure, ...args: never[]) => V | PromiseLike<V>,
+    errback?: ((failure: Failure, ...args: never[]) => V | PromiseLike<V>) | null,
     options?: { callbackArgs?: readonly unknown[]; errbackArgs?: readonly unknown[] },
   ): Deferred<Awaited<U> | Awaited<V>> {
     checkFn(callback, 'callback');
-    checkFn(errback, 'errback');
+    if (errback !== undefined && errback !== null) checkFn(errback, 'errback');
     const ca = options?.callbackArgs;
     const ea = options?.errbackArgs;
     // A string would otherwise be spread into one argument per character.
-    if (ca !== undefined && !Array.isArray(ca)) throw new TypeError('Expected `callbackArgs` to be an array');
-    if (ea !== undefined && !Array.isArray(ea)) throw new TypeError('Expected `errbackArgs` to be an array');
-    return this._add(callback as Fn, errback as Fn, ca?.length ? ca : null, ea?.length ? ea : null);
+    if (ca !== undefined && !Array.isArray(ca)) {
+      throw new TypeError(`Expected \`callbackArgs\` to be an array, got ${typeof ca}`);
+    }
+    if (ea !== undefined && !Array.isArray(ea)) {
+      throw new TypeError(`Expected \`errbackArgs\` to be an array, got ${typeof ea}`);
+    }
+    return this._add(
+      callback as Fn,
+      (errback ?? null) as Fn | null,
+      ca?.length ? ca : null,
+      ea?.length ? ea : null,
+    );
   }
 
   /** @internal */
@@ -312,56 +414,111 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     }
   }
 
-  /** @internal True when no link is waiting to run or has run since the chain last ran to its end. */
-  _noLinks(): boolean {
-    return this._l1 === NO_LINK;
-  }
-
-  /**
-   * @internal Adds a link that calls `listener._onIndexed(result, index, failed)`: one link, and no closure nor array
-   * per call, for a listener that watches many Deferreds.
-   */
-  _addIndexed(listener: IndexedListener, index: number): void {
-    this._push(listener, INDEXED, index);
-    if ((this._flags & CALLED) !== 0) this._run();
-  }
-
   /**
    * Cancels the work this Deferred waits for. On an unfired Deferred the canceller runs, and if the Deferred is still
    * unfired afterwards it errbacks with {@link CancelledError}. On a fired Deferred whose chain waits on another
-   * Deferred, that one is cancelled instead. Otherwise it does nothing.
+   * Deferred, that one is cancelled instead (through any depth of nesting). Otherwise it does nothing.
+   *
+   * `cancel()` itself never throws: a canceller that throws is reported as an unhandled failure would be (see
+   * {@link setUnhandledFailureReporter}), and the Deferred, if still unfired, errbacks with a CancelledError whose
+   * `cause` is what the canceller threw.
    */
   cancel(): void {
-    if ((this._flags & CALLED) === 0) {
-      const canceller = this._result;
-      if (canceller !== NO_RESULT) {
-        (canceller as (d: Deferred<T>) => void)(this);
-      } else {
-        // Without a canceller the work goes on; its eventual result is dropped instead of raising AlreadyCalledError.
-        this._flags |= SUPPRESS_ALREADY_CALLED;
+    let d = this as Deferred<unknown>;
+    // Deferreds that wait on each other in a ring would make this walk endless: Brent's cycle check notices.
+    let mark = d;
+    let steps = 0;
+    let lap = 1;
+    while ((d._flags & CALLED) !== 0) {
+      const waitingOn = d._result;
+      if (!(waitingOn instanceof Deferred) || waitingOn === mark) return;
+      d = waitingOn;
+      if (++steps === lap) {
+        mark = d;
+        steps = 0;
+        lap *= 2;
       }
-      if ((this._flags & CALLED) === 0) this.errback(new Failure(new CancelledError()));
-    } else if (this._result instanceof Deferred) {
-      this._result.cancel();
+    }
+    const canceller = d._canceller;
+    let thrown: Failure | null = null;
+    if (canceller !== null) {
+      if ((d._flags & CANCELLING) !== 0) return;
+      d._flags |= CANCELLING;
+      try {
+        (canceller as (d: Deferred<unknown>) => void)(d);
+      } catch (e) {
+        thrown = new Failure(e);
+        report(thrown);
+      } finally {
+        d._flags &= ~CANCELLING;
+      }
+    } else {
+      // Without a canceller the work goes on; its eventual result is dropped instead of raising AlreadyCalledError.
+      d._flags |= SUPPRESS_ALREADY_CALLED;
+    }
+    if ((d._flags & CALLED) === 0) {
+      const error =
+        thrown === null
+          ? new CancelledError()
+          : new CancelledError('The Deferred was cancelled, and its canceller threw', {
+              cause: thrown.value,
+            });
+      d._start(new Failure(error));
     }
   }
 
   /**
    * Makes `other` fire with this Deferred's result (or failure) when it arrives. This chain continues with `undefined`
-   * afterwards, as in Twisted. Returns this Deferred.
+   * afterwards, as in Twisted (and with a failure of {@link AlreadyCalledError} if `other` had fired already). Returns
+   * this Deferred. Any length of Deferreds chained this way fires without deepening the stack.
    */
   chainDeferred(other: Deferred<T>): Deferred<undefined> {
-    if (!(other instanceof Deferred)) throw new TypeError('Expected `other` to be a Deferred');
-    return this._add(
-      (r: unknown) => {
-        other.callback(r as T);
-      },
-      (f: unknown) => {
-        other.errback(f);
-      },
-      null,
-      null,
-    );
+    if (!(other instanceof Deferred)) {
+      throw new TypeError(`Expected \`other\` to be a Deferred, got ${typeof other}`);
+    }
+    this._push(other, CHAINED, null);
+    if ((this._flags & CALLED) !== 0) this._run();
+    return this as unknown as Deferred<undefined>;
+  }
+
+  /**
+   * Cancels this Deferred if it has not fired within `ms` milliseconds (Twisted's `addTimeout`). If that cancellation
+   * makes it fail with a {@link CancelledError}, it fails with a {@link DeferredTimeoutError} instead;
+   * `options.onTimeoutCancel` replaces that conversion. The timer is cleared as soon as the Deferred fires. Call it
+   * before adding the callbacks that should see the timeout. Returns this Deferred.
+   */
+  addTimeout(ms: number, options: AddTimeoutOptions<T> = {}): Deferred<T> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      throw new RangeError(`Expected \`ms\` to be a finite number >= 0, got ${String(ms)}`);
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(
+        `Expected \`options\` to be an object, got ${options === null ? 'null' : typeof options}`,
+      );
+    }
+    const clock = options.clock ?? (globalThis as TimeoutClock);
+    if (typeof clock?.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+      throw new TypeError('Expected `clock` to have setTimeout and clearTimeout methods');
+    }
+    const convert = options.onTimeoutCancel ?? cancelledToTimedOut;
+    checkFn(convert, 'onTimeoutCancel');
+    let timedOut = false;
+    let pendingTimer = true;
+    const timer = clock.setTimeout(() => {
+      pendingTimer = false;
+      timedOut = true;
+      this.cancel();
+    }, ms);
+    const afterCancel = (r: unknown) => (timedOut ? convert(r as T | Failure, ms) : r);
+    const clearTimer = (r: unknown) => {
+      if (pendingTimer) {
+        pendingTimer = false;
+        clock.clearTimeout(timer);
+      }
+      return r;
+    };
+    this._add(afterCancel, afterCancel, null, null);
+    return this._add<T>(clearTimer, clearTimer, null, null);
   }
 
   /**
@@ -394,8 +551,12 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     });
   }
 
-  /** A Deferred that fires when `promise` settles. Cancelling it drops the promise's eventual result. */
+  /**
+   * A Deferred that fires when `promise` settles; `promise` itself when it is already a Deferred (as Twisted's
+   * `ensureDeferred`). Cancelling the new Deferred drops the promise's eventual result.
+   */
   static fromPromise<T>(promise: PromiseLike<T>): Deferred<T> {
+    if (promise instanceof Deferred) return promise as Deferred<T>;
     if (!isThenable(promise)) throw new TypeError('Expected `promise` to be a Promise or thenable');
     const d = new Deferred<T>();
     promise.then(
@@ -405,92 +566,171 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     return d;
   }
 
-  /** @internal The loop that runs chains: Twisted's `_runCallbacks`, with nested Deferreds on an explicit stack. */
+  /**
+   * @internal The loop that runs chains: Twisted's `_runCallbacks`, with every nesting on an explicit stack.
+   *
+   * It runs the links of `current` in order, starting at `this`. For each link it picks the callback when the result
+   * is not a {@link Failure} and the errback when it is (a link with nothing on that side passes the result on), calls
+   * it with the result and the link's extra arguments, and makes what it returns the new result; what it throws
+   * becomes a Failure. It stops on `current` when there is no link left, or when the chain is paused, by `pause()` or
+   * because the result became a Deferred or PromiseLike that has no result yet: `current` then waits, and resumes
+   * when that one settles.
+   *
+   * A returned Deferred that already has a result is not waited for: the chain takes that result and the inner
+   * Deferred is left with `undefined`. An inner Deferred that fires later meets the waiter's link (WAITER) in its own
+   * chain: rather than calling the waiter recursively, the loop hands it the result, puts the inner Deferred on the
+   * stack and carries on with the waiter. `chainDeferred` links (CHAINED) and a DeferredList fired by one of its inputs
+   * (through `settleNext`) are handed over the same way. When `current` has no links left (or is paused), the loop
+   * takes the next Deferred off the stack and goes on from its next link, until the stack is empty.
+   *
+   * A Deferred whose chain ran to its end with a failure is registered to report it if nobody handles it; taking a
+   * failure away (a new link, a waiter, a pause on a returned Deferred) clears the registration.
+   */
   _run(): void {
     if ((this._flags & RUNNING) !== 0) return;
-    // Deferreds whose chains were interrupted to hand a result to a waiter; allocated only when that happens.
-    let stack: Deferred<unknown>[] | null = null;
+    // Deferreds whose chains were interrupted to hand a result on, each with what it takes when the loop comes back
+    // to it (KEEP: nothing, it goes on with the result it has); allocated only when that happens.
+    let stack: unknown[] | null = null;
     let current = this as Deferred<unknown>;
+    // What the last callback of `current` returned, when the loop comes back to it to take that in.
+    let resumeWith: unknown = KEEP;
     for (;;) {
-      if (current._flags >= PAUSED) {
+      if (current._paused !== 0) {
         // This one waits on something else now; go back to the Deferred that handed it a result, if any.
+        if (resumeWith !== KEEP) {
+          current._result = resumeWith;
+          resumeWith = KEEP;
+        }
         if (stack === null || stack.length === 0) return;
-        current = stack.pop()!;
+        resumeWith = stack.pop();
+        current = stack.pop() as Deferred<unknown>;
+        current._flags &= ~RUNNING;
         continue;
       }
       let finished = true;
       for (;;) {
-        // The next link: the inline one, then those of the array (which callbacks may extend as they run).
-        const at = current._next;
-        let first: unknown;
-        let kind: unknown;
-        let third: unknown;
-        if (at === 0) {
-          kind = current._l1;
-          if (kind === NO_LINK) break;
-          first = current._l0;
-          third = current._l2;
-        } else {
-          const links = current._links;
-          const i = at - LINK_SIZE;
-          if (links === null || i >= links.length) break;
-          first = links[i];
-          kind = links[i + 1];
-          third = links[i + 2];
-        }
-        current._next = at + LINK_SIZE;
-        if (kind === WAITER) {
-          const waiter = first as Deferred<unknown>;
-          // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
-          waiter._result = current._result;
-          if (current._result instanceof Failure) current._observed = current._result;
-          current._result = undefined;
-          waiter._flags -= PAUSED;
-          if (stack === null) stack = [];
-          stack.push(current);
-          current = waiter;
-          finished = false;
-          break;
-        }
-        const failed = current._result instanceof Failure;
         let next: unknown;
-        if (kind === INDEXED) {
-          current._flags |= RUNNING;
-          try {
-            next = (first as IndexedListener)._onIndexed(current._result, third as number, failed);
-            if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
-          } catch (e) {
-            next = new Failure(e);
-          } finally {
-            current._flags &= ~RUNNING;
-          }
+        if (resumeWith !== KEEP) {
+          next = resumeWith;
+          resumeWith = KEEP;
         } else {
-          const fn = (failed ? kind : first) as Fn | null;
-          if (fn === null) continue;
-          let args = third as readonly unknown[] | SplitArgs | null;
-          if (args instanceof SplitArgs) args = failed ? args.eb : args.cb;
-          current._flags |= RUNNING;
+          // The next link: the inline one, then those of the array (which callbacks may extend as they run).
+          const at = current._next;
+          let first: unknown;
+          let kind: unknown;
+          let third: unknown;
+          if (at === 0) {
+            kind = current._l1;
+            if (kind === NO_LINK) break;
+            first = current._l0;
+            third = current._l2;
+          } else {
+            const links = current._links;
+            const i = at - LINK_SIZE;
+            if (links === null || i >= links.length) break;
+            first = links[i];
+            kind = links[i + 1];
+            third = links[i + 2];
+          }
+          current._next = at + LINK_SIZE;
+          if (kind === WAITER || kind === CHAINED) {
+            const target = first as Deferred<unknown>;
+            const result = current._result;
+            if (result instanceof Failure) current._observed = result;
+            if (kind === WAITER) {
+              // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
+              current._result = undefined;
+              target._result = result;
+              target._paused--;
+              if (stack === null) stack = [];
+              stack.push(current, KEEP);
+            } else if ((target._flags & CALLED) === 0) {
+              // chainDeferred: Twisted's `target.callback(result)` as a callback of this chain, without recursing. As
+              // there, `current` keeps its result and counts as running while the target's chain runs (links added
+              // to it wait), and goes on with undefined, that callback's return value, afterwards.
+              target._flags |= CALLED;
+              target._result = result;
+              target._canceller = null;
+              current._flags |= RUNNING;
+              if (stack === null) stack = [];
+              stack.push(current, undefined);
+            } else {
+              current._result = undefined;
+              if ((target._flags & SUPPRESS_ALREADY_CALLED) !== 0) target._flags &= ~SUPPRESS_ALREADY_CALLED;
+              else current._result = new Failure(new AlreadyCalledError());
+              continue;
+            }
+            current = target;
+            finished = false;
+            break;
+          }
+          const failed = current._result instanceof Failure;
+          if (kind === INDEXED) {
+            const saved = handoff;
+            handoff = null;
+            let handed: Deferred<unknown> | null | undefined;
+            current._flags |= RUNNING;
+            try {
+              next = (first as IndexedListener)._onIndexed(current._result, third as number, failed);
+            } catch (e) {
+              next = new Failure(e);
+            } finally {
+              current._flags &= ~RUNNING;
+              handed = handoff;
+              handoff = saved;
+            }
+            if (handed !== null && handed !== undefined) {
+              // The listener fired a Deferred with settleNext(): run that one's chain now, then come back to
+              // `current`, which meanwhile keeps its result and counts as running (as while a listener that called
+              // `callback()` ran), and takes in what the listener returned when the loop comes back.
+              current._flags |= RUNNING;
+              if (stack === null) stack = [];
+              stack.push(current, next);
+              current = handed;
+              finished = false;
+              break;
+            }
+          } else {
+            const fn = (failed ? kind : first) as Fn | null;
+            if (fn === null) continue;
+            let args = third as readonly unknown[] | SplitArgs | null;
+            if (args instanceof SplitArgs) args = failed ? args.eb : args.cb;
+            current._flags |= RUNNING;
+            try {
+              const call = fn as (r: unknown, ...rest: unknown[]) => unknown;
+              next =
+                args === null
+                  ? call(current._result)
+                  : args.length === 1
+                    ? call(current._result, args[0])
+                    : call(current._result, ...args);
+            } catch (e) {
+              next = new Failure(e);
+            } finally {
+              current._flags &= ~RUNNING;
+            }
+          }
+        }
+        // What the callback returned is inspected here, inside a try: a revoked Proxy or a `then` getter that throws
+        // makes the outcome a failure instead of escaping from callback().
+        let then: unknown;
+        let inner: Deferred<unknown> | null = null;
+        if (next !== null && (typeof next === 'object' || typeof next === 'function')) {
           try {
-            const call = fn as (r: unknown, ...rest: unknown[]) => unknown;
-            next =
-              args === null
-                ? call(current._result)
-                : args.length === 1
-                  ? call(current._result, args[0])
-                  : call(current._result, ...args);
             if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
+            if (next instanceof Deferred) inner = next;
+            else then = (next as { then?: unknown }).then;
           } catch (e) {
             next = new Failure(e);
-          } finally {
-            current._flags &= ~RUNNING;
+            then = undefined;
           }
         }
         current._result = next;
-        if (next instanceof Deferred) {
-          const inner = next as Deferred<unknown>;
-          if ((inner._flags & CALLED) === 0 || inner._flags >= PAUSED || inner._result instanceof Deferred) {
+        if (inner !== null) {
+          if ((inner._flags & CALLED) === 0 || inner._paused !== 0 || inner._result instanceof Deferred) {
             // Not fired yet (or itself waiting): pause, and let it hand its result back when it gets one.
-            current._flags += PAUSED;
+            current._paused++;
+            if (current._registered !== null) current._unregister();
             inner._push(current, WAITER, null);
             finished = false;
             break;
@@ -502,19 +742,20 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             inner._unregister();
           }
           inner._result = undefined;
-        } else if (isThenable(next)) {
-          current._flags += PAUSED;
+        } else if (typeof then === 'function') {
+          current._paused++;
+          if (current._registered !== null) current._unregister();
           const waiting = current;
           let settled = false;
           const resume = (value: unknown) => {
             if (settled) return;
             settled = true;
             waiting._result = value;
-            waiting._flags -= PAUSED;
+            waiting._paused--;
             waiting._run();
           };
           try {
-            next.then(resume, (e) => resume(new Failure(e)));
+            (then as PromiseLike<unknown>['then']).call(next, resume, (e: unknown) => resume(new Failure(e)));
           } catch (e) {
             resume(new Failure(e));
           }
@@ -531,7 +772,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         current._next = 0;
         current._settle();
         if (stack === null || stack.length === 0) return;
-        current = stack.pop()!;
+        resumeWith = stack.pop();
+        current = stack.pop() as Deferred<unknown>;
+        current._flags &= ~RUNNING;
       }
     }
   }
@@ -541,11 +784,14 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     const r = this._result;
     if (r instanceof Failure && r !== this._observed) {
       // A chain that ended failed, was resumed by a new link and ended with another failure reports the new one.
-      if (this._registered !== r) {
+      if (this._registered === null || this._registered.failure !== r) {
         this._unregister();
-        this._registered = r;
+        const entry = new Unhandled(r);
+        this._registered = entry;
         releaseFrames(r.value, 0);
-        unhandled.register(this, r, this);
+        if (!exitHooked) hookExit();
+        pending.add(entry);
+        unhandled.register(this, entry, this);
       }
     } else {
       this._unregister();
@@ -554,11 +800,76 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /** @internal */
   _unregister(): void {
-    if (this._registered !== null) {
+    const entry = this._registered;
+    if (entry !== null) {
       this._registered = null;
+      pending.delete(entry);
       unhandled.unregister(this);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The internal chain API, for the other modules of this package through `./chain.ts` (see there).
+
+/** @internal What {@link settledValue} gives for a Deferred whose result cannot be read off it now. */
+export const UNSETTLED: unique symbol = Symbol('unsettled');
+
+/** @internal See `./chain.ts`. */
+export function settledValue(d: Deferred<unknown>): unknown {
+  if ((d._flags & (CALLED | RUNNING)) !== CALLED || d._paused !== 0 || d._l1 !== NO_LINK) return UNSETTLED;
+  const r = d._result;
+  if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return r;
+  // A result a link would pause on (left by an unpause() while waiting, or a thenable a thenable resolved with) must
+  // meet a real link, as must anything that cannot even be inspected.
+  try {
+    if (
+      r instanceof Failure ||
+      r instanceof Deferred ||
+      typeof (r as { then?: unknown }).then === 'function'
+    ) {
+      return UNSETTLED;
+    }
+  } catch {
+    return UNSETTLED;
+  }
+  return r;
+}
+
+/** @internal See `./chain.ts`. */
+export function listenIndexed(d: Deferred<unknown>, listener: IndexedListener, index: number): void {
+  d._push(listener, INDEXED, index);
+  if ((d._flags & CALLED) !== 0) d._run();
+}
+
+/** @internal See `./chain.ts`. */
+export function settle(d: Deferred<unknown>, outcome: unknown): void {
+  d._start(outcome);
+}
+
+/** @internal See `./chain.ts`. */
+export function settleNext(d: Deferred<unknown>, outcome: unknown): void {
+  if (handoff !== null) {
+    d._start(outcome);
+    return;
+  }
+  const flags = d._flags;
+  if ((flags & CALLED) !== 0) {
+    if ((flags & SUPPRESS_ALREADY_CALLED) !== 0) {
+      d._flags = flags & ~SUPPRESS_ALREADY_CALLED;
+      return;
+    }
+    throw new AlreadyCalledError();
+  }
+  d._flags = flags | CALLED;
+  d._result = outcome;
+  d._canceller = null;
+  handoff = d;
+}
+
+/** @internal See `./chain.ts`. */
+export function reportUnhandled(failure: Failure): void {
+  report(failure);
 }
 
 /** A Deferred that has already fired with `value`. */

@@ -55,6 +55,33 @@ export class FirstError extends AsyncBatchingError {
   }
 }
 
+/**
+ * The failure a Deferred given `addTimeout(ms)` fires with when the time ran out and cancelling it produced a
+ * CancelledError (Twisted's `defer.TimeoutError` from `addTimeout`). Distinct from getPage's {@link TimeoutError}.
+ */
+export class DeferredTimeoutError extends AsyncBatchingError {
+  /** The limit that was passed to `addTimeout`, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(timeout: number, options?: { cause?: unknown }) {
+    super(`The Deferred timed out after ${timeout} ms`, 'AB_ERR_DEFERRED_TIMEOUT', options);
+    this.name = 'DeferredTimeoutError';
+    this.timeout = timeout;
+  }
+}
+
+/** The failure of `race()` when every input failed (Twisted's `FailureGroup`): their failures, in input order. */
+export class FailureGroup extends AsyncBatchingError {
+  /** Each input's failure, in input order. */
+  readonly failures: readonly Failure[];
+
+  constructor(failures: readonly Failure[]) {
+    super(`Every one of the ${failures.length} raced Deferreds failed`, 'AB_ERR_FAILURE_GROUP');
+    this.name = 'FailureGroup';
+    this.failures = failures;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Semaphore and lock
 
