@@ -1,4 +1,5 @@
 /** Which {@link GetPageError} subclass a failure of undici, of the network or of the decompressor becomes. */
+import { errors as undiciErrors } from 'undici';
 import {
   BadResponseError,
   ConnectionLostError,
@@ -34,8 +35,8 @@ const LOST_CODES = new Set([
 /** The connection closed before the response began, so an idempotent request may be sent again. */
 const CLOSED_BEFORE_RESPONSE_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 /**
- * What the server sent is not HTTP, or not what it says it is: undici's parser errors (`HPE_*`), headers past undici's
- * limit, and a compressed body zlib cannot read (`Z_*` and Brotli's codes).
+ * What the server sent is not HTTP, or not what it says it is: undici's parser errors with a code (`HPE_*`), headers
+ * past undici's limit, and a compressed body zlib cannot read (`Z_*` and Brotli's codes).
  */
 function isBadResponseCode(code: string): boolean {
   return (
@@ -63,6 +64,8 @@ function coded(e: unknown): { code?: unknown; socket?: { bytesRead?: unknown } }
 export function classify(e: unknown, url: URL): Error {
   if (e instanceof GetPageError) return e;
   const where = { url: url.href, cause: e };
+  // undici's parser errors carry no code when llhttp gives none; their class (public) says what they are.
+  if (e instanceof undiciErrors.HTTPParserError) return new BadResponseError(where);
   const code = coded(e)?.code;
   if (typeof code === 'string') {
     if (DNS_CODES.has(code)) return new DNSLookupError(url.hostname, where);

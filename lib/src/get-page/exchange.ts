@@ -286,7 +286,7 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
       // A large redirect body is not worth reading to keep the connection: drop it, and the connection with it.
       if (Number(headers['content-length']) > DRAIN_LIMIT) {
         this.cutOff(controller);
-        endedLater(this);
+        this.endAfterClose();
       }
     } else if (status > 299) {
       this.mode = FAILURE;
@@ -320,7 +320,7 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
     // Reading on would cost more than the connection is worth: stop, and close it.
     if (this.seen > DRAIN_LIMIT) {
       this.cutOff(controller);
-      if (this.mode === REDIRECT) endedLater(this);
+      if (this.mode === REDIRECT) this.endAfterClose();
       else this.failLater(this.httpError());
     }
   }
@@ -379,7 +379,7 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
       this.failLater(classify(error, this.url));
     } else if (this.mode === REDIRECT) {
       // A redirect whose body broke off is still a redirect.
-      endedLater(this);
+      this.endAfterClose();
     } else if (this.mode === FAILURE) {
       // So is an error whose body broke off: what arrived of it goes into the HttpError.
       this.failLater(this.httpError());
@@ -397,7 +397,15 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
     return !this.retried && !this.settled && IDEMPOTENT.has(this.method) && closedBeforeResponse(error);
   }
 
-  /** Runs in the check phase after the response ended (or, for a redirect, was cut off or broke off). */
+  /**
+   * For a redirect whose connection is closing (cut off, or broken off): the next request waits until that connection
+   * has closed, or it would find it busy and open another.
+   */
+  endAfterClose(): void {
+    afterConnectionClosed(() => this.afterEnd());
+  }
+
+  /** Runs in the check phase after the response ended (or, for a redirect, after its connection closed). */
   afterEnd(): void {
     if (this.mode === REDIRECT) {
       this.redirect();
