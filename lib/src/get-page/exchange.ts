@@ -356,8 +356,8 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
   }
 
   onResponseError(controller: Dispatcher.DispatchController | null, error: Error): void {
-    if (this.hopDone) return;
     if (this.inflater !== null) {
+      // Even after getPage cut the body off: the decompressor lets go of its zlib stream only when told.
       this.inflater.onResponseError?.(controller as Dispatcher.DispatchController, error);
       return;
     }

@@ -26,8 +26,8 @@ export interface GetPageOptions {
   maxRedirects?: number;
   /**
    * Headers dropped from the request when a redirect leads to another origin (names, case-insensitive). Default: every
-   * header in `headers` except {@link SAFE_CROSS_ORIGIN_HEADERS}. `authorization`, `cookie` and `proxy-authorization`
-   * are dropped whatever this says.
+   * header in `headers` except {@link SAFE_CROSS_ORIGIN_HEADERS}. `authorization`, `cookie`, `proxy-authorization` and
+   * `host` are dropped whatever this says.
    */
   stripHeadersAcrossOrigins?: readonly string[];
   /**
@@ -55,7 +55,7 @@ export const MAX_TIMEOUT = 2 ** 31 - 1;
  * The headers a redirect to another origin keeps by default: they describe what the client accepts or sends, never who
  * it is. Every other header the caller set (`x-api-key`, `x-auth-token`, ...) is dropped.
  */
-export const SAFE_CROSS_ORIGIN_HEADERS: readonly string[] = [
+export const SAFE_CROSS_ORIGIN_HEADERS: readonly string[] = Object.freeze([
   'accept',
   'accept-encoding',
   'accept-language',
@@ -64,7 +64,7 @@ export const SAFE_CROSS_ORIGIN_HEADERS: readonly string[] = [
   'content-type',
   'pragma',
   'user-agent',
-];
+]);
 /** Credentials, dropped on every cross-origin redirect whatever `stripHeadersAcrossOrigins` says. */
 export const CREDENTIAL_HEADERS: readonly string[] = ['authorization', 'cookie', 'proxy-authorization'];
 /** What getPage asks for when the caller sends no `Accept-Encoding`: what undici's decompression reads. */
@@ -78,8 +78,11 @@ export interface Settings {
   timeout: number;
   followRedirect: boolean;
   maxRedirects: number;
-  /** Lower-cased names of the headers a cross-origin redirect drops. */
-  stripAcrossOrigins: ReadonlySet<string>;
+  /**
+   * Lower-cased names of the headers a cross-origin redirect drops; `null` for the default, every header but the safe
+   * ones (worked out at the redirect, so a call that is never redirected pays nothing for it).
+   */
+  stripAcrossOrigins: ReadonlySet<string> | null;
   maxBytes: number;
   signal: AbortSignal | undefined;
   dispatcher: Dispatcher | undefined;
@@ -152,12 +155,10 @@ function checkedHeaders(headers: unknown): Record<string, string | string[]> {
   return checked;
 }
 
-function checkedStripList(list: unknown, headers: Record<string, string | string[]>): Set<string> {
-  const strip = new Set(CREDENTIAL_HEADERS);
-  if (list === undefined) {
-    for (const name of Object.keys(headers)) if (!SAFE_CROSS_ORIGIN_HEADERS.includes(name)) strip.add(name);
-    return strip;
-  }
+function checkedStripList(list: unknown): Set<string> | null {
+  if (list === undefined) return null;
+  // A Host header names the origin it was written for.
+  const strip = new Set([...CREDENTIAL_HEADERS, 'host']);
   if (!Array.isArray(list) || !list.every((name) => typeof name === 'string' && TOKEN.test(name))) {
     throw new TypeError(
       `Expected \`stripHeadersAcrossOrigins\` to be an array of header names, got ${shown(list)}`,
@@ -242,8 +243,7 @@ function checkedSettings(options: GetPageOptions): Settings {
       `Expected \`userAgent\` to be a string of Latin-1 characters without control characters, got ${shown(userAgent)}`,
     );
   }
-  // Worked out from the caller's own headers, before the ones getPage adds.
-  const stripAcrossOrigins = checkedStripList(stripHeadersAcrossOrigins, finalHeaders);
+  const stripAcrossOrigins = checkedStripList(stripHeadersAcrossOrigins);
   if (finalHeaders['user-agent'] === undefined && userAgent !== '') finalHeaders['user-agent'] = userAgent;
   if (finalHeaders['accept-encoding'] === undefined) finalHeaders['accept-encoding'] = ACCEPT_ENCODING;
   return {
