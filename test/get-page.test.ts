@@ -3,7 +3,9 @@
 // dispatcher. What nock cannot fake well (resets, refused ports, DNS, hanging sockets) is tested against the demo site
 // in get-page-demo.test.ts.
 import { Readable } from 'node:stream';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import {
+  BadResponseError,
   CancelledError,
   closeDefaultAgent,
   DEFAULT_MAX_BYTES,
@@ -14,7 +16,9 @@ import {
   getResponse,
   HttpError,
   InvalidURLError,
+  MAX_TIMEOUT,
   ResponseTooLargeError,
+  SAFE_CROSS_ORIGIN_HEADERS,
   TimeoutError,
   TooManyRedirectsError,
   VERSION,
@@ -232,6 +236,44 @@ describe('getPage redirects', () => {
     );
   });
 
+  it('a redirect to another origin drops every header the caller set but the safe ones (x-api-key too)', async () => {
+    nock(ORIGIN).get('/login').reply(302, '', { location: 'http://other.test/landing' });
+    nock('http://other.test')
+      .get('/landing')
+      .reply(200, (req: Request) =>
+        ['x-api-key', 'x-custom', 'accept', 'accept-language']
+          .map((n) => req.headers.get(n) ?? '-')
+          .join(' '),
+      );
+    const headers = { 'X-Api-Key': 'k', 'x-custom': 'c', accept: 'text/html', 'accept-language': 'fr' };
+    expect(await getPage(`${ORIGIN}/login`, { headers })).toBe('- - text/html fr');
+    expect(SAFE_CROSS_ORIGIN_HEADERS).toContain('accept');
+  });
+
+  it('a redirect within the origin keeps every header', async () => {
+    nock(ORIGIN)
+      .get('/a')
+      .reply(302, '', { location: '/b' })
+      .get('/b')
+      .reply(200, (req: Request) => `${req.headers.get('x-api-key')} ${req.headers.get('authorization')}`);
+    expect(await getPage(`${ORIGIN}/a`, { headers: { 'x-api-key': 'k', authorization: 'Bearer t' } })).toBe(
+      'k Bearer t',
+    );
+  });
+
+  it('stripHeadersAcrossOrigins lists the headers dropped across origins, credentials always among them', async () => {
+    nock(ORIGIN).get('/go').reply(302, '', { location: 'http://other.test/there' });
+    nock('http://other.test')
+      .get('/there')
+      .reply(200, (req: Request) =>
+        ['x-api-key', 'x-trace', 'cookie'].map((n) => req.headers.get(n) ?? '-').join(' '),
+      );
+    const headers = { 'x-api-key': 'k', 'x-trace': 't', cookie: 'c=1' };
+    expect(await getPage(`${ORIGIN}/go`, { headers, stripHeadersAcrossOrigins: ['X-Api-Key'] })).toBe(
+      '- t -',
+    );
+  });
+
   it('fails with TooManyRedirectsError past maxRedirects', async () => {
     nock(ORIGIN).get('/loop').times(4).reply(302, '', { location: '/loop' });
     const error = (await failureOf(getPage(`${ORIGIN}/loop`, { maxRedirects: 3 }))) as TooManyRedirectsError;
@@ -250,6 +292,49 @@ describe('getPage redirects', () => {
       expect(error.url).toBe(new URL(location).href);
     },
   );
+});
+
+describe('getPage compressed bodies', () => {
+  const text = 'compressed café '.repeat(200);
+
+  it('sends Accept-Encoding, and decodes a gzip body', async () => {
+    nock(ORIGIN, { reqheaders: { 'accept-encoding': /gzip/ } })
+      .get('/gz')
+      .reply(200, gzipSync(text), {
+        'content-encoding': 'gzip',
+        'content-type': 'text/plain; charset=utf-8',
+      });
+    expect(await getPage(`${ORIGIN}/gz`)).toBe(text);
+  });
+
+  it('decodes a br body, and getResponse says no content-encoding any more', async () => {
+    nock(ORIGIN).get('/br').reply(200, brotliCompressSync(text), { 'content-encoding': 'br' });
+    const response = await getResponse(`${ORIGIN}/br`);
+    expect(response.body).toBe(text);
+    expect(response.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('keeps an Accept-Encoding the caller sets', async () => {
+    nock(ORIGIN)
+      .get('/ae')
+      .reply(200, (req: Request) => String(req.headers.get('accept-encoding')));
+    expect(await getPage(`${ORIGIN}/ae`, { headers: { 'accept-encoding': 'identity' } })).toBe('identity');
+  });
+
+  it('applies maxBytes to the decoded size: a compression bomb fails with ResponseTooLargeError', async () => {
+    const bomb = gzipSync(Buffer.alloc(20 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    nock(ORIGIN).get('/bomb').reply(200, bomb, { 'content-encoding': 'gzip' });
+    const error = await failureOf(getPageBytes(`${ORIGIN}/bomb`, { maxBytes: 1024 * 1024 }));
+    expect(error).toBeInstanceOf(ResponseTooLargeError);
+  });
+
+  it('fails with BadResponseError when a gzip body does not decompress', async () => {
+    nock(ORIGIN).get('/broken').reply(200, Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' });
+    const error = (await failureOf(getPage(`${ORIGIN}/broken`))) as GetPageError;
+    expect(error).toBeInstanceOf(BadResponseError);
+    expect(error.code).toBe('AB_ERR_BAD_RESPONSE');
+  });
 });
 
 describe('getPage size limit', () => {
@@ -386,12 +471,47 @@ describe('getPage input checks', () => {
     [{ headers: { ok: 3 } }, TypeError, 'headers'],
     [{ body: 12 }, TypeError, 'body'],
     [{ signal: {} }, TypeError, 'signal'],
+    [{ signal: { aborted: false, addEventListener() {} } }, TypeError, 'signal'],
+    [{ timeout: MAX_TIMEOUT + 1 }, RangeError, 'timeout'],
+    [{ timeout: 2 ** 40 }, RangeError, 'timeout'],
+    [{ headers: { 'x-name': 'Zoë ☃' } }, TypeError, 'headers'],
+    [{ headers: { 'Transfer-Encoding': 'chunked' } }, TypeError, 'headers'],
+    [{ headers: { upgrade: 'websocket' } }, TypeError, 'headers'],
+    [{ headers: { host: ['a', 'b'] } }, TypeError, 'headers'],
+    [{ stripHeadersAcrossOrigins: 'x-api-key' }, TypeError, 'stripHeadersAcrossOrigins'],
     [{ dispatcher: {} }, TypeError, 'dispatcher'],
     [{ userAgent: 5 }, TypeError, 'userAgent'],
   ])('throws at once for %j', (options, type, name) => {
     const call = () => getPage(`${ORIGIN}/x`, options as never);
     expect(call).toThrow(type);
     expect(call).toThrow(`\`${name}\``);
+  });
+
+  it('accepts a timeout of MAX_TIMEOUT (2^31-1 ms) and of Infinity', async () => {
+    nock(ORIGIN).get('/t').times(2).reply(200, 't');
+    expect(MAX_TIMEOUT).toBe(2 ** 31 - 1);
+    expect(await getPage(`${ORIGIN}/t`, { timeout: MAX_TIMEOUT })).toBe('t');
+    expect(await getPage(`${ORIGIN}/t`, { timeout: Number.POSITIVE_INFINITY })).toBe('t');
+  });
+
+  it.each([
+    ['x-name', 'Zoë ☃'],
+    ['X-Emoji', ['ok', '🙂']],
+    ['Transfer-Encoding', 'chunked'],
+    ['upgrade', 'websocket'],
+    ['keep-alive', 'timeout=5'],
+    ['expect', '100-continue'],
+  ])('a %s header that undici would refuse late is a TypeError at the call, naming it', (name, value) => {
+    const call = () => getPage(`${ORIGIN}/x`, { headers: { [name]: value } });
+    expect(call).toThrow(TypeError);
+    expect(call).toThrow(`"${name}"`);
+  });
+
+  it('a signal without removeEventListener is refused at the call, naming `signal`', () => {
+    const signal = { aborted: false, addEventListener() {}, reason: undefined };
+    expect(() => getPage(`${ORIGIN}/x`, { signal: signal as never })).toThrow(
+      /Expected `signal` to be an AbortSignal.*got object/,
+    );
   });
 
   it('throws TypeError for options that are not an object', () => {

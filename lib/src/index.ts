@@ -32,6 +32,7 @@ export {
 } from './core/deferred.js';
 export {
   AsyncBatchingError,
+  BadResponseError,
   ConnectionLostError,
   ConnectionRefusedError,
   DeferredTimeoutError,
@@ -66,8 +67,10 @@ export {
   getPage,
   getPageBytes,
   getResponse,
+  MAX_TIMEOUT,
   type PageResponse,
-} from './get-page.js';
+  SAFE_CROSS_ORIGIN_HEADERS,
+} from './get-page/index.js';
 export {
   type ParallelMapper,
   type ParallelOptions,

@@ -160,7 +160,9 @@ describe('parallelStream(urls, 50, getPage, { signal }) aborted half-way', () =>
     }
     checkOutcomes(server.seed, outcomes, outcomes.keys());
 
-    // Everything in flight at the abort was cancelled; nothing else was.
+    // Everything in flight at the abort was cancelled; nothing else was. A cancelled getPage fails at once, but its
+    // chain (and so `settled`) goes on only once its socket has closed.
+    expect(await waitFor(() => settled.size === started.size)).toBe(true);
     expect(inFlightAtAbort.length).toBeGreaterThan(0);
     const cancelled = [...settled].filter(([, r]) => (r as Failure)?.value instanceof CancelledError);
     expect(cancelled.map(([id]) => id).sort((a, b) => a - b)).toEqual(inFlightAtAbort.sort((a, b) => a - b));

@@ -29,7 +29,7 @@ export type Behaviour =
 
 /**
  * Percent of items per behaviour. Stalls are rare on purpose: each one holds a slot for the client's whole timeout,
- * so 1% of 5,000 items at concurrency 50 costs about 50 × 500 ms / 50 = 0.5 s of wall time.
+ * so 1% of 5,000 items at concurrency 50 costs about 50 × 3 s / 50 = 3 s of wall time (3 s: the chaos timeout).
  */
 export const MIX: readonly (readonly [Behaviour, number])[] = [
   ['ok', 70],

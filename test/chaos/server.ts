@@ -3,7 +3,8 @@
  * does to `/item/<id>` depends only on the seed and the id, never on arrival order.
  *
  * Run by the chaos tests with `child_process.fork` (so the client's event loop never competes with the server's
- * inside one process); by hand: `node test/chaos/server.ts [--seed N] [--port N]`. It prints
+ * inside one process); by hand: `node test/chaos/server.ts [--seed N] [--port N]`. Besides `/item/<id>`, it serves
+ * `/hang/<id>` (never answers) and `/stale/<id>` (answers, then closes the kept-alive connection 1 ms later). It prints
  * `chaos server listening on 127.0.0.1:<port>`, and under fork also sends `{ type: 'ready', port }`. Over IPC it
  * answers `{ type: 'stats' }` with its counters and `{ type: 'reset' }` by zeroing them.
  */
@@ -112,8 +113,9 @@ server.on('request', (req: IncomingMessage, res: ServerResponse) => {
   stats.requests++;
   stats.peakActive = Math.max(stats.peakActive, ++stats.active);
   const socket = req.socket;
+  const fixed = /^\/(hang|stale)\/(\d+)$/.exec(req.url ?? '');
   const match = /^\/item\/(\d+)(?:\/loop\/(\d+))?$/.exec(req.url ?? '');
-  const id = match ? Number(match[1]) : -1;
+  const id = match ? Number(match[1]) : fixed ? Number(fixed[2]) : -1;
   activeIds.set(res, id);
   if (match?.[2] === undefined) stats.seenIds.push(id);
   const timers: NodeJS.Timeout[] = [];
@@ -134,6 +136,19 @@ server.on('request', (req: IncomingMessage, res: ServerResponse) => {
 
   if (id < 0) {
     res.writeHead(400, { 'content-type': 'text/plain' }).end('expected /item/<id>\n');
+    return;
+  }
+  if (fixed?.[1] === 'hang') {
+    // Never answer; the client must give up.
+    timers.push(setTimeout(() => destroyFromServer(socket, false), STALL_CAP_MS));
+    return;
+  }
+  if (fixed?.[1] === 'stale') {
+    // Keep-alive as far as the client can tell (no Connection: close), but close the connection 1 ms after the
+    // response, as servers with a short idle timeout do: the client's next request may be on its way by then.
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(bodyFor(id), () => {
+      setTimeout(() => destroyFromServer(socket, false), 1);
+    });
     return;
   }
   const { behaviour, variant } = planFor(seed, id);

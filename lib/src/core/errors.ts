@@ -324,6 +324,17 @@ export class InvalidURLError extends GetPageError {
   }
 }
 
+/**
+ * The response is not valid HTTP, or not what it says it is: a malformed status line, header or chunk (undici's
+ * `HTTPParserError`), headers larger than undici accepts, or a compressed body that does not decompress.
+ */
+export class BadResponseError extends GetPageError {
+  constructor(options: GetPageErrorOptions) {
+    super('The response was not valid HTTP', options, 'AB_ERR_BAD_RESPONSE');
+    this.name = 'BadResponseError';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Across machines (async-batching/bullmq)
 
