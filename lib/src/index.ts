@@ -74,5 +74,11 @@ export {
   parallelStream,
 } from './parallel/index.js';
 export { DeferredLock, DeferredSemaphore, type WaitingQueue } from './semaphore.js';
-export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
+export {
+  Timeline,
+  type TimelineBar,
+  type TimelineJobOptions,
+  type TimelineOptions,
+  type TimelineSVGOptions,
+} from './timeline.js';
 export { VERSION } from './version.js';
