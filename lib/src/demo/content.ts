@@ -44,7 +44,7 @@ function textLength(name: string): number {
   return 2000 + (fnv1a(name) % 6001);
 }
 
-/** The HTML of `/page/<name>`: its title and size depend only on `name`. */
+/** The HTML of `/page/<name>`: its title, size and links depend only on `name`. */
 export function pageHtml(name: string): string {
   const title = escapeHtml(pageTitle(name));
   const next = generator(fnv1a(name));
@@ -60,6 +60,13 @@ export function pageHtml(name: string): string {
     paragraphs.push(`    <p>${text}</p>`);
     length += text.length;
   }
+  // One to five links to other pages, so a page has something to count and follow.
+  const others = PAGE_NAMES.filter((other) => other !== name);
+  const links = new Set<string>();
+  const linkCount = 1 + (next() % 5);
+  while (links.size < linkCount) links.add(others[next() % others.length]);
+  const seeAlso = [...links].map((other) => `<a href="../page/${other}">${escapeHtml(pageTitle(other))}</a>`);
+  paragraphs.push(`    <p>See also: ${seeAlso.join(', ')}.</p>`);
   return [
     '<!DOCTYPE html>',
     '<html>',
