@@ -22,6 +22,11 @@ function generator(seed: number): () => number {
   };
 }
 
+/** A number in [0, 1) that depends only on `text`, well spread even for names that differ in one character. */
+export function unitHash(text: string): number {
+  return generator(fnv1a(text))() / 2 ** 32;
+}
+
 const WORDS = (
   'deferred callback errback chain result failure batch semaphore token cooperator iterator reactor ' +
   'page request response socket connection timeout redirect header body agent pool limit queue task ' +

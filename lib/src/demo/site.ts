@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { escapeHtml, fillBytes, fnv1a, indexHtml, NOT_FOUND_HTML, pageHtml } from './content.js';
+import { escapeHtml, fillBytes, indexHtml, NOT_FOUND_HTML, pageHtml, unitHash } from './content.js';
 
 /** Options of {@link startDemoSite}. */
 export interface DemoSiteOptions {
@@ -90,7 +90,7 @@ function latencyFunction(latency: unknown): (path: string) => number {
   }
   const low = min as number;
   const width = (max as number) - low;
-  return (path) => low + Math.round((fnv1a(path) / 2 ** 32) * width * 10) / 10;
+  return (path) => low + Math.round(unitHash(path) * width * 10) / 10;
 }
 
 function checkOptions(options: DemoSiteOptions): {
