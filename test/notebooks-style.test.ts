@@ -1,4 +1,4 @@
-// The walkthrough notebooks as a reader meets them: narrow enough for the post's column, no kernel plumbing, and the
+// The walkthrough notebooks (01-09, the retelling of the 2008 post) as a reader meets them: narrow enough for the post's column, no kernel plumbing, and the
 // metadata the export turns into front matter.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ interface Notebook {
 
 const join_ = (text: Text | undefined) => (Array.isArray(text) ? text.join('') : (text ?? ''));
 const files = readdirSync(folder)
-  .filter((name) => /^\d\d-.*\.ipynb$/.test(name))
+  .filter((name) => /^0[1-9]-.*\.ipynb$/.test(name))
   .sort();
 const notebooks = files.map((name) => ({
   name,
