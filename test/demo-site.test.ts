@@ -3,6 +3,7 @@ import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   byteAt,
+  type DemoLatencyRange,
   type DemoSite,
   exampleUrls,
   isLive,
@@ -172,6 +173,50 @@ describe('demo site stats', () => {
     }
   });
 
+  it('links each page to one to five other pages, the same ones every time', async () => {
+    const counts = PAGE_NAMES.map((name) => {
+      const links = [...pageHtml(name).matchAll(/<a href="\.\.\/page\/([^"]+)">/g)].map((m) => m[1]);
+      expect(links.every((other) => PAGE_NAMES.includes(other) && other !== name)).toBe(true);
+      expect(new Set(links).size).toBe(links.length);
+      return links.length;
+    });
+    for (const count of counts) expect(count).toBeGreaterThanOrEqual(1);
+    for (const count of counts) expect(count).toBeLessThanOrEqual(5);
+    expect(new Set(counts).size).toBeGreaterThan(1);
+    expect(pageHtml('twisted')).toBe(pageHtml('twisted'));
+  });
+
+  it('answers ?delay=<ms> on any route after that delay, and 400 for a bad one', async () => {
+    const { status, text } = await get('/page/twisted?delay=5');
+    expect(status).toBe(200);
+    expect(text).toBe(pageHtml('twisted'));
+    expect((await get('/page/twisted?delay=soon')).status).toBe(400);
+    expect((await get('/page/twisted?delay=60001')).status).toBe(400);
+  });
+
+  it('gives each path its own latency in a range, the same on every run', async () => {
+    const mixed = await startDemoSite({ latency: { min: 10, max: 60 } });
+    const other = await startDemoSite({ latency: { min: 10, max: 60 } });
+    try {
+      const delays = PAGE_NAMES.map((name) => mixed.latencyOf(`/page/${name}`));
+      for (const ms of delays) expect(ms).toBeGreaterThanOrEqual(10);
+      for (const ms of delays) expect(ms).toBeLessThanOrEqual(60);
+      expect(new Set(delays).size).toBeGreaterThan(5);
+      expect(PAGE_NAMES.map((name) => other.latencyOf(`/page/${name}`))).toEqual(delays);
+      expect(site.latencyOf('/page/twisted')).toBe(0);
+      const a = new Agent();
+      try {
+        const response = await request(mixed.pageUrl('twisted'), { dispatcher: a });
+        expect(await response.body.text()).toBe(pageHtml('twisted'));
+      } finally {
+        await a.close();
+      }
+    } finally {
+      await mixed.close();
+      await other.close();
+    }
+  });
+
   it('adds latency to every response', async () => {
     const slow = await startDemoSite({ latency: 20 });
     const a = new Agent();
@@ -248,6 +293,9 @@ describe('demo site lifecycle', () => {
     [{ host: '' }, TypeError, 'host'],
     [{ latency: -5 }, RangeError, 'latency'],
     [{ latency: Number.POSITIVE_INFINITY }, RangeError, 'latency'],
+    [{ latency: { min: -1, max: 5 } }, RangeError, 'latency.min'],
+    [{ latency: { min: 1 } as DemoLatencyRange }, RangeError, 'latency.max'],
+    [{ latency: { min: 9, max: 5 } }, RangeError, 'latency.max'],
   ])('rejects the option %j', async (options, type, name) => {
     await expect(startDemoSite(options)).rejects.toThrow(type);
     await expect(startDemoSite(options)).rejects.toThrow(`\`${name}\``);

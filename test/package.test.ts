@@ -12,6 +12,7 @@ const pkg = JSON.parse(readFileSync(join(lib, 'package.json'), 'utf8')) as {
   main: string;
   types: string;
   exports: Record<string, string | { types: string; default: string }>;
+  typesVersions: Record<string, Record<string, string[]>>;
 };
 
 function declarationFiles(dir: string): string[] {
@@ -28,6 +29,17 @@ describe('the async-batching package', () => {
       else targets.push(entry.types, entry.default);
     }
     for (const target of targets) expect(existsSync(join(lib, target)), target).toBe(true);
+  });
+
+  it('maps every subpath export in typesVersions too, for Node10 resolution (tslab compiles that way)', () => {
+    const subpaths = Object.entries(pkg.exports).filter(
+      (entry): entry is [string, { types: string; default: string }] =>
+        entry[0] !== '.' && typeof entry[1] !== 'string',
+    );
+    expect(subpaths.map(([name]) => name)).toContain('./notebook');
+    for (const [name, entry] of subpaths) {
+      expect(pkg.typesVersions['*'][name.slice(2)], name).toEqual([entry.types]);
+    }
   });
 
   it('publishes no internal member in its type declarations', () => {

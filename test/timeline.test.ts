@@ -81,7 +81,8 @@ describe('Timeline', () => {
     const svg = recorded().toSVG({ title: 'Three jobs' });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    expect(svg.match(/<title>/g)).toHaveLength(3);
+    // One title for the chart, one tooltip per bar.
+    expect(svg.match(/<title>/g)).toHaveLength(4);
     expect(svg).toContain('Three jobs');
     const fills = [...svg.matchAll(/rx="2" fill="(#[0-9a-f]+)"/g)].map((m) => m[1]);
     expect(fills).toHaveLength(3);
@@ -107,9 +108,8 @@ describe('Timeline', () => {
     const timeline = recorded();
     const rowsOf = (svg: string) =>
       new Set([...svg.matchAll(/<rect x="[\d.]+" y="([\d.]+)"/g)].map((m) => m[1]));
-    // The background rectangle sits at y=0; the bars are on the other rows.
-    expect(rowsOf(timeline.toSVG()).size - 1).toBe(timeline.peakConcurrency);
-    expect(rowsOf(timeline.toSVG({ lanes: 'rows' })).size - 1).toBe(3);
+    expect(rowsOf(timeline.toSVG()).size).toBe(timeline.peakConcurrency);
+    expect(rowsOf(timeline.toSVG({ lanes: 'rows' })).size).toBe(3);
   });
 
   it('gives the same SVG for the same recorded times', () => {
@@ -124,5 +124,80 @@ describe('Timeline', () => {
     timeline.end(timeline.start('short'));
     const svg = timeline.toSVG();
     expect(svg).toContain('long: 0 ms to 10 ms (10 ms), running');
+  });
+
+  it('draws the wait from creation to start as a faint segment before the bar, and says so in the tooltip', () => {
+    const clock = manualClock(0);
+    const timeline = new Timeline({ clock: clock.read });
+    const queued = timeline.now();
+    clock.now = 10;
+    const late = timeline.start('late', { queued });
+    clock.now = 20;
+    timeline.end(late);
+    const prompt = timeline.start('prompt');
+    clock.now = 40;
+    timeline.end(prompt);
+    expect(timeline.bars.map((b) => [b.label, b.queued, b.start])).toEqual([
+      ['late', 0, 10],
+      ['prompt', 20, 20],
+    ]);
+    const svg = timeline.toSVG({ width: 400, lanes: 'rows' });
+    // The axis starts at the first creation: x = 12 + t * (376 / 40).
+    expect(svg).toContain('<rect x="12" y="8" width="94" height="18" fill="#4e79a7" fill-opacity="0.3"/>');
+    expect(svg.match(/fill-opacity="0.3"/g)).toHaveLength(2); // the late job's wait, and the key
+    expect(svg).toContain('late: 10 ms to 20 ms (10 ms), waited 10 ms, ok');
+    expect(svg).toMatch(/>waiting<\/text>/);
+  });
+
+  it('packs rows by creation, so jobs created together take a row each however long they wait', () => {
+    const clock = manualClock(0);
+    const timeline = new Timeline({ clock: clock.read });
+    const queued = timeline.now();
+    for (let i = 0; i < 4; i++) {
+      clock.now = i * 10;
+      const id = timeline.start(`job ${i}`, { queued });
+      clock.now = i * 10 + 10;
+      timeline.end(id);
+    }
+    expect(timeline.peakConcurrency).toBe(1);
+    const ys = new Set(
+      [...timeline.toSVG().matchAll(/<rect x="[\d.]+" y="([\d.]+)"[^>]*rx="2"/g)].map((m) => m[1]),
+    );
+    expect(ys.size).toBe(4);
+  });
+
+  it('refuses a creation time after the start, naming the option', () => {
+    const timeline = new Timeline({ clock: () => 5 });
+    expect(() => timeline.start('x', { queued: 6 })).toThrow(/`options.queued`.*got 6/);
+    expect(() => timeline.start('x', { queued: Number.NaN })).toThrow(RangeError);
+  });
+
+  it('totals the time from the first creation to the last end', () => {
+    const clock = manualClock(0);
+    const timeline = new Timeline({ clock: clock.read });
+    expect(timeline.totalTime).toBe(0);
+    const queued = timeline.now();
+    clock.now = 20;
+    const a = timeline.start('a', { queued });
+    clock.now = 45;
+    timeline.end(a);
+    expect(timeline.totalTime).toBe(45);
+    expect(recorded().totalTime).toBe(50);
+  });
+
+  it('is an image with a description (role, aria-label and a first <title>) for screen readers and alt text', () => {
+    const svg = recorded().toSVG({ title: 'Three jobs' });
+    const label = 'Three jobs. Timeline of 3 jobs, at most 2 running at once, 1 failed';
+    expect(svg).toMatch(new RegExp(`^<svg [^>]*role="img" aria-label="${label}"`));
+    expect(/<title>([^<]*)<\/title>/.exec(svg)?.[1]).toBe(label);
+  });
+
+  it('follows dark mode through a style sheet, keeping light colours as attributes for renderers without CSS', () => {
+    const svg = recorded().toSVG();
+    expect(svg).toMatch(
+      /<style>.*@media \(prefers-color-scheme:dark\)\{.*\.ab-bg\{fill:var\(--ab-chart-background,#1e1e1e\)\}/,
+    );
+    expect(svg).toContain('<rect class="ab-bg" x="0" y="0" width="720"');
+    expect(svg).toContain('fill="#ffffff"/>');
   });
 });

@@ -94,5 +94,11 @@ export {
   DeferredSemaphore,
   type WaitingQueue,
 } from './semaphore/index.js';
-export { Timeline, type TimelineBar, type TimelineOptions, type TimelineSVGOptions } from './timeline.js';
+export {
+  Timeline,
+  type TimelineBar,
+  type TimelineJobOptions,
+  type TimelineOptions,
+  type TimelineSVGOptions,
+} from './timeline.js';
 export { VERSION } from './version.js';

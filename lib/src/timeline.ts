@@ -4,6 +4,8 @@ import { Deferred } from './core/deferred.js';
 export interface TimelineBar {
   readonly id: number;
   readonly label: string;
+  /** When the job was created (queued), before it could start; equal to `start` for a job that started at once. */
+  readonly queued: number;
   readonly start: number;
   /** `undefined` while the job runs. */
   readonly end: number | undefined;
@@ -24,15 +26,25 @@ export interface TimelineSVGOptions {
   /** A heading drawn above the chart. */
   title?: string;
   /**
-   * `'packed'` (default): bars share rows, each placed on the first free row, so the number of rows is the peak
-   * concurrency and a concurrency limit shows as a fixed number of rows. `'rows'`: one row per job.
+   * `'packed'` (default): bars share rows, each job placed from its creation on the first free row, so the number of
+   * rows is the most jobs that existed at once (created and not yet finished). `'rows'`: one row per job.
    */
   lanes?: 'packed' | 'rows';
+}
+
+/** Options of {@link Timeline.start} and {@link Timeline.track}. */
+export interface TimelineJobOptions {
+  /**
+   * When the job was created, from {@link Timeline.now}: the chart draws the wait from then until it starts as a faint
+   * segment. Default: the start, i.e. no wait.
+   */
+  queued?: number;
 }
 
 interface MutableBar {
   id: number;
   label: string;
+  queued: number;
   start: number;
   end: number | undefined;
   ok: boolean | undefined;
@@ -45,7 +57,26 @@ const RIGHT = 12;
 const AXIS = 28;
 const OK_FILL = '#4e79a7';
 const FAIL_FILL = '#e15759';
-const RUNNING_FILL = '#bab0ac';
+const RUNNING_FILL = '#9c9590';
+const WAIT_OPACITY = '0.3';
+
+/**
+ * Colours by class, so a dark page (`prefers-color-scheme: dark`) gets a dark chart; each element also carries the
+ * light colours as attributes, for renderers that drop style sheets. Page CSS can override through the variables.
+ */
+const STYLE = [
+  '.ab-bg{fill:var(--ab-chart-background,#ffffff)}',
+  '.ab-fg{fill:var(--ab-chart-text,#222222)}',
+  '.ab-muted{fill:var(--ab-chart-muted,#555555)}',
+  '.ab-axis{stroke:var(--ab-chart-muted,#555555)}',
+  '.ab-grid{stroke:var(--ab-chart-grid,#dddddd)}',
+  '@media (prefers-color-scheme:dark){',
+  '.ab-bg{fill:var(--ab-chart-background,#1e1e1e)}',
+  '.ab-fg{fill:var(--ab-chart-text,#e6e6e6)}',
+  '.ab-muted{fill:var(--ab-chart-muted,#b0b0b0)}',
+  '.ab-axis{stroke:var(--ab-chart-muted,#b0b0b0)}',
+  '.ab-grid{stroke:var(--ab-chart-grid,#3a3a3a)}}',
+].join('');
 
 function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -98,11 +129,39 @@ export class Timeline {
     return this.#bars;
   }
 
-  /** Records the start of a job and returns its id, for {@link end}. */
-  start(label: string): number {
+  /** The current time on this timeline's clock: pass it as `queued` when a job is created, before it starts. */
+  now(): number {
+    return this.#clock();
+  }
+
+  /**
+   * The time from the first job's creation to the last end (or the latest recorded time while jobs run); 0 with no
+   * jobs.
+   */
+  get totalTime(): number {
+    if (this.#bars.length === 0) return 0;
+    let first = Number.POSITIVE_INFINITY;
+    for (const b of this.#bars) first = Math.min(first, b.queued);
+    return this.#lastTime() - first;
+  }
+
+  /**
+   * Records the start of a job and returns its id, for {@link end}.
+   * @throws {RangeError} when `options.queued` is not a number at or before now.
+   */
+  start(label: string, options: TimelineJobOptions = {}): number {
     if (typeof label !== 'string') throw new TypeError('Expected `label` to be a string');
+    if (options === null || typeof options !== 'object')
+      throw new TypeError('Expected `options` to be an object');
+    const start = this.#clock();
+    const { queued = start } = options;
+    if (typeof queued !== 'number' || !(queued <= start)) {
+      throw new RangeError(
+        `Expected \`options.queued\` to be a time from now() at or before the start (${start}), got ${String(queued)}`,
+      );
+    }
     const id = this.#bars.length;
-    this.#bars.push({ id, label, start: this.#clock(), end: undefined, ok: undefined });
+    this.#bars.push({ id, label, queued, start, end: undefined, ok: undefined });
     return id;
   }
 
@@ -122,10 +181,15 @@ export class Timeline {
   /**
    * Records a job that starts now and ends when `work` settles (failed if it fails). A Deferred is returned as is,
    * with a link added that passes its result on unchanged; a Promise gives a new Promise of the same outcome.
+   * `options.queued` is when the job was created, if it waited before starting.
    */
-  track<T>(label: string, work: Deferred<T>): Deferred<T>;
-  track<T>(label: string, work: PromiseLike<T>): Promise<T>;
-  track<T>(label: string, work: Deferred<T> | PromiseLike<T>): Deferred<T> | Promise<T> {
+  track<T>(label: string, work: Deferred<T>, options?: TimelineJobOptions): Deferred<T>;
+  track<T>(label: string, work: PromiseLike<T>, options?: TimelineJobOptions): Promise<T>;
+  track<T>(
+    label: string,
+    work: Deferred<T> | PromiseLike<T>,
+    options: TimelineJobOptions = {},
+  ): Deferred<T> | Promise<T> {
     if (
       work === null ||
       (typeof work !== 'object' && typeof work !== 'function') ||
@@ -133,7 +197,7 @@ export class Timeline {
     ) {
       throw new TypeError('Expected `work` to be a Deferred or a Promise');
     }
-    const id = this.start(label);
+    const id = this.start(label, options);
     if (work instanceof Deferred) {
       return work.addCallbacks(
         (value: T) => {
@@ -182,16 +246,19 @@ export class Timeline {
     return last;
   }
 
-  /** Rows for the bars: each bar goes on the first row that is free when it starts. */
+  /**
+   * Rows for the bars: each bar goes on the first row that is free when it is created, so a row holds one job from
+   * its creation to its end and the number of rows is the most jobs that existed at once.
+   */
   #pack(last: number): number[] {
     const order = this.#bars
       .map((b) => b.id)
-      .sort((a, b) => this.#bars[a].start - this.#bars[b].start || a - b);
+      .sort((a, b) => this.#bars[a].queued - this.#bars[b].queued || a - b);
     const rowEnds: number[] = [];
     const rows: number[] = new Array(this.#bars.length);
     for (const id of order) {
       const b = this.#bars[id];
-      let row = rowEnds.findIndex((end) => end <= b.start);
+      let row = rowEnds.findIndex((end) => end <= b.queued);
       if (row === -1) row = rowEnds.length;
       rowEnds[row] = b.end ?? last;
       rows[id] = row;
@@ -199,9 +266,26 @@ export class Timeline {
     return rows;
   }
 
+  /** What the chart shows, in words: its `<title>` and `aria-label`, and the alt text of an exported image. */
+  #describe(title: string | undefined): string {
+    const bars = this.#bars;
+    const failed = bars.filter((b) => b.ok === false).length;
+    const waited = bars.filter((b) => b.start > b.queued).length;
+    const parts = [
+      `${bars.length} ${bars.length === 1 ? 'job' : 'jobs'}`,
+      `at most ${this.peakConcurrency} running at once`,
+    ];
+    if (waited > 0) parts.push(`${waited} created before they could start`);
+    if (failed > 0) parts.push(`${failed} failed`);
+    const summary = `Timeline of ${parts.join(', ')}`;
+    return title === undefined ? summary : `${title}. ${summary}`;
+  }
+
   /**
-   * Draws the recorded jobs as an SVG document (a string starting with `<svg`). Running jobs are drawn up to the
-   * latest recorded time, in grey.
+   * Draws the recorded jobs as an SVG document (a string starting with `<svg`): per job, a faint segment from its
+   * creation to its start (when it waited) and a solid bar while it ran; running jobs are drawn up to the latest
+   * recorded time, in grey. The chart is an image for assistive technology (`role="img"`) described by its first
+   * `<title>`, and follows the page into dark mode (`prefers-color-scheme`, or the `--ab-chart-*` CSS variables).
    */
   toSVG(options: TimelineSVGOptions = {}): string {
     if (options === null || typeof options !== 'object')
@@ -217,7 +301,7 @@ export class Timeline {
     }
     const bars = this.#bars;
     const top = title === undefined ? 8 : 30;
-    const origin = bars.length === 0 ? 0 : Math.min(...bars.map((b) => b.start));
+    const origin = bars.length === 0 ? 0 : Math.min(...bars.map((b) => b.queued));
     const last = bars.length === 0 ? 0 : this.#lastTime();
     const span = Math.max(last - origin, 1e-9);
     const rows = lanes === 'packed' ? this.#pack(last) : bars.map((b) => b.id);
@@ -226,32 +310,46 @@ export class Timeline {
     const x = (t: number) => LEFT + ((t - origin) / span) * plotWidth;
     const plotBottom = top + rowCount * (ROW + GAP);
     const height = plotBottom + AXIS;
+    const description = escapeXml(this.#describe(title));
 
     const out: string[] = [];
     out.push(
-      `<svg xmlns="http://www.w3.org/2000/svg" width="${n(width)}" height="${n(height)}" viewBox="0 0 ${n(width)} ${n(height)}" font-family="sans-serif" font-size="11">`,
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${n(width)}" height="${n(height)}" viewBox="0 0 ${n(width)} ${n(height)}" font-family="sans-serif" font-size="11" role="img" aria-label="${description}">`,
     );
-    out.push(`<rect x="0" y="0" width="${n(width)}" height="${n(height)}" fill="#ffffff"/>`);
+    // The first <title> names the whole chart (tooltips and exporters read it); the bars' own titles come later.
+    out.push(`<title>${description}</title>`);
+    out.push(`<style>${STYLE}</style>`);
+    out.push(`<rect class="ab-bg" x="0" y="0" width="${n(width)}" height="${n(height)}" fill="#ffffff"/>`);
     if (title !== undefined) {
       out.push(
-        `<text x="${LEFT}" y="19" font-size="14" font-weight="bold" fill="#222222">${escapeXml(title)}</text>`,
+        `<text class="ab-fg" x="${LEFT}" y="19" font-size="14" font-weight="bold" fill="#222222">${escapeXml(title)}</text>`,
+      );
+    }
+    if (bars.some((b) => b.start > b.queued)) {
+      // A key for the two kinds of segment, at the top right.
+      const keyX = Math.max(LEFT, width - RIGHT - 150);
+      out.push(
+        `<rect x="${n(keyX)}" y="10" width="12" height="10" fill="${OK_FILL}" fill-opacity="${WAIT_OPACITY}"/>`,
+        `<text class="ab-muted" x="${n(keyX + 16)}" y="19" fill="#555555">waiting</text>`,
+        `<rect x="${n(keyX + 70)}" y="10" width="12" height="10" fill="${OK_FILL}"/>`,
+        `<text class="ab-muted" x="${n(keyX + 86)}" y="19" fill="#555555">running</text>`,
       );
     }
 
-    // Time axis: a line, and ticks at round numbers of milliseconds from the first start.
+    // Time axis: a line, and ticks at round numbers of milliseconds from the first creation.
     const step = tickStep(span, Math.max(2, Math.floor(plotWidth / 90)));
     out.push(
-      `<line x1="${LEFT}" y1="${n(plotBottom)}" x2="${n(LEFT + plotWidth)}" y2="${n(plotBottom)}" stroke="#555555"/>`,
+      `<line class="ab-axis" x1="${LEFT}" y1="${n(plotBottom)}" x2="${n(LEFT + plotWidth)}" y2="${n(plotBottom)}" stroke="#555555"/>`,
     );
     for (let i = 0; i * step <= span + step * 1e-9; i++) {
       const t = i * step;
       const tx = x(origin + t);
       out.push(
-        `<line x1="${n(tx)}" y1="${n(top)}" x2="${n(tx)}" y2="${n(plotBottom + 4)}" stroke="#dddddd"/>`,
+        `<line class="ab-grid" x1="${n(tx)}" y1="${n(top)}" x2="${n(tx)}" y2="${n(plotBottom + 4)}" stroke="#dddddd"/>`,
       );
       const anchor = i === 0 ? 'start' : tx > LEFT + plotWidth - 20 ? 'end' : 'middle';
       out.push(
-        `<text x="${n(tx)}" y="${n(plotBottom + 16)}" text-anchor="${anchor}" fill="#555555">${escapeXml(formatMs(t, step))}</text>`,
+        `<text class="ab-muted" x="${n(tx)}" y="${n(plotBottom + 16)}" text-anchor="${anchor}" fill="#555555">${escapeXml(formatMs(t, step))}</text>`,
       );
     }
 
@@ -262,10 +360,16 @@ export class Timeline {
       const by = top + rows[b.id] * (ROW + GAP);
       const fill = b.ok === undefined ? RUNNING_FILL : b.ok ? OK_FILL : FAIL_FILL;
       const state = b.ok === undefined ? 'running' : b.ok ? 'ok' : 'failed';
-      const tip = `${b.label}: ${formatMs(b.start - origin, 0.1)} to ${formatMs(end - origin, 0.1)} (${formatMs(end - b.start, 0.1)}), ${state}`;
-      out.push(
-        `<g><title>${escapeXml(tip)}</title><rect x="${n(bx)}" y="${n(by)}" width="${n(bw)}" height="${ROW}" rx="2" fill="${fill}"/>`,
-      );
+      const wait = b.start > b.queued ? `, waited ${formatMs(b.start - b.queued, 0.1)}` : '';
+      const tip = `${b.label}: ${formatMs(b.start - origin, 0.1)} to ${formatMs(end - origin, 0.1)} (${formatMs(end - b.start, 0.1)})${wait}, ${state}`;
+      out.push(`<g><title>${escapeXml(tip)}</title>`);
+      if (b.start > b.queued) {
+        const qx = x(b.queued);
+        out.push(
+          `<rect x="${n(qx)}" y="${n(by)}" width="${n(bx - qx)}" height="${ROW}" fill="${fill}" fill-opacity="${WAIT_OPACITY}"/>`,
+        );
+      }
+      out.push(`<rect x="${n(bx)}" y="${n(by)}" width="${n(bw)}" height="${ROW}" rx="2" fill="${fill}"/>`);
       // A nested <svg> clips the label to its bar without needing a clipPath reference.
       out.push(
         `<svg x="${n(bx)}" y="${n(by)}" width="${n(bw)}" height="${ROW}"><text x="3" y="${ROW - 5}" fill="#ffffff">${escapeXml(b.label)}</text></svg></g>`,

@@ -166,7 +166,14 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
 
   let clean = false;
   try {
-    if (kernel.languageInfo) notebook.metadata.language_info = kernel.languageInfo;
+    if (kernel.languageInfo) {
+      // tslab 1.0 reports TypeScript "3.7.2" whatever version it compiles with, so a version the notebook states wins.
+      const stated = (notebook.metadata.language_info as { version?: unknown } | undefined)?.version;
+      notebook.metadata.language_info =
+        typeof stated === 'string' && stated !== ''
+          ? { ...kernel.languageInfo, version: stated }
+          : kernel.languageInfo;
+    }
     notebook.metadata.kernelspec ??= { display_name: 'TypeScript', language: 'typescript', name: 'tslab' };
     const recorder = new OutputRecorder();
     for (const { cell, number } of codeCells) {

@@ -22,6 +22,11 @@ function generator(seed: number): () => number {
   };
 }
 
+/** A number in [0, 1) that depends only on `text`, well spread even for names that differ in one character. */
+export function unitHash(text: string): number {
+  return generator(fnv1a(text))() / 2 ** 32;
+}
+
 const WORDS = (
   'deferred callback errback chain result failure batch semaphore token cooperator iterator reactor ' +
   'page request response socket connection timeout redirect header body agent pool limit queue task ' +
@@ -44,7 +49,7 @@ function textLength(name: string): number {
   return 2000 + (fnv1a(name) % 6001);
 }
 
-/** The HTML of `/page/<name>`: its title and size depend only on `name`. */
+/** The HTML of `/page/<name>`: its title, size and links depend only on `name`. */
 export function pageHtml(name: string): string {
   const title = escapeHtml(pageTitle(name));
   const next = generator(fnv1a(name));
@@ -60,6 +65,13 @@ export function pageHtml(name: string): string {
     paragraphs.push(`    <p>${text}</p>`);
     length += text.length;
   }
+  // One to five links to other pages, so a page has something to count and follow.
+  const others = PAGE_NAMES.filter((other) => other !== name);
+  const links = new Set<string>();
+  const linkCount = 1 + (next() % 5);
+  while (links.size < linkCount) links.add(others[next() % others.length]);
+  const seeAlso = [...links].map((other) => `<a href="../page/${other}">${escapeHtml(pageTitle(other))}</a>`);
+  paragraphs.push(`    <p>See also: ${seeAlso.join(', ')}.</p>`);
   return [
     '<!DOCTYPE html>',
     '<html>',

@@ -1,6 +1,7 @@
 export { byteAt, PAGE_NAMES, pageHtml, pageTitle } from './content.js';
 export { JOBS_MODULE, pageLength } from './jobs.js';
 export {
+  type DemoLatencyRange,
   type DemoSite,
   type DemoSiteOptions,
   type DemoStats,

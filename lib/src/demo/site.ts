@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { escapeHtml, fillBytes, indexHtml, NOT_FOUND_HTML, pageHtml } from './content.js';
+import { escapeHtml, fillBytes, indexHtml, NOT_FOUND_HTML, pageHtml, unitHash } from './content.js';
 
 /** Options of {@link startDemoSite}. */
 export interface DemoSiteOptions {
@@ -8,8 +8,18 @@ export interface DemoSiteOptions {
   port?: number;
   /** The address to listen on; `127.0.0.1` by default. */
   host?: string;
-  /** Milliseconds added before every response, to make a loopback server feel like a distant one. Default 0. */
-  latency?: number;
+  /**
+   * Milliseconds added before every response, to make a loopback server feel like a distant one. Default 0. A range
+   * `{ min, max }` gives each path its own delay in that range, a hash of the path (see {@link DemoSite.latencyOf}):
+   * mixed delays, the same on every run.
+   */
+  latency?: number | DemoLatencyRange;
+}
+
+/** A range of delays for {@link DemoSiteOptions.latency}, in milliseconds. */
+export interface DemoLatencyRange {
+  min: number;
+  max: number;
 }
 
 /** Counters of a {@link DemoSite}, as {@link DemoSite.stats} returns them. */
@@ -32,6 +42,8 @@ export interface DemoSite {
   readonly url: string;
   /** The URL of `/page/<name>` (the name is percent-encoded). */
   pageUrl(name: string): string;
+  /** The milliseconds the site waits before answering a request for `path` (without any `?delay=`). */
+  latencyOf(path: string): number;
   /** A snapshot of the counters. */
   stats(): DemoStats;
   /** Sets `requests` to 0 and the peaks to the current values. */
@@ -57,7 +69,35 @@ function wholeNumberIn(text: string, max: number): number | undefined {
   return n <= max ? n : undefined;
 }
 
-function checkOptions(options: DemoSiteOptions): { port: number; host: string; latency: number } {
+function checkLatency(latency: unknown, name: string): number {
+  if (typeof latency !== 'number' || !Number.isFinite(latency) || latency < 0) {
+    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0, got ${String(latency)}`);
+  }
+  return latency;
+}
+
+/** The delay for each path: a constant, or a point in the range picked by a hash of the path. */
+function latencyFunction(latency: unknown): (path: string) => number {
+  if (typeof latency !== 'object' || latency === null) {
+    const ms = checkLatency(latency, 'latency');
+    return () => ms;
+  }
+  const { min, max } = latency as Partial<DemoLatencyRange>;
+  checkLatency(min, 'latency.min');
+  checkLatency(max, 'latency.max');
+  if ((max as number) < (min as number)) {
+    throw new RangeError(`Expected \`latency.max\` to be >= \`latency.min\` (${min}), got ${max}`);
+  }
+  const low = min as number;
+  const width = (max as number) - low;
+  return (path) => low + Math.round(unitHash(path) * width * 10) / 10;
+}
+
+function checkOptions(options: DemoSiteOptions): {
+  port: number;
+  host: string;
+  latencyOf: (path: string) => number;
+} {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('Expected `options` to be an object');
   }
@@ -68,10 +108,7 @@ function checkOptions(options: DemoSiteOptions): { port: number; host: string; l
   if (typeof host !== 'string' || host.length === 0) {
     throw new TypeError('Expected `host` to be a non-empty string');
   }
-  if (typeof latency !== 'number' || !Number.isFinite(latency) || latency < 0) {
-    throw new RangeError(`Expected \`latency\` to be a finite number >= 0, got ${String(latency)}`);
-  }
-  return { port, host, latency };
+  return { port, host, latencyOf: latencyFunction(latency) };
 }
 
 /**
@@ -80,8 +117,8 @@ function checkOptions(options: DemoSiteOptions): { port: number; host: string; l
  *
  * Routes:
  * - `/` — an HTML index linking to a few pages.
- * - `/page/<name>` — an HTML page titled after `<name>` (`my-page` → `My Page`), 2–8 KB, its size and text a
- *   hash of the name.
+ * - `/page/<name>` — an HTML page titled after `<name>` (`my-page` → `My Page`), 2–8 KB, its size, text and links
+ *   to other pages a hash of the name.
  * - `/status/<code>` — that status (200–599), its reason phrase as the body.
  * - `/slow/<ms>` — answers after `<ms>` milliseconds (at most 60000).
  * - `/redirect/<n>` — `n` hops of `302` with relative `Location`s, ending at `/page/redirected` (n at most 100).
@@ -90,9 +127,11 @@ function checkOptions(options: DemoSiteOptions): { port: number; host: string; l
  * - `/hang` — never answers; the socket stays open until the client gives up or the site closes.
  * - `/reset` — resets the connection (TCP RST) without answering.
  * - anything else — `404` with Twisted's "No Such Resource" page. Out-of-range numbers get `400`.
+ *
+ * Any route takes `?delay=<ms>` (at most 60000), added to the site's latency: the same page can be made slow.
  */
 export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
-  const { port, host, latency } = checkOptions(options);
+  const { port, host, latencyOf } = checkOptions(options);
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const stats: DemoStats = { requests: 0, inFlight: 0, maxInFlight: 0, connections: 0, maxConnections: 0 };
@@ -229,7 +268,15 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     res.once('close', () => {
       stats.inFlight--;
     });
-    if (latency > 0) later(latency, res, () => route(req, res));
+    const target = new URL(req.url ?? '/', 'http://demo.invalid');
+    const delay = target.searchParams.get('delay');
+    const extra = delay === null ? 0 : wholeNumberIn(delay, MAX_SLOW_MS);
+    if (extra === undefined) {
+      badRequest(res, `Expected ?delay= to be a whole number of ms up to ${MAX_SLOW_MS}`);
+      return;
+    }
+    const wait = latencyOf(target.pathname) + extra;
+    if (wait > 0) later(wait, res, () => route(req, res));
     else route(req, res);
   });
   server.keepAliveTimeout = 5000;
@@ -261,6 +308,10 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
         throw new TypeError('Expected `name` to be a non-empty string');
       }
       return `${url}page/${encodeURIComponent(name)}`;
+    },
+    latencyOf(path: string): number {
+      if (typeof path !== 'string') throw new TypeError('Expected `path` to be a string');
+      return latencyOf(path);
     },
     stats(): DemoStats {
       return { ...stats };

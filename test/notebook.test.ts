@@ -1,0 +1,92 @@
+// The notebook display helper: the running kernel's channel when there is one, console.log otherwise.
+import { display, newDisplay } from 'async-batching/notebook';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+type Host = { __tslab__?: { require: (id: string) => unknown } };
+
+/** A stand-in for tslab's public module, recording what reaches each display (id 0 is tslab's `display`). */
+function fakeTslab() {
+  const shown: [number, string, string][] = [];
+  let next = 0;
+  const make = () => {
+    const id = next++;
+    const show = (mime: string) => (value: string) => shown.push([id, mime, value]);
+    return { html: show('html'), svg: show('svg'), markdown: show('markdown'), text: show('text') };
+  };
+  const module = { display: make(), newDisplay: make };
+  const required: string[] = [];
+  const host = {
+    require: (id: string) => {
+      required.push(id);
+      return id === 'tslab' ? module : undefined;
+    },
+  };
+  return { host, shown, required };
+}
+
+afterEach(() => {
+  delete (globalThis as Host).__tslab__;
+  vi.restoreAllMocks();
+});
+
+describe('display outside a kernel', () => {
+  it('prints each output with console.log', () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    display.svg('<svg></svg>');
+    display.html('<b>hi</b>');
+    display.markdown('# Title');
+    display.text('plain');
+    expect(log.mock.calls).toEqual([['<svg></svg>'], ['<b>hi</b>'], ['# Title'], ['plain']]);
+  });
+
+  it('prints every update of a newDisplay() on a line of its own', () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const progress = newDisplay();
+    progress.text('1 / 3');
+    progress.text('2 / 3');
+    expect(log.mock.calls).toEqual([['1 / 3'], ['2 / 3']]);
+  });
+
+  it('rejects output that is not a string, naming the argument and what came', () => {
+    expect(() => display.svg(5 as unknown as string)).toThrow(/`markup` to be a string, got number/);
+    expect(() => newDisplay().text(null as unknown as string)).toThrow(/`text` to be a string, got null/);
+  });
+});
+
+describe('display inside tslab', () => {
+  it("writes through the running kernel's own tslab module, not console.log", () => {
+    const tslab = fakeTslab();
+    (globalThis as Host).__tslab__ = tslab.host;
+    const log = vi.spyOn(console, 'log');
+    display.svg('<svg></svg>');
+    display.markdown('*x*');
+    expect(tslab.required).toContain('tslab');
+    expect(tslab.shown).toEqual([
+      [0, 'svg', '<svg></svg>'],
+      [0, 'markdown', '*x*'],
+    ]);
+    expect(log).not.toHaveBeenCalled();
+  });
+
+  it('gives each newDisplay() its own tslab display, so updates replace one output', () => {
+    const tslab = fakeTslab();
+    (globalThis as Host).__tslab__ = tslab.host;
+    const a = newDisplay();
+    const b = newDisplay();
+    a.text('a1');
+    b.text('b1');
+    a.text('a2');
+    expect(tslab.shown).toEqual([
+      [1, 'text', 'a1'],
+      [2, 'text', 'b1'],
+      [1, 'text', 'a2'],
+    ]);
+  });
+
+  it('falls back to console.log when the kernel host does not provide tslab', () => {
+    (globalThis as Host).__tslab__ = { require: () => undefined };
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    display.html('<i>x</i>');
+    expect(log.mock.calls).toEqual([['<i>x</i>']]);
+  });
+});
