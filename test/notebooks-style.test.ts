@@ -1,5 +1,6 @@
-// The walkthrough notebooks (01-09, the retelling of the 2008 post) as a reader meets them: narrow enough for the post's column, no kernel plumbing, and the
-// metadata the export turns into front matter.
+// Every notebook as a reader meets it: narrow enough for the post's column, no kernel plumbing, no tooling talk, and
+// the metadata the export turns into front matter. The walkthrough proper (01-09, the retelling of the 2008 post) also
+// explains its setup once and credits the original up front.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,13 +37,15 @@ interface Notebook {
 }
 
 const join_ = (text: Text | undefined) => (Array.isArray(text) ? text.join('') : (text ?? ''));
-const files = readdirSync(folder)
-  .filter((name) => /^0[1-9]-.*\.ipynb$/.test(name))
-  .sort();
-const notebooks = files.map((name) => ({
-  name,
-  notebook: JSON.parse(readFileSync(join(folder, name), 'utf8')) as Notebook,
-}));
+const all = readdirSync(folder)
+  .filter((name) => /^\d\d-.*\.ipynb$/.test(name))
+  .sort()
+  .map((name) => ({
+    name,
+    notebook: JSON.parse(readFileSync(join(folder, name), 'utf8')) as Notebook,
+  }));
+const notebooks = all.filter(({ name }) => /^0[1-9]-/.test(name));
+const files = notebooks.map(({ name }) => name);
 
 /** The lines of code cells and of their text outputs that are wider than the column, as `file cell N: line`. */
 function tooWide(name: string, notebook: Notebook): string[] {
@@ -78,11 +81,11 @@ describe('the walkthrough notebooks', () => {
     ]);
   });
 
-  it.each(notebooks)(`keep code and text outputs within ${COLUMNS} columns: $name`, ({ name, notebook }) => {
+  it.each(all)(`keep code and text outputs within ${COLUMNS} columns: $name`, ({ name, notebook }) => {
     expect(tooWide(name, notebook)).toEqual([]);
   });
 
-  it.each(notebooks)(
+  it.each(all)(
     'show no kernel plumbing (display goes through async-batching/notebook): $name',
     ({ notebook }) => {
       const sources = notebook.cells.filter((c) => c.cell_type === 'code').map((c) => join_(c.source));
@@ -92,22 +95,19 @@ describe('the walkthrough notebooks', () => {
     },
   );
 
-  it.each(notebooks)(
-    'carry the front matter the export reads, crediting the original: $name',
-    ({ notebook }) => {
-      const own = notebook.metadata.async_batching ?? {};
-      expect(own).toMatchObject({
-        date: '2026-11-30',
-        author: 'The async-batching authors',
-        original: ORIGINAL,
-      });
-      expect(typeof own.title).toBe('string');
-      expect(typeof own.description).toBe('string');
-      expect(Array.isArray(own.tags)).toBe(true);
-    },
-  );
+  it.each(all)('carry the front matter the export reads, crediting the original: $name', ({ notebook }) => {
+    const own = notebook.metadata.async_batching ?? {};
+    expect(own).toMatchObject({
+      date: '2026-11-30',
+      author: 'The async-batching authors',
+      original: ORIGINAL,
+    });
+    expect(typeof own.title).toBe('string');
+    expect(typeof own.description).toBe('string');
+    expect(Array.isArray(own.tags)).toBe(true);
+  });
 
-  it.each(notebooks)('state the TypeScript version tslab compiles with: $name', ({ notebook }) => {
+  it.each(all)('state the TypeScript version tslab compiles with: $name', ({ notebook }) => {
     const { version } = JSON.parse(
       readFileSync(join(root, 'node_modules/@tslab/typescript-for-tslab/package.json'), 'utf8'),
     ) as { version: string };
@@ -134,7 +134,7 @@ describe('the walkthrough notebooks', () => {
   });
 
   it('never talk about the tooling in the prose', () => {
-    const prose = notebooks.flatMap(({ name, notebook }) =>
+    const prose = all.flatMap(({ name, notebook }) =>
       notebook.cells
         .filter((c) => c.cell_type === 'markdown' || c.cell_type === 'code')
         .map((c) => [name, join_(c.source)] as const),
