@@ -24,8 +24,11 @@ function fakeTslab() {
   return { host, shown, required };
 }
 
+type DenoHost = { Deno?: { jupyter: { display: (b: Record<string, string>, o?: object) => Promise<void> } } };
+
 afterEach(() => {
   delete (globalThis as Host).__tslab__;
+  delete (globalThis as DenoHost).Deno;
   vi.restoreAllMocks();
 });
 
@@ -88,5 +91,54 @@ describe('display inside tslab', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     display.html('<i>x</i>');
     expect(log.mock.calls).toEqual([['<i>x</i>']]);
+  });
+});
+
+describe("display inside Deno's kernel", () => {
+  function fakeDeno() {
+    const sent: [Record<string, string>, object | undefined][] = [];
+    (globalThis as DenoHost).Deno = {
+      jupyter: {
+        display: async (bundle, options) => {
+          sent.push([bundle, options]);
+        },
+      },
+    };
+    return sent;
+  }
+
+  it('sends a raw MIME bundle through Deno.jupyter.display, not console.log', () => {
+    const sent = fakeDeno();
+    const log = vi.spyOn(console, 'log');
+    display.svg('<svg></svg>');
+    display.html('<b>x</b>');
+    expect(sent).toEqual([
+      [{ 'image/svg+xml': '<svg></svg>' }, { raw: true }],
+      [{ 'text/html': '<b>x</b>' }, { raw: true }],
+    ]);
+    expect(log).not.toHaveBeenCalled();
+  });
+
+  it('gives each newDisplay() its own display_id, and replaces that output on every later call', () => {
+    const sent = fakeDeno();
+    const a = newDisplay();
+    const b = newDisplay();
+    a.text('a1');
+    b.text('b1');
+    a.text('a2');
+    const [[, first], [, other], [, update]] = sent as [unknown, { display_id: string; update: boolean }][];
+    expect(first.update).toBe(false);
+    expect(update).toEqual({ raw: true, display_id: first.display_id, update: true });
+    expect(other.display_id).not.toBe(first.display_id);
+    expect(sent[2][0]).toEqual({ 'text/plain': 'a2' });
+  });
+
+  it('prefers tslab when both are present (tslab is the kernel whose outputs are recorded)', () => {
+    const sent = fakeDeno();
+    const tslab = fakeTslab();
+    (globalThis as Host).__tslab__ = tslab.host;
+    display.text('t');
+    expect(tslab.shown).toEqual([[0, 'text', 't']]);
+    expect(sent).toEqual([]);
   });
 });

@@ -50,6 +50,48 @@ function tslabChannel(): Channel | undefined {
   return tslab as TslabModule;
 }
 
+/** The part of Deno's `Deno.jupyter` namespace this helper uses (Deno 2's built-in Jupyter kernel). */
+export interface DenoJupyter {
+  display(
+    bundle: Record<string, string>,
+    options?: { raw?: boolean; display_id?: string; update?: boolean },
+  ): Promise<void> | void;
+}
+
+let denoDisplays = 0;
+
+/**
+ * Deno's kernel (`deno jupyter`): `Deno.jupyter.display` sends a MIME bundle to the running cell; an output with a
+ * `display_id` is replaced in place by a later call with `update: true`. Its calls are asynchronous; a failure is
+ * reported, never thrown into the cell's own code.
+ */
+function denoChannel(): Channel | undefined {
+  const jupyter = (globalThis as { Deno?: { jupyter?: Partial<DenoJupyter> } }).Deno?.jupyter;
+  if (typeof jupyter?.display !== 'function') return undefined;
+  const send = (bundle: Record<string, string>, options: { display_id?: string; update?: boolean }) => {
+    Promise.resolve(jupyter.display?.(bundle, { raw: true, ...options })).catch((e: unknown) => {
+      console.error('display failed:', e);
+    });
+  };
+  const make = (id?: string): Display => {
+    let shown = false;
+    const show = (bundle: Record<string, string>) => {
+      if (id === undefined) send(bundle, {});
+      else {
+        send(bundle, { display_id: id, update: shown });
+        shown = true;
+      }
+    };
+    return {
+      html: (markup) => show({ 'text/html': markup }),
+      svg: (markup) => show({ 'image/svg+xml': markup }),
+      markdown: (text) => show({ 'text/markdown': text }),
+      text: (text) => show({ 'text/plain': text }),
+    };
+  };
+  return { display: make(), newDisplay: () => make(`async-batching-${process.pid}-${++denoDisplays}`) };
+}
+
 /** Outside any kernel: each output is printed, and an updating display prints each new value on its own line. */
 function consoleDisplay(): Display {
   const print = (value: string) => console.log(value);
@@ -59,7 +101,7 @@ function consoleDisplay(): Display {
 const CONSOLE: Channel = { display: consoleDisplay(), newDisplay: consoleDisplay };
 
 /** The kernels this helper knows, tried in order. */
-const CHANNELS: readonly (() => Channel | undefined)[] = [tslabChannel];
+const CHANNELS: readonly (() => Channel | undefined)[] = [tslabChannel, denoChannel];
 
 /** The running kernel's channel, looked up on every call (cheap), so a kernel is found however this was loaded. */
 function channel(): Channel {
@@ -88,8 +130,8 @@ function checked(target: () => Display): Display {
 }
 
 /**
- * Shows rich output in the cell that is running: in the notebook under a kernel (tslab), with `console.log`
- * elsewhere.
+ * Shows rich output in the cell that is running: in the notebook under a kernel (tslab or Deno's), with
+ * `console.log` elsewhere.
  * @throws {TypeError} when the argument is not a string.
  */
 export const display: Display = checked(() => channel().display);
