@@ -175,9 +175,9 @@ describe('Markdown export', () => {
     });
   });
 
-  it('copies Markdown cells as they are and fences code as ts and outputs as text', () => {
-    const source =
-      '## Step one\n\n- a *list*\n- with [a link](https://example.invalid/)\n\n```ts\nconst x = 1;\n```';
+  it('copies Markdown cells as written, headings one level down, and fences code as ts and outputs as text', () => {
+    const rest = '- a *list*\n- with [a link](https://example.invalid/)\n\n```ts\nconst x = 1;\n```';
+    const source = `## Step one\n\n${rest}`;
     const input = notebook([
       markdown(source),
       code('console.log("hi");\n', [stdout('hi\n'), stdout('there\n')]),
@@ -186,7 +186,7 @@ describe('Markdown export', () => {
       ]),
     ]);
     const md = text(files([input], true), '01-test.md');
-    expect(md).toContain(source);
+    expect(md).toContain(`### Step one\n\n${rest}`);
     expect(md).toContain(
       '```ts\nconsole.log("hi");\n```\n\n```text\nhi\nthere\n```\n\n```ts\n1 + 1\n```\n\n```text\n2\n```\n',
     );
@@ -292,13 +292,15 @@ describe('HTML export', () => {
     expect(html).toMatch(/<style>[\s\S]*prefers-color-scheme: dark[\s\S]*<\/style>/);
     expect(html).not.toMatch(/<script|<link|@import|https?:\/\/[^"\s]*\.(css|js|woff2?|png|svg)/i);
     expect(html).toContain('<img src="data:image/png;base64,iVBORw0KGgo');
-    expect(html).toMatch(/<div class="figure"><svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(html).toMatch(
+      /<div class="figure"><svg aria-label="[^"]+" xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
+    );
   });
 
   it('inlines plain SVG but shows a styled SVG through <img>, so its CSS cannot reach the page', () => {
     const html = text(files([fixture('02-charts.ipynb')], true), '02-charts.html');
     expect(html).toMatch(
-      /<div class="figure"><svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>\s*<title>Total time/,
+      /<div class="figure"><svg aria-label="Total time per strategy \(ms\)" xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* role="img"[^>]*>\s*<title>Total time/,
     );
     expect(html).toMatch(
       /<div class="figure"><img src="data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="Timeline: DeferredSemaphore\(2\), 6 requests"><\/div>/,
@@ -387,32 +389,28 @@ describe('sanitisers', () => {
         '<rect width="10" height="10" fill="url(#g)"/><script>x()</script><text x="1" y="9">a &lt; b</text></svg>',
     );
     expect(svg).toBe(
-      '<svg viewBox="0 0 10 10" xmlns="http://www.w3.org/2000/svg"><linearGradient id="g" gradientUnits="userSpaceOnUse">' +
+      '<svg viewBox="0 0 10 10" xmlns="http://www.w3.org/2000/svg" role="img"><linearGradient id="g" gradientUnits="userSpaceOnUse">' +
         '<stop offset="0" stop-color="red"></stop></linearGradient><rect width="10" height="10" fill="url(#g)"></rect>' +
         '<text x="1" y="9">a &lt; b</text></svg>',
     );
   });
 
-  it('keeps an SVG style sheet, inert and escaped, and says the drawing must be shown as an image', () => {
+  it('rebuilds an SVG style sheet from its safe rules with css-tree, and says the drawing must be shown as an image', () => {
     const { svg, styled } = sanitizeSvgImage(
       '<svg width="4" height="4"><style>@import url(https://example.invalid/a.css); .a > b { fill: url(https://example.invalid/p) }' +
         ' .c { fill: url(#local) } &lt;/style&gt;&lt;script&gt;x()&lt;/script&gt;</style><rect class="c" width="4" height="4"/></svg>',
     );
     expect(styled).toBe(true);
     expect(svg).toBe(
-      '<svg width="4" height="4" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><style>.a &gt; b { fill: none }' +
-        ' .c { fill: url(#local) } &lt;/style&gt;&lt;script&gt;x()&lt;/script&gt;</style><rect class="c" width="4" height="4"></rect></svg>',
+      '<svg width="4" height="4" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4" role="img">' +
+        '<style>.a&gt;b{}.c{fill:url(#local)}</style><rect class="c" width="4" height="4"></rect></svg>',
     );
     expect(sanitizeSvgImage('<svg><rect width="1" height="1"/></svg>').styled).toBe(false);
   });
 
-  it('turns a remote image into a link in the offline page and keeps it in Markdown', () => {
-    const html = '<img src="https://example.invalid/a.png" alt="chart">';
-    expect(sanitizeFragment(html, { offline: true })).toBe(
+  it('turns a remote image into a link, so reading the post fetches nothing', () => {
+    expect(sanitizeFragment('<img src="https://example.invalid/a.png" alt="chart">')).toBe(
       '<a href="https://example.invalid/a.png">chart</a>',
-    );
-    expect(sanitizeFragment(html, { offline: false })).toBe(
-      '<img src="https://example.invalid/a.png" alt="chart" />',
     );
   });
 });
@@ -429,12 +427,14 @@ describe('exportNotebooks', () => {
       'assets/02-charts-2.png',
       'assets/02-charts-3.png',
       'assets/02-charts-4.svg',
+      'index.html',
+      'index.md',
     ]);
   });
 
   it('writes only the formats asked for', () => {
     const md = exportNotebooks([fixture('01-deferreds.ipynb')], { formats: ['md'], perNotebook: true });
-    expect(md.map((file) => file.path)).toEqual(['01-deferreds.md']);
+    expect(md.map((file) => file.path)).toEqual(['01-deferreds.md', 'index.md']);
   });
 
   it('refuses empty input, no formats, HTML without a highlighter and distinct files with one slug', () => {
