@@ -9,7 +9,7 @@ import { Marked } from 'marked';
 import type { Highlight } from './highlight.ts';
 import type { OutputFile } from './markdown.ts';
 import type { Block, ImageAsset, OutputBlock, Post, Visibility } from './post.ts';
-import { DEFAULT_DESCRIPTION, DEFAULT_TITLE } from './post.ts';
+import { DEFAULT_DESCRIPTION, DEFAULT_TITLE, headingShift } from './post.ts';
 import { sanitizeFragment } from './sanitize.ts';
 import { PAGE_CSS } from './style.ts';
 import { AnchorSet, escapeHtml } from './text.ts';
@@ -41,11 +41,13 @@ class MarkdownRenderer {
   readonly #anchors = new AnchorSet();
   readonly #highlight: Highlight;
   readonly #pageTitle: string;
+  readonly #shift: number;
   #seenHeading = false;
 
-  constructor(highlight: Highlight, pageTitle: string) {
+  constructor(highlight: Highlight, pageTitle: string, shift: number) {
     this.#highlight = highlight;
     this.#pageTitle = pageTitle;
+    this.#shift = shift;
   }
 
   /** Reserves an id (for a section) so no heading takes it. */
@@ -67,7 +69,7 @@ class MarkdownRenderer {
           if (first && token.depth === 1 && text === self.#pageTitle) return '';
           const id = self.#anchors.take(text);
           if (options.contents) self.toc.push({ depth: token.depth, text, id });
-          const level = Math.min(6, token.depth + 1);
+          const level = Math.min(6, token.depth + self.#shift);
           return `<h${level} id="${id}">${this.parser.parseInline(token.tokens)}</h${level}>\n`;
         },
         code(token: Tokens.Code): string {
@@ -273,7 +275,7 @@ export function renderHtmlIndex(posts: readonly Post[]): OutputFile {
  * Pure given `highlight`: the same post always gives the same page.
  */
 export function renderHtml(post: Post, highlight: Highlight): OutputFile {
-  const markdown = new MarkdownRenderer(highlight, post.meta.title);
+  const markdown = new MarkdownRenderer(highlight, post.meta.title, headingShift(post));
   const sections = post.sections.map((section) => {
     const id = markdown.anchor(`notebook-${section.id}`);
     const body = section.blocks.map((block) => blockHtml(block, markdown, highlight)).join('\n');

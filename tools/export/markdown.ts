@@ -14,7 +14,7 @@ import { dump } from 'js-yaml';
 import type { Token, TokensList } from 'marked';
 import { Lexer, Marked } from 'marked';
 import type { Block, ImageAsset, OutputBlock, Post, PostMeta } from './post.ts';
-import { DEFAULT_DESCRIPTION, DEFAULT_SLUG, DEFAULT_TITLE } from './post.ts';
+import { DEFAULT_DESCRIPTION, DEFAULT_SLUG, DEFAULT_TITLE, headingShift } from './post.ts';
 import { sanitizeFragment } from './sanitize.ts';
 import { fence } from './text.ts';
 
@@ -140,12 +140,12 @@ function htmlBlock(html: string, className: string): string {
   return clean === '' ? '' : `<div class="${className}">\n${clean}\n</div>`;
 }
 
-/** Renders Markdown to HTML with every heading one level down (the post's title is its only H1). */
-function renderDemoted(tokens: Token[], links: TokensList['links']): string {
+/** Renders Markdown to HTML with every heading `shift` levels down (the post's title is its only H1). */
+function renderDemoted(tokens: Token[], links: TokensList['links'], shift: number): string {
   const marked = new Marked({ gfm: true });
   const list = Object.assign([...tokens], { links }) as TokensList;
   marked.walkTokens(list, (token) => {
-    if (token.type === 'heading') token.depth = Math.min(6, token.depth + 1);
+    if (token.type === 'heading') token.depth = Math.min(6, token.depth + shift);
   });
   return marked.parser(list);
 }
@@ -157,8 +157,20 @@ function safeHref(href: string): boolean {
   return !/[:&\\\s<>"]/.test(href);
 }
 
-/** True when a token (or one inside it) holds raw HTML, a link that is not plainly safe, or a top-level heading. */
+// Parsers disagree on what a link is: kramdown reads `[x](javascript:a 'b')` as a link where marked sees text, and
+// browsers drop tabs and newlines inside a URL. A block that mentions a script or data scheme, a character reference
+// or a kramdown extension (`{:`, `{::`) anywhere is therefore rendered by marked and sanitised, whatever marked made of it.
+const SUSPECT = ['script:', 'data:', '&#', '&colon', '{:'];
+
+function suspectText(raw: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: URL parsers skip exactly these characters
+  const squeezed = raw.toLowerCase().replace(/[\s\u0000-\u001f]+/g, '');
+  return SUSPECT.some((marker) => squeezed.includes(marker));
+}
+
+/** True when a token (or one inside it) holds raw HTML or a link that is not plainly safe. */
 function needsSanitising(token: Token): boolean {
+  if (token.type !== 'code' && suspectText(token.raw)) return true;
   let found = false;
   const visit = (value: unknown): void => {
     if (found || value === null || typeof value !== 'object') return;
@@ -168,7 +180,9 @@ function needsSanitising(token: Token): boolean {
     }
     const node = value as { type?: unknown; href?: unknown };
     if (node.type === 'html') found = true;
-    else if ((node.type === 'link' || node.type === 'image') && !safeHref(String(node.href ?? '')))
+    else if (node.type === 'link' && !safeHref(String(node.href ?? ''))) found = true;
+    // A remote image would be fetched when the post is read; the sanitiser turns it into a link, as on the HTML page.
+    else if (node.type === 'image' && (!safeHref(String(node.href ?? '')) || /^\w+:/.test(String(node.href))))
       found = true;
     else for (const child of Object.values(value)) if (typeof child === 'object') visit(child);
   };
@@ -202,7 +216,13 @@ function trailingNewlines(raw: string): string {
  * one level down); each block that has them is rendered and passed through the sanitiser. With `trust`, raw HTML is
  * kept as written.
  */
-function authorMarkdown(source: string, title: string | undefined, trust: boolean, first: { seen: boolean }) {
+function authorMarkdown(
+  source: string,
+  title: string | undefined,
+  trust: boolean,
+  first: { seen: boolean },
+  shift: number,
+) {
   const tokens = new Lexer({ gfm: true }).lex(source.replace(/\r\n?/g, '\n'));
   const parts: string[] = [];
   for (const token of tokens) {
@@ -213,14 +233,14 @@ function authorMarkdown(source: string, title: string | undefined, trust: boolea
       if (isFirst && token.depth === 1 && token.text.trim() === title) continue;
       const inline = needsSanitising(token) && !trust;
       if (!inline) {
-        const hashes = '#'.repeat(Math.min(6, token.depth + 1));
+        const hashes = '#'.repeat(Math.min(6, token.depth + shift));
         parts.push(`${hashes} ${token.text.replace(/\n/g, ' ')}${trailingNewlines(token.raw)}`);
         continue;
       }
     }
     if ((needsSanitising(token) && !trust) || headingDepths(token)) {
       // An HTML block runs to the next blank line: the newline here and the token's own keep one after it.
-      const html = htmlBlock(renderDemoted([token], tokens.links), 'nb-markdown');
+      const html = htmlBlock(renderDemoted([token], tokens.links, shift), 'nb-markdown');
       parts.push(`${html}\n${trailingNewlines(token.raw)}`);
     } else {
       parts.push(token.raw);
@@ -232,7 +252,7 @@ function authorMarkdown(source: string, title: string | undefined, trust: boolea
 /** Markdown that code wrote (an output, a raw cell): rendered and sanitised as a whole, as the HTML page does. */
 function untrustedMarkdown(source: string): string {
   const tokens = new Lexer({ gfm: true }).lex(source.replace(/\r\n?/g, '\n'));
-  return htmlBlock(renderDemoted(tokens, tokens.links), 'nb-output');
+  return htmlBlock(renderDemoted(tokens, tokens.links, 1), 'nb-output');
 }
 
 // Hugo expands shortcodes anywhere in a page, code blocks included; its own escape form shows them as written.
@@ -245,9 +265,11 @@ class PostWriter {
   readonly #layout: Layout;
   readonly #options: MarkdownOptions;
   readonly #firstHeading = { seen: false };
+  readonly #shift: number;
 
   constructor(post: Post, layout: Layout, options: MarkdownOptions) {
     this.#post = post;
+    this.#shift = headingShift(post);
     this.#layout = layout;
     this.#options = options;
   }
@@ -279,7 +301,7 @@ class PostWriter {
         }
         if (!block.trusted) return [untrustedMarkdown(source)];
         const trust = this.#options.trustMarkdown === true;
-        return [authorMarkdown(source, this.#post.meta.title, trust, this.#firstHeading)];
+        return [authorMarkdown(source, this.#post.meta.title, trust, this.#firstHeading, this.#shift)];
       }
       case 'html':
         return [htmlBlock(block.html, 'nb-markdown')];

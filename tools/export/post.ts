@@ -324,6 +324,26 @@ function truncate(text: string, max: number): string {
   return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max / 2)).replace(/[\s,;:.]+$/, '')}…`;
 }
 
+/**
+ * How many levels a post's Markdown headings move down so that the title is the post's one H1 and no level is skipped:
+ * one when a notebook heading is an H1 (other than an opening H1 that repeats the title, which is dropped), else none.
+ */
+export function headingShift(post: Post): 0 | 1 {
+  let first = true;
+  for (const section of post.sections) {
+    for (const block of section.blocks) {
+      if (block.kind !== 'markdown') continue;
+      for (const token of new Lexer().lex(block.source)) {
+        if (token.type !== 'heading') continue;
+        const repeatsTitle = first && token.depth === 1 && token.text.trim() === post.meta.title;
+        first = false;
+        if (token.depth === 1 && !repeatsTitle) return 1;
+      }
+    }
+  }
+  return 0;
+}
+
 /** Formats a date as YYYY-MM-DD in UTC, so the same file gives the same date on every machine. */
 export function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
