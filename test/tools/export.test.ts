@@ -175,7 +175,7 @@ describe('Markdown export', () => {
     });
   });
 
-  it('copies Markdown cells as written, headings one level down, and fences code as ts and outputs as text', () => {
+  it('copies Markdown cells as written and fences code as ts and outputs as text', () => {
     const rest = '- a *list*\n- with [a link](https://example.invalid/)\n\n```ts\nconst x = 1;\n```';
     const source = `## Step one\n\n${rest}`;
     const input = notebook([
@@ -186,10 +186,108 @@ describe('Markdown export', () => {
       ]),
     ]);
     const md = text(files([input], true), '01-test.md');
-    expect(md).toContain(`### Step one\n\n${rest}`);
+    expect(md).toContain(source);
     expect(md).toContain(
       '```ts\nconsole.log("hi");\n```\n\n```text\nhi\nthere\n```\n\n```ts\n1 + 1\n```\n\n```text\n2\n```\n',
     );
+  });
+
+  it('keeps one H1 (the title, in front matter): notebook headings move down a level when a notebook has an H1', () => {
+    const input = notebook([markdown('# Intro\n\nText.\n\n## Detail'), markdown('# Second part')]);
+    const md = text(files([input], true), '01-test.md');
+    expect(frontMatterOf(md).title).toBe('Intro');
+    // The opening H1 repeats the title and goes; the other H1 becomes an H2, and its H2 an H3.
+    expect(md).not.toMatch(/^# /m);
+    expect(md).toContain('Text.\n\n### Detail');
+    expect(md).toContain('## Second part');
+  });
+
+  it('writes author, original and canonical keys and the date from notebook metadata', () => {
+    const original = {
+      title: 'Async Batching with Twisted: A Walkthrough',
+      author: 'Duncan McGreggor (oubiwann)',
+      url: 'https://oubiwann.github.io/blog/archives/2008-06/20-020808/async-batching-with-twisted-a-walkthrough.html',
+      date: '2008-06-20',
+    };
+    // The walkthrough notebooks' metadata schema, wider than the parser's declared type.
+    const own = {
+      title: 'A walkthrough',
+      date: '2025-02-03',
+      author: 'Edition Author',
+      original,
+      canonical: 'https://example.invalid/posts/a/',
+    };
+    const input = notebook([markdown('# x')], { async_batching: own });
+    const md = text(files([input], true), '01-test.md');
+    expect(frontMatterOf(md)).toMatchObject({
+      date: '2025-02-03',
+      author: 'Edition Author',
+      original,
+      canonical: 'https://example.invalid/posts/a/',
+    });
+    expect(md).toContain(
+      `*After [Async Batching with Twisted: A Walkthrough](${original.url}) by Duncan McGreggor (oubiwann) (2008).*`,
+    );
+    const html = text(files([input], true), '01-test.html');
+    expect(html).toContain(
+      `<p class="original">After <a href="${original.url}">Async Batching with Twisted: A Walkthrough</a>`,
+    );
+    const bad = notebook(
+      [markdown('# x')],
+      { async_batching: { original: { title: 't' } } as Notebook['metadata']['async_batching'] },
+      'notebooks/o.ipynb',
+    );
+    expect(() => buildPosts([bad])).toThrowError(
+      'notebooks/o.ipynb: metadata.async_batching.original should be an object with string title, author and url',
+    );
+  });
+
+  it('lays out Jekyll posts with a dated file name, explicit permalinks and base-URL image links', () => {
+    const out = exportNotebooks([fixture('01-deferreds.ipynb'), fixture('02-charts.ipynb')], {
+      formats: ['md'],
+      perNotebook: true,
+      target: 'jekyll',
+      baseUrl: '/blog',
+    });
+    const paths = out.map((file) => file.path);
+    expect(paths).toContain('_posts/2025-03-14-01-deferreds.md');
+    expect(paths).toContain('assets/02-charts-1.svg');
+    expect(paths).toContain('async-batching-walkthrough/index.md');
+    const first = String(out.find((file) => file.path === '_posts/2025-03-14-01-deferreds.md')?.content);
+    expect(frontMatterOf(first)).toMatchObject({
+      permalink: '/async-batching-walkthrough/01-deferreds/',
+      render_with_liquid: false,
+    });
+    expect(first).toContain('Next: [Charting a batch](/blog/async-batching-walkthrough/02-charts/).');
+    const second = String(out.find((file) => file.path.endsWith('-02-charts.md'))?.content);
+    expect(second).toContain('](/blog/assets/02-charts-1.svg)');
+    expect(second).toContain(
+      'Previous: [Deferreds: callbacks that wait](/blog/async-batching-walkthrough/01-deferreds/).',
+    );
+    const index = String(out.find((file) => file.path === 'async-batching-walkthrough/index.md')?.content);
+    expect(index).toContain(
+      '1. [Deferreds: callbacks that wait](/blog/async-batching-walkthrough/01-deferreds/)',
+    );
+  });
+
+  it('lays out Hugo posts as page bundles with relative links', () => {
+    const out = exportNotebooks([fixture('01-deferreds.ipynb'), fixture('02-charts.ipynb')], {
+      formats: ['md', 'html'],
+      perNotebook: true,
+      target: 'hugo',
+      highlight,
+    });
+    const paths = out.map((file) => file.path).sort();
+    expect(paths).toContain('content/async-batching-walkthrough/02-charts/index.md');
+    expect(paths).toContain('content/async-batching-walkthrough/02-charts/02-charts-1.svg');
+    expect(paths).toContain('content/async-batching-walkthrough/_index.md');
+    expect(paths).toContain('static/standalone/index.html');
+    const second = String(out.find((file) => file.path.endsWith('02-charts/index.md'))?.content);
+    expect(second).toContain('](02-charts-1.svg)');
+    expect(second).toContain('Previous: [Deferreds: callbacks that wait](../01-deferreds/).');
+    const page = String(out.find((file) => file.path === 'static/standalone/02-charts.html')?.content);
+    expect(page).toContain('<a href="01-deferreds.html" rel="prev">Deferreds: callbacks that wait</a>');
+    expect(page).toContain('<a href="index.html">Async batching in TypeScript: a walkthrough</a>');
   });
 
   it('writes an error output as text with ANSI escapes stripped', () => {

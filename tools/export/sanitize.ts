@@ -7,9 +7,10 @@
  * request survives either: remote images become links, and CSS/SVG `url(...)` may only point inside the document.
  */
 
-import type { Document, Element } from 'domhandler';
-import { getElementsByTagName, textContent } from 'domutils';
-import { parseDocument } from 'htmlparser2';
+import type { ChildNode, Document, Element } from 'domhandler';
+import { getElementsByTagName } from 'domutils';
+import type { TokenizerCallbacks } from 'htmlparser2';
+import { parseDocument, Tokenizer } from 'htmlparser2';
 import type { IOptions, Tag, Transformer } from 'sanitize-html';
 import sanitizeHtml from 'sanitize-html';
 import { cleanDeclarations, cleanStyleSheet } from './css.ts';
@@ -282,12 +283,59 @@ function fragmentOptions(): IOptions {
 
 const FRAGMENT_OPTIONS = fragmentOptions();
 
+/** Deeper than any drawing or table needs; deeper markup is refused before the parser sees it. */
+export const MAX_NESTING = 512;
+// Elements that never hold others, or that the HTML parser closes when the next one opens.
+const NOT_NESTING = new Set(
+  'area base br col embed hr img input link meta source track wbr p li dt dd tr td th option'.split(' '),
+);
+
+/**
+ * How deep elements nest, counted by htmlparser2's tokenizer alone, which is linear. The tree builder keeps its open
+ * elements with `Array.unshift`, so a megabyte of unclosed tags costs it quadratic time; this check runs first.
+ */
+function nestingDepth(markup: string, xmlMode: boolean): number {
+  let depth = 0;
+  let deepest = 0;
+  let name = '';
+  const nothing = () => {};
+  const callbacks: TokenizerCallbacks = {
+    onattribdata: nothing,
+    onattribentity: nothing,
+    onattribend: nothing,
+    onattribname: nothing,
+    oncdata: nothing,
+    oncomment: nothing,
+    ondeclaration: nothing,
+    onend: nothing,
+    onprocessinginstruction: nothing,
+    ontext: nothing,
+    ontextentity: nothing,
+    onopentagname(start, end) {
+      name = markup.slice(start, end).toLowerCase();
+    },
+    onopentagend() {
+      if (xmlMode || !NOT_NESTING.has(name)) deepest = Math.max(deepest, ++depth);
+    },
+    onselfclosingtag() {},
+    onclosetag() {
+      depth = Math.max(0, depth - 1);
+    },
+  };
+  const tokenizer = new Tokenizer({ xmlMode, decodeEntities: false }, callbacks);
+  tokenizer.write(markup);
+  tokenizer.end();
+  return deepest;
+}
+
 /**
  * Sanitises an HTML fragment (a `text/html` output, a raw cell, raw HTML in a Markdown cell, or untrusted Markdown
  * rendered to HTML) for the Markdown post and the HTML page alike. Keeps text formatting, tables, links, inline SVG
  * drawings and inline data images; remote images become links; `<h1>` becomes `<h2>`.
  */
 export function sanitizeFragment(html: string): string {
+  if (nestingDepth(html, false) > MAX_NESTING)
+    return `<p>(markup nested deeper than ${MAX_NESTING} levels, not shown)</p>`;
   return sanitizeHtml(html, FRAGMENT_OPTIONS);
 }
 
@@ -317,6 +365,20 @@ function escapeXmlText(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
+/**
+ * The text directly inside an element (text and CDATA children). A style sheet or a title is its own text; anything
+ * nested deeper is not CSS or a name, and reading only one level keeps a hostile, deeply nested file from recursing.
+ */
+function ownText(element: Element): string {
+  const text = (node: ChildNode): string => {
+    if (node.type === 'text') return node.data;
+    if (node.type === 'cdata')
+      return node.children.map((child) => (child.type === 'text' ? child.data : '')).join('');
+    return '';
+  };
+  return element.children.map(text).join('');
+}
+
 function rootSvg(document: Document): Element | undefined {
   return getElementsByTagName('svg', document, true, 1)[0];
 }
@@ -330,7 +392,7 @@ function ownLabel(root: Element | undefined): string | undefined {
   const title = child('title');
   const desc = child('desc');
   const parts = [title, desc]
-    .map((node) => (node ? textContent(node).replace(/\s+/g, ' ').trim() : ''))
+    .map((node) => (node ? ownText(node).replace(/\s+/g, ' ').trim() : ''))
     .filter(Boolean);
   return parts.length > 0 ? parts.join('. ') : undefined;
 }
@@ -348,10 +410,11 @@ function svgStart(svg: string): string {
  */
 export function sanitizeSvgImage(svg: string): SanitizedSvg {
   const source = svgStart(svg);
+  if (nestingDepth(source, true) > MAX_NESTING) return { svg: EMPTY_SVG, styled: false };
   // Parsed, not matched: CDATA, entities and unclosed elements are read as an XML parser reads them.
   const parsed = parseDocument(source, { xmlMode: true });
   const sheets = getElementsByTagName('style', parsed)
-    .map((style) => cleanStyleSheet(textContent(style)).trim())
+    .map((style) => cleanStyleSheet(ownText(style)).trim())
     .filter(Boolean);
   let clean = sanitizeSvgMarkup(source);
   const styled = sheets.length > 0 && clean.startsWith('<svg');
@@ -366,7 +429,10 @@ export function sanitizeSvgImage(svg: string): SanitizedSvg {
   return { svg: clean, styled, label: ownLabel(rootSvg(parseDocument(clean, { xmlMode: true }))) };
 }
 
+const EMPTY_SVG = '<svg xmlns="http://www.w3.org/2000/svg" role="img"></svg>';
+
 function sanitizeSvgMarkup(source: string): string {
+  if (nestingDepth(source, true) > MAX_NESTING) return EMPTY_SVG;
   // Removed elements leave their indentation behind as blank lines.
   return sanitizeHtml(source, SVG_OPTIONS)
     .replace(/\n[ \t]*(?=\n)/g, '')
