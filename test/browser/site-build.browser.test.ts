@@ -3,7 +3,8 @@
  * 127.0.0.1 and reading the built posts in Debian's Chromium: one H1, every image loaded, every code block and output
  * there, no console error, and for the hostile notebook (with a 1 MB SVG added) nothing executed and nothing fetched.
  * axe-core checks the post body (and the HTML page) in light and dark mode. Screenshots at desktop and phone widths,
- * light and dark, go to test-results/site/ for a person to look at.
+ * light and dark, go to test-results/site/ for a person to look at. KEEP_SITES=1 keeps the built sites (their temporary
+ * folder) for inspection.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -125,6 +126,20 @@ async function jekyllSite(work: string, hostile: string): Promise<string> {
   // The hostile post joins the same site under its own name; the series index stays the fixtures' one.
   await cp(join(work, 'jekyll-hostile/_posts'), join(site, '_posts'), { recursive: true });
   await cp(join(work, 'jekyll-hostile/assets'), join(site, 'assets'), { recursive: true });
+  // A control: the same notebook exported with --trust-markdown, whose Markdown cells keep their script.
+  const trusted = join(work, 'trusted-hostile.ipynb');
+  await cp(hostile, trusted);
+  const trustedOut = join(work, 'jekyll-trusted');
+  await exportTo(trustedOut, [
+    trusted,
+    '--per-notebook',
+    '--target',
+    'jekyll',
+    '--format',
+    'md',
+    '--trust-markdown',
+  ]);
+  await cp(join(trustedOut, '_posts'), join(site, '_posts'), { recursive: true });
   await run('jekyll', ['build', '--quiet', '--source', site, '--destination', join(site, '_site')], {
     cwd: site,
     maxBuffer: 1 << 24,
@@ -376,6 +391,22 @@ describe.each(['jekyll', 'hugo'] as const)('a %s site built from the export', (e
       await context.close();
     }
   }, 240_000);
+
+  it.runIf(engine === 'jekyll')(
+    'catches script that does run: with --trust-markdown the Markdown cells’ payloads execute',
+    async () => {
+      const { url } = sites[engine];
+      const { page, context } = await visit(`${url}/async-batching-walkthrough/trusted-hostile/`, {
+        width: 1000,
+      });
+      try {
+        expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeDefined();
+      } finally {
+        await context.close();
+      }
+    },
+    240_000,
+  );
 
   it('has no axe violations in the post body, light and dark, and fits a phone; screenshots for a person', async () => {
     const { url } = sites[engine];

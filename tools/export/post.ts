@@ -464,7 +464,8 @@ export function notebookMeta(input: NotebookInput): PostMeta {
 export function combinedMeta(inputs: readonly NotebookInput[]): PostMeta {
   const tags = [...new Set(inputs.flatMap((input) => ownMeta(input).tags ?? []))];
   const dates = inputs.map(dateOf).sort();
-  // The first notebook that names an author, an original or a canonical URL speaks for the whole post.
+  // The first notebook that names an author or an original speaks for the whole post; a canonical URL is one
+  // notebook's own and does not carry over.
   const owns = inputs.map(ownMeta);
   const first = <K extends 'author' | 'original'>(key: K) =>
     owns.find((own) => own[key] !== undefined)?.[key];
