@@ -190,7 +190,8 @@ function needsSanitising(token: Token): boolean {
   return found;
 }
 
-function headingDepths(token: Token): boolean {
+/** True when a heading sits inside the token (in a list or a quote), where only rendering can move its level. */
+function hasNestedHeading(token: Token): boolean {
   let nested = false;
   const visit = (value: unknown, top: boolean): void => {
     if (nested || value === null || typeof value !== 'object') return;
@@ -238,7 +239,7 @@ function authorMarkdown(
         continue;
       }
     }
-    if ((needsSanitising(token) && !trust) || headingDepths(token)) {
+    if ((needsSanitising(token) && !trust) || hasNestedHeading(token)) {
       // An HTML block runs to the next blank line: the newline here and the token's own keep one after it.
       const html = htmlBlock(renderDemoted([token], tokens.links, shift), 'nb-markdown');
       parts.push(`${html}\n${trailingNewlines(token.raw)}`);
