@@ -1,24 +1,19 @@
 /**
- * `npm run export [-- notebooks...] [--format md|html|both] [--out DIR] [--per-notebook]`
+ * `npm run export [-- notebooks...] [--format md|html|both] [--target plain|jekyll|hugo] [--out DIR] [--per-notebook]`
  *
- * Reads recorded notebooks and writes them as a blog post: Markdown with front matter (and an assets folder), and a
- * self-contained HTML page. All I/O lives here; the conversion itself is `exportNotebooks` in `tools/export/`.
- * Output is staged in a temporary folder beside the output folder and moved into place only when every notebook
- * converted, so a bad notebook leaves the previous export untouched.
+ * Reads recorded notebooks and writes them as a blog post: Markdown with front matter (and its images), laid out for
+ * plain CommonMark, Jekyll or Hugo, and a self-contained HTML page. All I/O lives here; the conversion itself is
+ * `exportNotebooks` in `tools/export/`. The output folder is replaced whole, all or nothing (`replaceFolder`), so a bad
+ * notebook or a failed write leaves the previous export untouched.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
-import type { Format, NotebookInput, OutputFile } from './export/index.ts';
-import {
-  ASSETS_DIR,
-  createHighlight,
-  exportNotebooks,
-  NotebookFormatError,
-  parseNotebook,
-} from './export/index.ts';
+import type { Format, NotebookInput, Target } from './export/index.ts';
+import { createHighlight, exportNotebooks, NotebookFormatError, parseNotebook } from './export/index.ts';
+import { OutputFolderError, replaceFolder } from './export/write.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DEFAULT_NOTEBOOKS = join(ROOT, 'notebooks');
@@ -88,56 +83,13 @@ async function readNotebook(path: string): Promise<NotebookInput> {
   return { file, notebook, modified: await lastChange(path, mtime) };
 }
 
-async function removeStaleAssets(
-  outDir: string,
-  files: readonly OutputFile[],
-  slugs: readonly string[],
-): Promise<void> {
-  const written = new Set(files.map((file) => file.path));
-  let names: string[];
-  try {
-    names = await readdir(join(outDir, ASSETS_DIR));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const stale = slugs.some((slug) => new RegExp(`^${slug}-\\d+\\.(?:svg|png|jpg|gif)$`).test(name));
-    if (stale && !written.has(`${ASSETS_DIR}/${name}`)) await unlink(join(outDir, ASSETS_DIR, name));
-  }
-}
-
-/** Writes all files to a staging folder beside `outDir`, then renames each into place. Returns the final paths. */
-async function writeAtomically(
-  outDir: string,
-  files: readonly OutputFile[],
-  slugs: readonly string[],
-): Promise<string[]> {
-  await mkdir(dirname(outDir), { recursive: true });
-  const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}-staging-`));
-  try {
-    for (const file of files) {
-      const target = join(staging, file.path);
-      await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, file.content);
-    }
-    const finals: string[] = [];
-    for (const file of files) {
-      const target = join(outDir, file.path);
-      await mkdir(dirname(target), { recursive: true });
-      await rename(join(staging, file.path), target);
-      finals.push(target);
-    }
-    await removeStaleAssets(outDir, files, slugs);
-    return finals;
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-}
-
 interface CliOptions {
   format: 'md' | 'html' | 'both';
+  target: Target;
   out: string;
+  baseUrl?: string;
   perNotebook?: boolean;
+  trustMarkdown?: boolean;
 }
 
 function program(): Command {
@@ -150,8 +102,29 @@ function program(): Command {
     .addOption(
       new Option('--format <format>', 'what to write').choices(['md', 'html', 'both']).default('both'),
     )
-    .option('--out <dir>', 'output folder', shown(DEFAULT_OUT))
-    .option('--per-notebook', 'one post per notebook (slug from its file name) instead of one post for all')
+    .addOption(
+      new Option(
+        '--target <engine>',
+        'lay the Markdown out for a blog engine: plain (<slug>.md, assets/), jekyll (_posts/DATE-<slug>.md, assets/, ' +
+          'standalone/<slug>.html) or hugo (content/<section>/<slug>/index.md page bundles, static/standalone/)',
+      )
+        .choices(['plain', 'jekyll', 'hugo'])
+        .default('plain'),
+    )
+    .option(
+      '--out <dir>',
+      'output folder, replaced whole (all or nothing); for jekyll and hugo it mirrors the site root, to copy in',
+      shown(DEFAULT_OUT),
+    )
+    .option('--base-url <url>', "jekyll: the site's baseurl (or full URL) for image and post links", '/')
+    .option(
+      '--per-notebook',
+      'one post per notebook (slug from its file name), linked as a series with an index page, instead of one post',
+    )
+    .option(
+      '--trust-markdown',
+      "keep raw HTML in the notebooks' own Markdown cells as written in the .md (default: sanitised like outputs)",
+    )
     .addHelpText(
       'after',
       '\nCell tags: remove-cell, remove-input, remove-output drop content; hide-input, hide-output, hide-cell fold it\n' +
@@ -177,18 +150,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Every notebook is read and converted before anything is written.
     const inputs = await Promise.all(paths.map(readNotebook));
     const highlight = formats.includes('html') ? await createHighlight() : undefined;
-    const files = exportNotebooks(inputs, { formats, perNotebook: options.perNotebook, highlight });
-    const slugs = [
-      ...new Set(files.filter((file) => file.path.endsWith('.md')).map((f) => f.path.slice(0, -3))),
-    ];
-    const written = await writeAtomically(resolve(options.out), files, slugs);
-    for (const path of written) process.stdout.write(`wrote ${shown(path)}\n`);
+    const files = exportNotebooks(inputs, {
+      formats,
+      perNotebook: options.perNotebook,
+      highlight,
+      target: options.target,
+      baseUrl: options.baseUrl,
+      trustMarkdown: options.trustMarkdown,
+    });
+    const outDir = resolve(options.out);
+    await replaceFolder(outDir, files);
+    for (const file of files) process.stdout.write(`wrote ${shown(join(outDir, file.path))}\n`);
     return 0;
   } catch (error) {
     const systemError =
       typeof (error as NodeJS.ErrnoException).code === 'string' && 'syscall' in (error as object);
     if (
       error instanceof ExportError ||
+      error instanceof OutputFolderError ||
       error instanceof NotebookFormatError ||
       error instanceof RangeError ||
       systemError

@@ -71,7 +71,7 @@ beforeAll(async () => {
       '--format',
       'html',
       '--out',
-      out,
+      join(out, 'post'),
     ]),
     exportPost([
       join(FIXTURES, 'hostile.ipynb'),
@@ -103,7 +103,7 @@ afterAll(async () => {
 
 describe('exported HTML post in Chromium', () => {
   it('shows every notebook with highlighted code and visible charts, offline and without errors', async () => {
-    const file = join(out, 'async-batching-walkthrough.html');
+    const file = join(out, 'post', 'async-batching-walkthrough.html');
     const { page, requests, consoleErrors, close } = await visit(file, { width: 1360, height: 900 });
     try {
       const headings = await page.locator('article h2').allTextContents();
@@ -171,7 +171,7 @@ describe('exported HTML post in Chromium', () => {
   });
 
   it('switches code to the dark theme and stays readable on a phone', async () => {
-    const file = join(out, 'async-batching-walkthrough.html');
+    const file = join(out, 'post', 'async-batching-walkthrough.html');
     const light = await visit(file, { width: 390, height: 844 });
     const dark = await visit(file, { width: 390, height: 844, dark: true });
     try {
@@ -237,7 +237,7 @@ describe('exported HTML post in Chromium', () => {
       });
       expect(report).toEqual({ scripts: 0, handlers: [], risky: 0, badLinks: [] });
       // The payload text stays visible as text, so a reader sees what the notebook printed.
-      await expect(page.locator('.output-stdout pre').textContent()).resolves.toContain(
+      await expect(page.locator('.output-stdout pre').first().textContent()).resolves.toContain(
         "<script>window.__pwned = 'stream script'</script>",
       );
 

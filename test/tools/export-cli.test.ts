@@ -52,6 +52,7 @@ describe('npm run export', () => {
       `wrote ${join(out, 'async-batching-walkthrough.html')}`,
     ]);
     expect((await readdir(out)).sort()).toEqual([
+      '.async-batching-export',
       'assets',
       'async-batching-walkthrough.html',
       'async-batching-walkthrough.md',
@@ -68,7 +69,13 @@ describe('npm run export', () => {
     const out = join(work, 'per-notebook');
     const result = await cli([...NOTEBOOKS, '--per-notebook', '--format', 'md', '--out', out]);
     expect(result.code).toBe(0);
-    expect((await readdir(out)).sort()).toEqual(['01-deferreds.md', '02-charts.md', 'assets']);
+    expect((await readdir(out)).sort()).toEqual([
+      '.async-batching-export',
+      '01-deferreds.md',
+      '02-charts.md',
+      'assets',
+      'index.md',
+    ]);
     expect((await readdir(join(out, 'assets'))).sort()).toEqual([
       '02-charts-1.svg',
       '02-charts-2.png',
@@ -77,7 +84,7 @@ describe('npm run export', () => {
     ]);
   });
 
-  it('replaces earlier files and removes images the post no longer has', async () => {
+  it('replaces the whole output folder, so images the post no longer has are gone', async () => {
     const out = join(work, 'rerun');
     await mkdir(join(out, 'assets'), { recursive: true });
     await writeFile(join(out, 'assets', '02-charts-9.svg'), '<svg/>');
@@ -90,7 +97,6 @@ describe('npm run export', () => {
       '02-charts-2.png',
       '02-charts-3.png',
       '02-charts-4.svg',
-      'other-post-1.svg',
     ]);
     expect(await readFile(join(out, '02-charts.md'), 'utf8')).not.toBe('old');
   });
@@ -124,6 +130,44 @@ describe('npm run export', () => {
     expect(await readFile(join(out, 'async-batching-walkthrough.md'), 'utf8')).toBe('previous export');
   });
 
+  it('refuses to replace a folder that holds files no export wrote', async () => {
+    const out = join(work, 'site');
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, '_config.yml'), 'title: my site\n');
+    const result = await cli([NOTEBOOKS[0], '--target', 'jekyll', '--out', out]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('holds files the exporter did not write (_config.yml');
+    expect(await readdir(out)).toEqual(['_config.yml']);
+  });
+
+  it('lays posts out for Jekyll and Hugo with --target', async () => {
+    const jekyll = join(work, 'jekyll');
+    const hugo = join(work, 'hugo');
+    expect((await cli([...NOTEBOOKS, '--per-notebook', '--target', 'jekyll', '--out', jekyll])).code).toBe(0);
+    expect((await cli([...NOTEBOOKS, '--per-notebook', '--target', 'hugo', '--out', hugo])).code).toBe(0);
+    expect((await readdir(join(jekyll, '_posts'))).sort()).toEqual([
+      '2025-03-14-01-deferreds.md',
+      expect.stringMatching(/^\d{4}-\d\d-\d\d-02-charts\.md$/),
+    ]);
+    expect((await readdir(join(jekyll, 'standalone'))).sort()).toEqual([
+      '01-deferreds.html',
+      '02-charts.html',
+      'index.html',
+    ]);
+    expect((await readdir(join(hugo, 'content/async-batching-walkthrough'))).sort()).toEqual([
+      '01-deferreds',
+      '02-charts',
+      '_index.md',
+    ]);
+    expect((await readdir(join(hugo, 'content/async-batching-walkthrough/02-charts'))).sort()).toEqual([
+      '02-charts-1.svg',
+      '02-charts-2.png',
+      '02-charts-3.png',
+      '02-charts-4.svg',
+      'index.md',
+    ]);
+  });
+
   it('fails on a missing file, naming it', async () => {
     const out = join(work, 'missing');
     const result = await cli([join(FIXTURES, 'no-such-notebook.ipynb'), '--out', out]);
@@ -136,7 +180,9 @@ describe('npm run export', () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: export [options] [notebooks...]');
-    expect(help.stdout).toMatch(/--format <format>[\s\S]*--out <dir>[\s\S]*--per-notebook/);
+    expect(help.stdout).toMatch(
+      /--format <format>[\s\S]*--target <engine>[\s\S]*--out <dir>[\s\S]*--per-notebook[\s\S]*--trust-markdown/,
+    );
     const bad = await cli(['--format', 'pdf']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("argument 'pdf' is invalid");

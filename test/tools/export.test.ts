@@ -175,9 +175,9 @@ describe('Markdown export', () => {
     });
   });
 
-  it('copies Markdown cells as they are and fences code as ts and outputs as text', () => {
-    const source =
-      '## Step one\n\n- a *list*\n- with [a link](https://example.invalid/)\n\n```ts\nconst x = 1;\n```';
+  it('copies Markdown cells as written and fences code as ts and outputs as text', () => {
+    const rest = '- a *list*\n- with [a link](https://example.invalid/)\n\n```ts\nconst x = 1;\n```';
+    const source = `## Step one\n\n${rest}`;
     const input = notebook([
       markdown(source),
       code('console.log("hi");\n', [stdout('hi\n'), stdout('there\n')]),
@@ -190,6 +190,104 @@ describe('Markdown export', () => {
     expect(md).toContain(
       '```ts\nconsole.log("hi");\n```\n\n```text\nhi\nthere\n```\n\n```ts\n1 + 1\n```\n\n```text\n2\n```\n',
     );
+  });
+
+  it('keeps one H1 (the title, in front matter): notebook headings move down a level when a notebook has an H1', () => {
+    const input = notebook([markdown('# Intro\n\nText.\n\n## Detail'), markdown('# Second part')]);
+    const md = text(files([input], true), '01-test.md');
+    expect(frontMatterOf(md).title).toBe('Intro');
+    // The opening H1 repeats the title and goes; the other H1 becomes an H2, and its H2 an H3.
+    expect(md).not.toMatch(/^# /m);
+    expect(md).toContain('Text.\n\n### Detail');
+    expect(md).toContain('## Second part');
+  });
+
+  it('writes author, original and canonical keys and the date from notebook metadata', () => {
+    const original = {
+      title: 'Async Batching with Twisted: A Walkthrough',
+      author: 'Duncan McGreggor (oubiwann)',
+      url: 'https://oubiwann.github.io/blog/archives/2008-06/20-020808/async-batching-with-twisted-a-walkthrough.html',
+      date: '2008-06-20',
+    };
+    // The walkthrough notebooks' metadata schema, wider than the parser's declared type.
+    const own = {
+      title: 'A walkthrough',
+      date: '2025-02-03',
+      author: 'Edition Author',
+      original,
+      canonical: 'https://example.invalid/posts/a/',
+    };
+    const input = notebook([markdown('# x')], { async_batching: own });
+    const md = text(files([input], true), '01-test.md');
+    expect(frontMatterOf(md)).toMatchObject({
+      date: '2025-02-03',
+      author: 'Edition Author',
+      original,
+      canonical: 'https://example.invalid/posts/a/',
+    });
+    expect(md).toContain(
+      `*After [Async Batching with Twisted: A Walkthrough](${original.url}) by Duncan McGreggor (oubiwann) (2008).*`,
+    );
+    const html = text(files([input], true), '01-test.html');
+    expect(html).toContain(
+      `<p class="original">After <a href="${original.url}">Async Batching with Twisted: A Walkthrough</a>`,
+    );
+    const bad = notebook(
+      [markdown('# x')],
+      { async_batching: { original: { title: 't' } } as Notebook['metadata']['async_batching'] },
+      'notebooks/o.ipynb',
+    );
+    expect(() => buildPosts([bad])).toThrowError(
+      'notebooks/o.ipynb: metadata.async_batching.original should be an object with string title, author and url',
+    );
+  });
+
+  it('lays out Jekyll posts with a dated file name, explicit permalinks and base-URL image links', () => {
+    const out = exportNotebooks([fixture('01-deferreds.ipynb'), fixture('02-charts.ipynb')], {
+      formats: ['md'],
+      perNotebook: true,
+      target: 'jekyll',
+      baseUrl: '/blog',
+    });
+    const paths = out.map((file) => file.path);
+    expect(paths).toContain('_posts/2025-03-14-01-deferreds.md');
+    expect(paths).toContain('assets/02-charts-1.svg');
+    expect(paths).toContain('async-batching-walkthrough/index.md');
+    const first = String(out.find((file) => file.path === '_posts/2025-03-14-01-deferreds.md')?.content);
+    expect(frontMatterOf(first)).toMatchObject({
+      permalink: '/async-batching-walkthrough/01-deferreds/',
+      render_with_liquid: false,
+    });
+    expect(first).toContain('Next: [Charting a batch](/blog/async-batching-walkthrough/02-charts/).');
+    const second = String(out.find((file) => file.path.endsWith('-02-charts.md'))?.content);
+    expect(second).toContain('](/blog/assets/02-charts-1.svg)');
+    expect(second).toContain(
+      'Previous: [Deferreds: callbacks that wait](/blog/async-batching-walkthrough/01-deferreds/).',
+    );
+    const index = String(out.find((file) => file.path === 'async-batching-walkthrough/index.md')?.content);
+    expect(index).toContain(
+      '1. [Deferreds: callbacks that wait](/blog/async-batching-walkthrough/01-deferreds/)',
+    );
+  });
+
+  it('lays out Hugo posts as page bundles with relative links', () => {
+    const out = exportNotebooks([fixture('01-deferreds.ipynb'), fixture('02-charts.ipynb')], {
+      formats: ['md', 'html'],
+      perNotebook: true,
+      target: 'hugo',
+      highlight,
+    });
+    const paths = out.map((file) => file.path).sort();
+    expect(paths).toContain('content/async-batching-walkthrough/02-charts/index.md');
+    expect(paths).toContain('content/async-batching-walkthrough/02-charts/02-charts-1.svg');
+    expect(paths).toContain('content/async-batching-walkthrough/_index.md');
+    expect(paths).toContain('static/standalone/index.html');
+    const second = String(out.find((file) => file.path.endsWith('02-charts/index.md'))?.content);
+    expect(second).toContain('](02-charts-1.svg)');
+    expect(second).toContain('Previous: [Deferreds: callbacks that wait](../01-deferreds/).');
+    const page = String(out.find((file) => file.path === 'static/standalone/02-charts.html')?.content);
+    expect(page).toContain('<a href="01-deferreds.html" rel="prev">Deferreds: callbacks that wait</a>');
+    expect(page).toContain('<a href="index.html">Async batching in TypeScript: a walkthrough</a>');
   });
 
   it('writes an error output as text with ANSI escapes stripped', () => {
@@ -292,13 +390,15 @@ describe('HTML export', () => {
     expect(html).toMatch(/<style>[\s\S]*prefers-color-scheme: dark[\s\S]*<\/style>/);
     expect(html).not.toMatch(/<script|<link|@import|https?:\/\/[^"\s]*\.(css|js|woff2?|png|svg)/i);
     expect(html).toContain('<img src="data:image/png;base64,iVBORw0KGgo');
-    expect(html).toMatch(/<div class="figure"><svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(html).toMatch(
+      /<div class="figure"><svg aria-label="[^"]+" xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
+    );
   });
 
   it('inlines plain SVG but shows a styled SVG through <img>, so its CSS cannot reach the page', () => {
     const html = text(files([fixture('02-charts.ipynb')], true), '02-charts.html');
     expect(html).toMatch(
-      /<div class="figure"><svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>\s*<title>Total time/,
+      /<div class="figure"><svg aria-label="Total time per strategy \(ms\)" xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* role="img"[^>]*>\s*<title>Total time/,
     );
     expect(html).toMatch(
       /<div class="figure"><img src="data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="Timeline: DeferredSemaphore\(2\), 6 requests"><\/div>/,
@@ -387,32 +487,28 @@ describe('sanitisers', () => {
         '<rect width="10" height="10" fill="url(#g)"/><script>x()</script><text x="1" y="9">a &lt; b</text></svg>',
     );
     expect(svg).toBe(
-      '<svg viewBox="0 0 10 10" xmlns="http://www.w3.org/2000/svg"><linearGradient id="g" gradientUnits="userSpaceOnUse">' +
+      '<svg viewBox="0 0 10 10" xmlns="http://www.w3.org/2000/svg" role="img"><linearGradient id="g" gradientUnits="userSpaceOnUse">' +
         '<stop offset="0" stop-color="red"></stop></linearGradient><rect width="10" height="10" fill="url(#g)"></rect>' +
         '<text x="1" y="9">a &lt; b</text></svg>',
     );
   });
 
-  it('keeps an SVG style sheet, inert and escaped, and says the drawing must be shown as an image', () => {
+  it('rebuilds an SVG style sheet from its safe rules with css-tree, and says the drawing must be shown as an image', () => {
     const { svg, styled } = sanitizeSvgImage(
       '<svg width="4" height="4"><style>@import url(https://example.invalid/a.css); .a > b { fill: url(https://example.invalid/p) }' +
         ' .c { fill: url(#local) } &lt;/style&gt;&lt;script&gt;x()&lt;/script&gt;</style><rect class="c" width="4" height="4"/></svg>',
     );
     expect(styled).toBe(true);
     expect(svg).toBe(
-      '<svg width="4" height="4" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><style>.a &gt; b { fill: none }' +
-        ' .c { fill: url(#local) } &lt;/style&gt;&lt;script&gt;x()&lt;/script&gt;</style><rect class="c" width="4" height="4"></rect></svg>',
+      '<svg width="4" height="4" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4" role="img">' +
+        '<style>.a&gt;b{}.c{fill:url(#local)}</style><rect class="c" width="4" height="4"></rect></svg>',
     );
     expect(sanitizeSvgImage('<svg><rect width="1" height="1"/></svg>').styled).toBe(false);
   });
 
-  it('turns a remote image into a link in the offline page and keeps it in Markdown', () => {
-    const html = '<img src="https://example.invalid/a.png" alt="chart">';
-    expect(sanitizeFragment(html, { offline: true })).toBe(
+  it('turns a remote image into a link, so reading the post fetches nothing', () => {
+    expect(sanitizeFragment('<img src="https://example.invalid/a.png" alt="chart">')).toBe(
       '<a href="https://example.invalid/a.png">chart</a>',
-    );
-    expect(sanitizeFragment(html, { offline: false })).toBe(
-      '<img src="https://example.invalid/a.png" alt="chart" />',
     );
   });
 });
@@ -429,12 +525,14 @@ describe('exportNotebooks', () => {
       'assets/02-charts-2.png',
       'assets/02-charts-3.png',
       'assets/02-charts-4.svg',
+      'index.html',
+      'index.md',
     ]);
   });
 
   it('writes only the formats asked for', () => {
     const md = exportNotebooks([fixture('01-deferreds.ipynb')], { formats: ['md'], perNotebook: true });
-    expect(md.map((file) => file.path)).toEqual(['01-deferreds.md']);
+    expect(md.map((file) => file.path)).toEqual(['01-deferreds.md', 'index.md']);
   });
 
   it('refuses empty input, no formats, HTML without a highlighter and distinct files with one slug', () => {

@@ -9,11 +9,10 @@ import { Marked } from 'marked';
 import type { Highlight } from './highlight.ts';
 import type { OutputFile } from './markdown.ts';
 import type { Block, ImageAsset, OutputBlock, Post, Visibility } from './post.ts';
+import { DEFAULT_DESCRIPTION, DEFAULT_TITLE, headingShift } from './post.ts';
 import { sanitizeFragment } from './sanitize.ts';
 import { PAGE_CSS } from './style.ts';
 import { AnchorSet, escapeHtml } from './text.ts';
-
-const OFFLINE = { offline: true };
 
 /** The page must not run script or fetch anything, whatever slipped through. */
 const CONTENT_SECURITY_POLICY =
@@ -42,11 +41,13 @@ class MarkdownRenderer {
   readonly #anchors = new AnchorSet();
   readonly #highlight: Highlight;
   readonly #pageTitle: string;
+  readonly #shift: number;
   #seenHeading = false;
 
-  constructor(highlight: Highlight, pageTitle: string) {
+  constructor(highlight: Highlight, pageTitle: string, shift: number) {
     this.#highlight = highlight;
     this.#pageTitle = pageTitle;
+    this.#shift = shift;
   }
 
   /** Reserves an id (for a section) so no heading takes it. */
@@ -68,7 +69,7 @@ class MarkdownRenderer {
           if (first && token.depth === 1 && text === self.#pageTitle) return '';
           const id = self.#anchors.take(text);
           if (options.contents) self.toc.push({ depth: token.depth, text, id });
-          const level = Math.min(6, token.depth + 1);
+          const level = Math.min(6, token.depth + self.#shift);
           return `<h${level} id="${id}">${this.parser.parseInline(token.tokens)}</h${level}>\n`;
         },
         code(token: Tokens.Code): string {
@@ -78,7 +79,7 @@ class MarkdownRenderer {
         },
       },
     });
-    const html = sanitizeFragment(marked.parse(source, { async: false }), OFFLINE);
+    const html = sanitizeFragment(marked.parse(source, { async: false }));
     // Highlighted code is ours (shiki escapes it) and would lose its colours in the sanitiser, so it goes in after.
     return html.replace(
       /<pre class="shiki-slot-(\d+)"><\/pre>/g,
@@ -92,10 +93,17 @@ function dataUri(image: ImageAsset): string {
   return `data:${image.mime};base64,${base64}`;
 }
 
+/** An inline chart is `role="img"` (set by the sanitiser); it gets the alt text as its name unless it names itself. */
+function inlineSvg(image: ImageAsset): string {
+  const open = image.data.slice(0, image.data.indexOf('>'));
+  if (!image.data.startsWith('<svg') || open.includes(' aria-label=')) return image.data;
+  return `<svg aria-label="${escapeHtml(image.alt)}"${image.data.slice(4)}`;
+}
+
 function imageHtml(image: ImageAsset): string {
   const inner =
     image.mime === 'image/svg+xml' && !image.styled
-      ? image.data
+      ? inlineSvg(image)
       : `<img src="${escapeHtml(dataUri(image))}" alt="${escapeHtml(image.alt)}">`;
   return `<div class="figure">${inner}</div>`;
 }
@@ -117,7 +125,7 @@ function outputHtml(block: OutputBlock, markdown: MarkdownRenderer): string {
     case 'image':
       return output('image', 'Out', imageHtml(block.image));
     case 'html':
-      return output('html', 'Out', sanitizeFragment(block.html, OFFLINE));
+      return output('html', 'Out', sanitizeFragment(block.html));
     case 'markdown':
       return output('html', 'Out', markdown.render(block.source, { contents: false }));
   }
@@ -141,7 +149,7 @@ function blockHtml(block: Block, markdown: MarkdownRenderer, highlight: Highligh
     case 'markdown':
       return `<div class="markdown">${markdown.render(resolveAttachments(block.source, block.attachments), { contents: true })}</div>`;
     case 'html':
-      return `<div class="markdown">${sanitizeFragment(block.html, OFFLINE)}</div>`;
+      return `<div class="markdown">${sanitizeFragment(block.html)}</div>`;
     case 'code': {
       const parts: string[] = [];
       if (block.input !== 'remove') {
@@ -181,12 +189,93 @@ function tocHtml(entries: readonly TocEntry[]): string {
   return `<nav class="toc" aria-label="Contents"><details open><summary>Contents</summary><ol>${html}</ol></details></nav>`;
 }
 
+function originalHtml(post: Post): string {
+  const original = post.meta.original;
+  if (!original || !/^https?:\/\//.test(original.url)) return '';
+  const when = original.date ? ` (${escapeHtml(original.date.slice(0, 4))})` : '';
+  return `<p class="original">After <a href="${escapeHtml(original.url)}">${escapeHtml(original.title)}</a> by ${escapeHtml(original.author)}${when}.</p>`;
+}
+
+function seriesHtml(post: Post): string {
+  const series = post.series;
+  if (!series) return '';
+  const link = (slug: string, text: string, rel: string) =>
+    `<a href="${escapeHtml(slug)}.html" rel="${rel}">${escapeHtml(text)}</a>`;
+  const parts = [
+    `<li>Part ${series.position} of ${series.total} of <a href="index.html">${escapeHtml(DEFAULT_TITLE)}</a></li>`,
+  ];
+  if (series.previous)
+    parts.push(`<li>Previous: ${link(series.previous.slug, series.previous.title, 'prev')}</li>`);
+  if (series.next) parts.push(`<li>Next: ${link(series.next.slug, series.next.title, 'next')}</li>`);
+  return `<nav class="series" aria-label="Series"><ul>${parts.join('')}</ul></nav>`;
+}
+
+interface PageParts {
+  title: string;
+  description: string;
+  header: string;
+  toc: string;
+  main: string;
+  footer: string;
+}
+
+/** The page around a post or an index: one H1 (the title), landmarks for every part, the inline style sheet. */
+function page(parts: PageParts): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
+<meta name="color-scheme" content="light dark">
+<meta name="description" content="${escapeHtml(parts.description)}">
+<title>${escapeHtml(parts.title)}</title>
+<style>${PAGE_CSS}</style>
+</head>
+<body>
+<div class="page">
+<header class="post-header">
+<h1>${escapeHtml(parts.title)}</h1>
+${parts.header}
+</header>
+${parts.toc}
+<main>
+${parts.main}
+</main>
+<footer class="post-footer">${parts.footer}</footer>
+</div>
+</body>
+</html>
+`;
+}
+
+/** The index page of a series: every post, in order, linked to its page. */
+export function renderHtmlIndex(posts: readonly Post[]): OutputFile {
+  const items = posts
+    .map(
+      (post) =>
+        `<li><a href="${escapeHtml(post.slug)}.html">${escapeHtml(post.meta.title)}</a>${
+          post.meta.description ? `<p>${escapeHtml(post.meta.description)}</p>` : ''
+        }</li>`,
+    )
+    .join('\n');
+  const html = page({
+    title: DEFAULT_TITLE,
+    description: DEFAULT_DESCRIPTION,
+    header: `<p class="lede">${escapeHtml(DEFAULT_DESCRIPTION)}</p>${posts[0] ? originalHtml(posts[0]) : ''}`,
+    toc: '',
+    main: `<article><ol class="series-index">\n${items}\n</ol></article>`,
+    footer: `${posts.length} posts, one per notebook.`,
+  });
+  return { path: 'index.html', content: html };
+}
+
 /**
  * Renders a post as `<slug>.html`, a page that needs nothing else: no script, no fonts, no network.
  * Pure given `highlight`: the same post always gives the same page.
  */
 export function renderHtml(post: Post, highlight: Highlight): OutputFile {
-  const markdown = new MarkdownRenderer(highlight, post.meta.title);
+  const markdown = new MarkdownRenderer(highlight, post.meta.title, headingShift(post));
   const sections = post.sections.map((section) => {
     const id = markdown.anchor(`notebook-${section.id}`);
     const body = section.blocks.map((block) => blockHtml(block, markdown, highlight)).join('\n');
@@ -194,36 +283,20 @@ export function renderHtml(post: Post, highlight: Highlight): OutputFile {
   });
   const { title, date, description, tags } = post.meta;
   const files = post.sections.map((section) => `<li><code>${escapeHtml(section.file)}</code></li>`).join('');
-  const page = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
-<meta name="color-scheme" content="light dark">
-<meta name="description" content="${escapeHtml(description)}">
-<title>${escapeHtml(title)}</title>
-<style>${PAGE_CSS}</style>
-</head>
-<body>
-<div class="page">
-<header class="post-header">
-<h1>${escapeHtml(title)}</h1>
-<div class="post-meta"><time datetime="${escapeHtml(date)}">${escapeHtml(date)}</time>${
-    tags.length > 0
-      ? `<ul class="tags">${tags.map((tag) => `<li>${escapeHtml(tag)}</li>`).join('')}</ul>`
-      : ''
-  }</div>
-${description ? `<p class="lede">${escapeHtml(description)}</p>` : ''}
-</header>
-${tocHtml(markdown.toc)}
-<article>
-${sections.join('\n')}
-</article>
-<footer class="post-footer">Exported from ${post.sections.length === 1 ? 'the notebook' : 'the notebooks'}:<ul>${files}</ul></footer>
-</div>
-</body>
-</html>
-`;
-  return { path: `${post.slug}.html`, content: page };
+  const html = page({
+    title,
+    description,
+    header: `<div class="post-meta"><time datetime="${escapeHtml(date)}">${escapeHtml(date)}</time>${
+      post.meta.author ? `<span class="author">${escapeHtml(post.meta.author)}</span>` : ''
+    }${
+      tags.length > 0
+        ? `<ul class="tags">${tags.map((tag) => `<li>${escapeHtml(tag)}</li>`).join('')}</ul>`
+        : ''
+    }</div>
+${description ? `<p class="lede">${escapeHtml(description)}</p>` : ''}${originalHtml(post)}`,
+    toc: tocHtml(markdown.toc),
+    main: `<article>\n${sections.join('\n')}\n</article>\n${seriesHtml(post)}`,
+    footer: `Exported from ${post.sections.length === 1 ? 'the notebook' : 'the notebooks'}:<ul>${files}</ul>`,
+  });
+  return { path: `${post.slug}.html`, content: html };
 }

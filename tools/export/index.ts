@@ -3,17 +3,17 @@
  * does all reading and writing.
  */
 import type { Highlight } from './highlight.ts';
-import { renderHtml } from './html.ts';
-import type { OutputFile } from './markdown.ts';
-import { renderMarkdown } from './markdown.ts';
+import { renderHtml, renderHtmlIndex } from './html.ts';
+import type { OutputFile, Target } from './markdown.ts';
+import { renderMarkdown, renderMarkdownIndex } from './markdown.ts';
 import type { NotebookInput } from './post.ts';
 import { buildPosts } from './post.ts';
 
 export type { Highlight } from './highlight.ts';
 export { createHighlight } from './highlight.ts';
-export { renderHtml } from './html.ts';
-export type { OutputFile } from './markdown.ts';
-export { ASSETS_DIR, frontMatter, renderMarkdown } from './markdown.ts';
+export { renderHtml, renderHtmlIndex } from './html.ts';
+export type { MarkdownOptions, OutputFile, Target } from './markdown.ts';
+export { ASSETS_DIR, frontMatter, renderMarkdown, renderMarkdownIndex } from './markdown.ts';
 export { NotebookFormatError, parseNotebook } from './notebook.ts';
 export type { NotebookInput, Post, PostMeta } from './post.ts';
 export { buildPosts, DEFAULT_SLUG, DEFAULT_TITLE } from './post.ts';
@@ -29,13 +29,25 @@ export interface ExportOptions {
   perNotebook?: boolean;
   /** Needed when `formats` includes `html` (create it once with `createHighlight()`). */
   highlight?: Highlight;
+  /** The blog engine the Markdown is laid out for; default `plain`. */
+  target?: Target;
+  /** Jekyll: the site's base URL for image and post links; default `/`. */
+  baseUrl?: string;
+  /** Keep raw HTML in the author's Markdown cells as written; default false (sanitised). */
+  trustMarkdown?: boolean;
 }
 
+/** Where the self-contained HTML pages go: beside the Markdown (plain), or where the site copies them as they are. */
+const HTML_DIRS: Record<Target, string> = { plain: '', jekyll: 'standalone/', hugo: 'static/standalone/' };
+
+const TARGETS: readonly Target[] = ['plain', 'jekyll', 'hugo'];
+
 /**
- * Converts notebooks into blog post files (paths relative to the output folder): `<slug>.md` with its images under
- * `assets/`, and/or a self-contained `<slug>.html`.
+ * Converts notebooks into blog post files (paths relative to the output folder): for the `plain` target `<slug>.md`
+ * with its images under `assets/` and/or a self-contained `<slug>.html`; for `jekyll` and `hugo` a tree that mirrors
+ * the site (see `renderMarkdown`). With `perNotebook`, each post links to its neighbours and an index page lists them.
  *
- * @throws RangeError when `formats` is empty or `inputs` is; TypeError when HTML is asked for without `highlight`;
+ * @throws RangeError when `formats` is empty, `inputs` is, or `target` is unknown; TypeError when HTML is asked for without `highlight`;
  *   `NotebookFormatError` for notebook metadata of the wrong shape
  */
 export function exportNotebooks(inputs: readonly NotebookInput[], options: ExportOptions): OutputFile[] {
@@ -44,10 +56,23 @@ export function exportNotebooks(inputs: readonly NotebookInput[], options: Expor
   if (options.formats.includes('html') && !options.highlight) {
     throw new TypeError('Expected `highlight` (from createHighlight()) when `formats` includes html');
   }
+  const target = options.target ?? 'plain';
+  if (!TARGETS.includes(target)) {
+    throw new RangeError(
+      `Expected \`target\` to be one of ${TARGETS.join(', ')}, got ${JSON.stringify(target)}`,
+    );
+  }
+  const markdown = { target, baseUrl: options.baseUrl, trustMarkdown: options.trustMarkdown };
+  const inHtmlDir = (file: OutputFile): OutputFile => ({ ...file, path: `${HTML_DIRS[target]}${file.path}` });
   const files: OutputFile[] = [];
-  for (const post of buildPosts(inputs, { perNotebook: options.perNotebook })) {
-    if (options.formats.includes('md')) files.push(...renderMarkdown(post));
-    if (options.formats.includes('html')) files.push(renderHtml(post, options.highlight!));
+  const posts = buildPosts(inputs, { perNotebook: options.perNotebook });
+  for (const post of posts) {
+    if (options.formats.includes('md')) files.push(...renderMarkdown(post, markdown));
+    if (options.formats.includes('html')) files.push(inHtmlDir(renderHtml(post, options.highlight!)));
+  }
+  if (options.perNotebook) {
+    if (options.formats.includes('md')) files.push(renderMarkdownIndex(posts, markdown));
+    if (options.formats.includes('html')) files.push(inHtmlDir(renderHtmlIndex(posts)));
   }
   return files;
 }

@@ -31,13 +31,27 @@ export interface NotebookInput {
   modified: Date;
 }
 
+/** The post this edition retells (notebook metadata `async_batching.original`). */
+export interface OriginalPost {
+  title: string;
+  author: string;
+  url: string;
+  /** YYYY-MM-DD */
+  date?: string;
+}
+
 /** Front matter of a post. */
 export interface PostMeta {
   title: string;
-  /** YYYY-MM-DD */
+  /** YYYY-MM-DD, from notebook metadata when it has one, so the same notebooks always give the same date. */
   date: string;
   description: string;
   tags: string[];
+  /** Author of this edition. */
+  author?: string;
+  original?: OriginalPost;
+  /** The URL search engines should treat as this post's home. */
+  canonical?: string;
 }
 
 /** An image that becomes an asset file next to the Markdown post, or inline data in the HTML page. */
@@ -59,6 +73,7 @@ export type OutputBlock =
   | { kind: 'image'; image: ImageAsset }
   /** Unsanitised HTML: each writer sanitises for where it will be shown. */
   | { kind: 'html'; html: string }
+  /** Markdown written by code, not by the author: always rendered through the sanitiser. */
   | { kind: 'markdown'; source: string };
 
 /** How a part of a cell is shown, after the cell's tags. */
@@ -66,7 +81,11 @@ export type Visibility = 'show' | 'hide' | 'remove';
 
 /** One cell of a post. */
 export type Block =
-  | { kind: 'markdown'; source: string; attachments: Map<string, ImageAsset> }
+  /**
+   * `trusted` is the author's own markdown cell (raw HTML in it is still sanitised unless the writer is told to trust
+   * it); a raw cell marked `text/markdown` is not trusted.
+   */
+  | { kind: 'markdown'; source: string; attachments: Map<string, ImageAsset>; trusted: boolean }
   | { kind: 'html'; html: string }
   | {
       kind: 'code';
@@ -86,11 +105,22 @@ export interface PostSection {
   blocks: Block[];
 }
 
+/** A post's neighbours when each notebook is its own post. */
+export interface SeriesLinks {
+  /** 1-based position in the series. */
+  position: number;
+  total: number;
+  previous?: { slug: string; title: string };
+  next?: { slug: string; title: string };
+}
+
 /** A post ready to be written as Markdown or HTML. */
 export interface Post {
   slug: string;
   meta: PostMeta;
   sections: PostSection[];
+  /** Set for the posts of a `perNotebook` export. */
+  series?: SeriesLinks;
 }
 
 const BITMAP_EXTENSIONS = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif' } as const;
@@ -116,28 +146,27 @@ class AssetNamer {
     this.slug = slug;
   }
 
-  image(mime: ImageAsset['mime'], data: string, alt: string): ImageAsset {
+  /** Names the image; an SVG is sanitised here and, when it names itself (title, aria-label), that is its alt text. */
+  image(mime: ImageAsset['mime'], data: string, alt: () => string): ImageAsset {
     this.#count += 1;
     const ext = mime === 'image/svg+xml' ? 'svg' : BITMAP_EXTENSIONS[mime];
     const name = `${this.slug}-${this.#count}.${ext}`;
-    if (mime !== 'image/svg+xml') return { name, mime, data: data.replace(/\s+/g, ''), alt, styled: false };
-    const { svg, styled } = sanitizeSvgImage(data);
-    return { name, mime, data: svg, alt, styled };
+    if (mime !== 'image/svg+xml') {
+      return { name, mime, data: data.replace(/\s+/g, ''), alt: alt(), styled: false };
+    }
+    const { svg, styled, label } = sanitizeSvgImage(data);
+    return { name, mime, data: svg, alt: label ?? alt(), styled };
   }
 }
 
-function svgTitle(svg: string): string | undefined {
-  const match = /<title[^>]*>([^<]*)<\/title>/i.exec(svg);
-  return match?.[1].trim() || undefined;
-}
-
-function describeImage(bundle: MimeBundle, mime: string, data: string, n: number): string {
-  const fromSvg = mime === 'image/svg+xml' ? svgTitle(data) : undefined;
+function describeImage(bundle: MimeBundle, n: number): string {
   const plain = bundleText(bundle, 'text/plain')?.trim();
   // Kernels put a repr like "<Figure size 640x480>" in text/plain; that is not a description.
   const usefulPlain =
-    plain && !plain.includes('\n') && !/^<.*>$/.test(plain) && plain.length <= 120 ? plain : undefined;
-  return fromSvg ?? usefulPlain ?? `Figure ${n}`;
+    plain && !plain.includes('\n') && !(plain.startsWith('<') && plain.endsWith('>')) && plain.length <= 120
+      ? plain
+      : undefined;
+  return usefulPlain ?? `Figure ${n}`;
 }
 
 function convertData(
@@ -149,8 +178,8 @@ function convertData(
   for (const mime of IMAGE_PRIORITY) {
     const data = bundleText(bundle, mime);
     if (data !== undefined) {
-      const alt = describeImage(bundle, mime, data, figureCount());
-      return { kind: 'image', image: assets.image(mime, data, alt) };
+      const n = figureCount();
+      return { kind: 'image', image: assets.image(mime, data, () => describeImage(bundle, n)) };
     }
   }
   const html = bundleText(bundle, 'text/html');
@@ -196,6 +225,9 @@ function visibility(tags: Set<string>, part: 'input' | 'output'): Visibility {
   return 'show';
 }
 
+/** A language name fit for a code fence's info string and a highlighter: letters, digits and `+#._-` only. */
+const LANGUAGE_NAME = /^[a-z0-9][a-z0-9+#._-]{0,39}$/;
+
 function notebookLanguage(notebook: Notebook): string {
   const name = (
     notebook.metadata.language_info?.name ??
@@ -204,6 +236,8 @@ function notebookLanguage(notebook: Notebook): string {
   )
     .toString()
     .toLowerCase();
+  // Anything else (a backtick, a space, markup) could end the fence or inject an attribute: show plain text.
+  if (!LANGUAGE_NAME.test(name)) return 'text';
   return name === 'ts' ? 'typescript' : name;
 }
 
@@ -220,13 +254,17 @@ function convertCell(
     const attachments = new Map<string, ImageAsset>();
     for (const [name, bundle] of Object.entries(cell.attachments ?? {})) {
       const mime = IMAGE_PRIORITY.find((type) => bundleText(bundle, type) !== undefined);
-      if (mime) attachments.set(name, assets.image(mime, bundleText(bundle, mime)!, name));
+      if (mime)
+        attachments.set(
+          name,
+          assets.image(mime, bundleText(bundle, mime)!, () => name),
+        );
     }
-    return source.trim() === '' ? undefined : { kind: 'markdown', source, attachments };
+    return source.trim() === '' ? undefined : { kind: 'markdown', source, attachments, trusted: true };
   }
   if (cell.cell_type === 'raw') {
     const type = (cell.metadata.raw_mimetype ?? cell.metadata.format ?? '').toString().toLowerCase();
-    if (type === 'text/markdown') return { kind: 'markdown', source, attachments: new Map() };
+    if (type === 'text/markdown') return { kind: 'markdown', source, attachments: new Map(), trusted: false };
     if (type === 'text/html') return { kind: 'html', html: source };
     // Raw cells meant for another format (LaTeX, reST) have no place in a blog post.
     return undefined;
@@ -286,19 +324,55 @@ function truncate(text: string, max: number): string {
   return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max / 2)).replace(/[\s,;:.]+$/, '')}…`;
 }
 
+/**
+ * How many levels a post's Markdown headings move down so that the title is the post's one H1 and no level is skipped:
+ * one when a notebook heading is an H1 (other than an opening H1 that repeats the title, which is dropped), else none.
+ */
+export function headingShift(post: Post): 0 | 1 {
+  let first = true;
+  for (const section of post.sections) {
+    for (const block of section.blocks) {
+      if (block.kind !== 'markdown') continue;
+      for (const token of new Lexer().lex(block.source)) {
+        if (token.type !== 'heading') continue;
+        const repeatsTitle = first && token.depth === 1 && token.text.trim() === post.meta.title;
+        first = false;
+        if (token.depth === 1 && !repeatsTitle) return 1;
+      }
+    }
+  }
+  return 0;
+}
+
 /** Formats a date as YYYY-MM-DD in UTC, so the same file gives the same date on every machine. */
 export function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
+
+/** `metadata.async_batching` as the walkthrough notebooks write it. */
+interface OwnMetadata {
+  title?: unknown;
+  description?: unknown;
+  tags?: unknown;
+  date?: unknown;
+  author?: unknown;
+  original?: unknown;
+  canonical?: unknown;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function ownMeta(input: NotebookInput): {
   title?: string;
   description?: string;
   tags?: string[];
   date?: string;
+  author?: string;
+  original?: OriginalPost;
+  canonical?: string;
 } {
   const { metadata } = input.notebook;
-  const own = metadata.async_batching;
+  const own = metadata.async_batching as OwnMetadata | undefined;
   const where = (field: string): string => `metadata.async_batching.${field}`;
   const fail = (field: string, expected: string): never => {
     throw new NotebookFormatError(input.file, `${where(field)} should be ${expected}`);
@@ -322,7 +396,51 @@ function ownMeta(input: NotebookInput): {
       fail('date', `a date like 2025-01-31, got ${JSON.stringify(own.date)}`);
     date = isoDay(parsed);
   }
-  return { title: title as string | undefined, description: own?.description, tags: own?.tags, date };
+  const optionalString = (field: 'author' | 'canonical'): string | undefined => {
+    const value = own?.[field];
+    if (value !== undefined && (typeof value !== 'string' || value.trim() === ''))
+      fail(field, 'a non-empty string');
+    return value as string | undefined;
+  };
+  const author = optionalString('author');
+  const canonical = optionalString('canonical');
+  if (canonical !== undefined && !/^https?:\/\//.test(canonical)) fail('canonical', 'an http(s) URL');
+  let original: OriginalPost | undefined;
+  if (own?.original !== undefined) {
+    const o = own.original as Record<string, unknown>;
+    const text = (value: unknown) => typeof value === 'string' && value.trim() !== '';
+    if (typeof o !== 'object' || o === null || !text(o.title) || !text(o.author) || !text(o.url)) {
+      fail('original', 'an object with string title, author and url');
+    }
+    if (!/^https?:\/\//.test(o.url as string)) fail('original.url', 'an http(s) URL');
+    if (o.date !== undefined && !(typeof o.date === 'string' && DAY.test(o.date))) {
+      fail('original.date', 'a date like 2008-06-20');
+    }
+    original = {
+      title: o.title as string,
+      author: o.author as string,
+      url: o.url as string,
+      ...(o.date !== undefined ? { date: o.date as string } : {}),
+    };
+  }
+  return {
+    title: title as string | undefined,
+    description: own?.description as string | undefined,
+    tags: own?.tags as string[] | undefined,
+    date,
+    author,
+    original,
+    canonical,
+  };
+}
+
+/** The optional keys, only when present, so front matter lists no empty ones. */
+function provenance(own: ReturnType<typeof ownMeta>): Pick<PostMeta, 'author' | 'original' | 'canonical'> {
+  return {
+    ...(own.author !== undefined ? { author: own.author } : {}),
+    ...(own.original !== undefined ? { original: own.original } : {}),
+    ...(own.canonical !== undefined ? { canonical: own.canonical } : {}),
+  };
 }
 
 function dateOf(input: NotebookInput): string {
@@ -338,6 +456,7 @@ export function notebookMeta(input: NotebookInput): PostMeta {
     date: dateOf(input),
     description: own.description?.trim() || (summary.paragraph ? truncate(summary.paragraph, 200) : ''),
     tags: own.tags && own.tags.length > 0 ? [...own.tags] : [...DEFAULT_TAGS],
+    ...provenance(own),
   };
 }
 
@@ -345,11 +464,17 @@ export function notebookMeta(input: NotebookInput): PostMeta {
 export function combinedMeta(inputs: readonly NotebookInput[]): PostMeta {
   const tags = [...new Set(inputs.flatMap((input) => ownMeta(input).tags ?? []))];
   const dates = inputs.map(dateOf).sort();
+  // The first notebook that names an author or an original speaks for the whole post; a canonical URL is one
+  // notebook's own and does not carry over.
+  const owns = inputs.map(ownMeta);
+  const first = <K extends 'author' | 'original'>(key: K) =>
+    owns.find((own) => own[key] !== undefined)?.[key];
   return {
     title: DEFAULT_TITLE,
     date: dates[dates.length - 1],
     description: DEFAULT_DESCRIPTION,
     tags: tags.length > 0 ? tags : [...DEFAULT_TAGS],
+    ...provenance({ author: first('author'), original: first('original') }),
   };
 }
 
@@ -379,7 +504,7 @@ export function buildPosts(inputs: readonly NotebookInput[], options: BuildOptio
   if (inputs.length === 0) throw new RangeError('Expected `inputs` to hold at least one notebook, got none');
   if (!options.perNotebook) return [buildPost(DEFAULT_SLUG, combinedMeta(inputs), inputs)];
   const slugs = new Set<string>();
-  return inputs.map((input) => {
+  const posts = inputs.map((input) => {
     const slug = slugify(notebookStem(input.file)) || 'notebook';
     if (slugs.has(slug)) {
       throw new RangeError(
@@ -389,4 +514,14 @@ export function buildPosts(inputs: readonly NotebookInput[], options: BuildOptio
     slugs.add(slug);
     return buildPost(slug, notebookMeta(input), [input]);
   });
+  posts.forEach((post, i) => {
+    const neighbour = (other: Post | undefined) => other && { slug: other.slug, title: other.meta.title };
+    post.series = {
+      position: i + 1,
+      total: posts.length,
+      previous: neighbour(posts[i - 1]),
+      next: neighbour(posts[i + 1]),
+    };
+  });
+  return posts;
 }

@@ -112,7 +112,9 @@ pre {
   line-height: 1.55;
   margin: 0;
   padding: 0.85rem 1rem;
-  overflow-x: auto;
+  /* Long lines wrap instead of scrolling: nothing to scroll sideways on a phone, nothing a keyboard cannot reach. */
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
   tab-size: 2;
   border-radius: var(--radius);
 }
@@ -147,11 +149,12 @@ article > section > pre.shiki, .markdown pre.shiki { margin: 1rem 0; }
 .output-html > :first-child { margin-top: 0; }
 .output-html > :last-child { margin-bottom: 0; }
 .output-image { padding: 1.55rem 0.75rem 0.75rem; }
+/* Charts draw with currentColor and CSS variables, so they follow the page into dark mode. */
 .output-image .figure {
-  background: #ffffff;
+  background: var(--bg);
+  color: var(--fg);
   border-radius: 6px;
   padding: 0.5rem;
-  overflow-x: auto;
   text-align: center;
 }
 .output-image svg, .output-image img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
@@ -163,6 +166,11 @@ details.collapsed > summary {
   user-select: none;
 }
 details.collapsed[open] > summary { margin-bottom: 0.35rem; }
+.original { color: var(--muted); font-size: 0.95rem; margin: 0.6rem 0 0; }
+.series { margin: 2.5rem 0 0; padding: 0.8rem 1rem; border: 1px solid var(--border); border-radius: var(--radius); }
+.series ul { list-style: none; margin: 0; padding: 0; display: grid; gap: 0.3rem; }
+.series-index li { margin: 0.8rem 0; }
+.series-index p { margin: 0.2rem 0 0; color: var(--muted); }
 .post-footer { margin-top: 3.5rem; padding-top: 1rem; border-top: 1px solid var(--border); color: var(--muted); font-size: 0.85rem; }
 .post-footer ul { padding-left: 1.2rem; margin: 0.3rem 0 0; }
 @media (min-width: 76rem) {
@@ -191,7 +199,7 @@ details.collapsed[open] > summary { margin-bottom: 0.35rem; }
   }
   .toc summary { list-style: none; pointer-events: none; text-transform: uppercase; font-size: 0.75rem; letter-spacing: 0.08em; color: var(--muted); }
   .toc summary::-webkit-details-marker { display: none; }
-  article { grid-area: article; }
+  main { grid-area: article; min-width: 0; }
   .post-footer { grid-area: footer; }
 }
 @media (max-width: 30rem) {

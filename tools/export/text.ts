@@ -42,9 +42,11 @@ export function escapeHtml(text: string): string {
  * (CommonMark: a closing fence needs at least as many backticks as the opening one).
  */
 export function fence(text: string, info: string): string {
+  // An info string with a backtick would end a backtick fence at once; anything unusual is dropped, not escaped.
+  const language = /^[\w+#.-]*$/.test(info) ? info : '';
   const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
   const bar = '`'.repeat(Math.max(3, longest + 1));
-  return `${bar}${info}\n${text.replace(/\n+$/, '')}\n${bar}`;
+  return `${bar}${language}\n${text.replace(/\n+$/, '')}\n${bar}`;
 }
 
 /** A URL- and file-name-safe slug: lower case ASCII letters, digits and single dashes. */
