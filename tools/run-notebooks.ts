@@ -9,9 +9,9 @@ import { availableParallelism } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import pLimit from 'p-limit';
+import { joinText, writeNotebook } from './nbformat/index.ts';
 import { compareNotebooks } from './notebooks/check.ts';
 import { killAllKernels } from './notebooks/kernel.ts';
-import { joinText, writeNotebook } from './notebooks/nbformat.ts';
 import { Progress } from './notebooks/progress.ts';
 import { type CellProblem, type RunResult, runNotebook } from './notebooks/run.ts';
 

@@ -3,8 +3,8 @@ import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
 import { Kernel } from '../../tools/notebooks/kernel.ts';
-import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/notebooks/nbformat.ts';
 import { runNotebook } from '../../tools/notebooks/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');

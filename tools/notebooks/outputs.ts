@@ -4,8 +4,9 @@
  * `wait: true` is deferred until the next output, and `update_display_data` rewrites every output shown with that
  * display id, in any cell of the notebook.
  */
+
+import { applyCarriageReturns, joinText, type MimeBundle, type Output } from '../nbformat/index.ts';
 import type { KernelMessage } from './kernel.ts';
-import { joinText, type MimeBundle, type Output } from './nbformat.ts';
 
 /** The MIME types kept from display data and results; others (e.g. JavaScript) are dropped. */
 export const KEPT_MIME_TYPES: readonly string[] = ['text/plain', 'text/html', 'image/svg+xml', 'image/png'];
@@ -17,25 +18,6 @@ function keepMimes(data: unknown): MimeBundle {
     if (KEPT_MIME_TYPES.includes(mime)) bundle[mime] = value;
   }
   return bundle;
-}
-
-/**
- * Applies carriage returns the way a terminal (and Jupyter's output area) does: text after a `\r` overwrites the
- * start of its line. A trailing `\r` is kept, because the next chunk of the stream may still overwrite the line.
- */
-export function applyCarriageReturns(text: string): string {
-  if (!text.includes('\r')) return text;
-  const lines = text.replace(/\r+\n/g, '\n').split('\n');
-  return lines
-    .map((line) => {
-      const pending = line.endsWith('\r');
-      const parts = line.split(/\r+/);
-      if (pending) parts.pop();
-      let shown = parts[0] ?? '';
-      for (const part of parts.slice(1)) shown = part + shown.slice(part.length);
-      return pending ? `${shown}\r` : shown;
-    })
-    .join('\n');
 }
 
 /** Records the outputs of one notebook's cells from kernel messages. */

@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Kernel, KernelDiedError, type KernelMessage, KernelTimeoutError } from './kernel.ts';
 import {
   type Cell,
   type CodeCell,
@@ -13,7 +12,8 @@ import {
   type Notebook,
   type Output,
   parseNotebook,
-} from './nbformat.ts';
+} from '../nbformat/index.ts';
+import { Kernel, KernelDiedError, type KernelMessage, KernelTimeoutError } from './kernel.ts';
 import { type Normaliser, notebookNormalisers } from './normalise.ts';
 import { OutputRecorder } from './outputs.ts';
 
@@ -172,7 +172,7 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
     for (const { cell, number } of codeCells) {
       const source = joinText(cell.source);
       const tags = cellTags(cell);
-      if (tags.includes(SKIP_EXECUTION) || source.trim() === '') continue;
+      if (tags.has(SKIP_EXECUTION) || source.trim() === '') continue;
       options.onCell?.(number, notebook.cells.length);
       recorder.beginCell();
       let reply!: Awaited<ReturnType<Kernel['execute']>>;
@@ -216,7 +216,7 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
       for (const output of cell.outputs) {
         if (output.output_type === 'execute_result') output.execution_count ??= reply.executionCount;
       }
-      const expectsError = tags.includes(RAISES_EXCEPTION);
+      const expectsError = tags.has(RAISES_EXCEPTION);
       if (reply.status === 'error') {
         const problem: CellProblem = { cellNumber: number, kind: 'error', ...describeError(cell.outputs) };
         if (!expectsError && !options.allowErrors) return finish(problem);
