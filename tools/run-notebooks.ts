@@ -4,7 +4,7 @@
  * Executes notebooks in tslab kernels and writes their outputs back as Jupyter would, or with `--check` compares a
  * fresh run against the recorded outputs without writing anything.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -79,6 +79,10 @@ async function main(): Promise<number> {
     )
     .argument('[paths...]', 'notebooks or folders of notebooks to run')
     .option('--check', 'run into memory and compare with the recorded outputs; never writes', false)
+    .option(
+      '--out <dir>',
+      'write the executed notebooks into this folder (same file names) instead of over the originals',
+    )
     .option('--allow-errors', 'record failing cells and go on instead of stopping', false)
     .option('--timeout <seconds>', 'time allowed for one cell', positiveNumber('--timeout', false), 60)
     .option(
@@ -103,6 +107,7 @@ async function main(): Promise<number> {
   program.parse();
   const options = program.opts<{
     check: boolean;
+    out?: string;
     allowErrors: boolean;
     timeout: number;
     notebookTimeout: number;
@@ -192,7 +197,9 @@ async function main(): Promise<number> {
           progress.update(label, `ok (matches)  ${seconds}`, true);
           return;
         }
-        await writeNotebook(path, result.notebook);
+        const target = options.out ? join(options.out, basename(path)) : path;
+        if (options.out) await mkdir(options.out, { recursive: true });
+        await writeNotebook(target, result.notebook);
         const allowed = result.allowedErrors.length;
         progress.update(
           label,

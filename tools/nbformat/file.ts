@@ -3,7 +3,7 @@
  * indent, sorted keys, non-ASCII kept, a trailing newline, and (here) an atomic replace on disk.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseNotebook } from './parse.ts';
@@ -107,4 +107,16 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
 /** Writes `notebook` to `path` as Jupyter would, atomically (see {@link writeFileAtomic}). */
 export async function writeNotebook(path: string, notebook: Notebook): Promise<void> {
   await writeFileAtomic(path, serializeNotebook(notebook));
+}
+
+/** The synchronous form of {@link writeFileAtomic}, for small files written by synchronous set-up code. */
+export function writeFileAtomicSync(path: string, text: string): void {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temp, text, 'utf8');
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }
