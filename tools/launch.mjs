@@ -13,7 +13,7 @@
 // Environment: ASYNC_BATCHING_NO_NODE_DOWNLOAD=1 refuses the download; ASYNC_BATCHING_NODE_CACHE moves the cache
 // (default: $XDG_CACHE_HOME/node24 or ~/.cache/node24).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,16 +83,29 @@ export function supportedNode(
     );
   }
   log(`${found}: fetching Node 24 from the npm registry into ${cache} (once; ${REFUSE}=1 refuses)`);
+  mkdirSync(cache, { recursive: true });
   const install = spawnSync(
     'npm',
     ['install', '--prefix', cache, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', 'node@24'],
-    { stdio: ['ignore', 'ignore', 'inherit'], env },
+    { cwd: cache, stdio: ['ignore', 'ignore', 'inherit'], env: npmEnv(env) },
   );
   const version = install.status === 0 && existsSync(cached) ? versionOf(cached) : null;
   if (!version || !supported(version)) {
     throw new LaunchError(`could not fetch Node 24 into ${cache} (npm install node@24 failed; see above)`);
   }
   return cached;
+}
+
+/**
+ * The environment for an npm started by the launcher. Under `npm run`, npm exports its settings as `npm_config_*`
+ * variables; a nested npm reads them as if given on its command line, and npm 11 refuses `allow-scripts` there
+ * (EALLOWSCRIPTS), so the project's `.npmrc` setting must not travel that way.
+ * @param {NodeJS.ProcessEnv} env
+ */
+function npmEnv(env) {
+  const copy = { ...env };
+  for (const name of Object.keys(copy)) if (/^npm_config_allow_scripts$/i.test(name)) delete copy[name];
+  return copy;
 }
 
 /** The environment for children: the supported Node first on PATH, so `node`, `npm` and `#!/usr/bin/env node` use it. */
@@ -103,7 +116,7 @@ function childEnv(node) {
 
 /** @param {string} node @param {string} command @param {string[]} args */
 function run(node, command, args) {
-  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit', env: childEnv(node) });
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit', env: npmEnv(childEnv(node)) });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
@@ -215,7 +228,7 @@ function main(argv) {
   const child = spawn(isScript ? node : script, isScript ? [script, ...args] : args, {
     cwd: process.cwd(),
     stdio: 'inherit',
-    env: childEnv(node),
+    env: npmEnv(childEnv(node)),
   });
   forwardSignals(child);
   child.on('error', (error) => fail(`could not start ${script}: ${error.message}`));
