@@ -108,10 +108,25 @@ function npmEnv(env) {
   return copy;
 }
 
-/** The environment for children: the supported Node first on PATH, so `node`, `npm` and `#!/usr/bin/env node` use it. */
-/** @param {string} node */
+/**
+ * Colour only on a terminal: when stdout is not one (CI logs, `| tee`) and the user set neither NO_COLOR nor
+ * FORCE_COLOR, children get NO_COLOR=1. vitest's colour library assumes a terminal unless told, whatever stdout is.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {boolean} isTTY
+ */
+export function colourEnv(env, isTTY) {
+  if (isTTY || 'NO_COLOR' in env || 'FORCE_COLOR' in env) return env;
+  return { ...env, NO_COLOR: '1' };
+}
+
+/**
+ * The environment for children: the supported Node first on PATH, so `node`, `npm` and `#!/usr/bin/env node` use
+ * it, and colour only on a terminal.
+ * @param {string} node
+ */
 function childEnv(node) {
-  return { ...process.env, PATH: [dirname(node), process.env.PATH].filter(Boolean).join(delimiter) };
+  const env = { ...process.env, PATH: [dirname(node), process.env.PATH].filter(Boolean).join(delimiter) };
+  return colourEnv(env, Boolean(process.stdout.isTTY));
 }
 
 /** @param {string} node @param {string} command @param {string[]} args */

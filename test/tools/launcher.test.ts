@@ -3,9 +3,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LaunchError, supported, supportedNode } from '../../tools/launch.mjs';
+import { colourEnv, LaunchError, supported, supportedNode } from '../../tools/launch.mjs';
 import { pinNode } from '../../tools/notebooks/jupyter-env.ts';
-import { tslabBin } from '../../tools/notebooks/kernel.ts';
+import { KERNEL_PRELOAD, tslabBin } from '../../tools/notebooks/kernel.ts';
 import { installPlan, missingRows, rowsFor, SYSTEM_PACKAGES } from '../../tools/system-packages.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -161,15 +161,52 @@ describe('kernelspec', () => {
     const read = () => JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8'));
     expect(read()).toEqual({
       ...spec,
-      argv: ['/opt/node24/bin/node', tslabBin(), 'kernel', '--config-path', '{connection_file}'],
+      argv: [
+        '/opt/node24/bin/node',
+        '--require',
+        KERNEL_PRELOAD,
+        tslabBin(),
+        'kernel',
+        '--config-path',
+        '{connection_file}',
+      ],
     });
     pinNode(join(scratch, 'kernels'), '/opt/node26/bin/node');
     expect(read().argv).toEqual([
       '/opt/node26/bin/node',
+      '--require',
+      KERNEL_PRELOAD,
       tslabBin(),
       'kernel',
       '--config-path',
       '{connection_file}',
     ]);
+  });
+});
+
+describe('launcher: colour', () => {
+  it('turns colour off for a pipe unless NO_COLOR or FORCE_COLOR says otherwise, and leaves a terminal alone', () => {
+    expect(colourEnv({ TERM: 'xterm' }, false)).toEqual({ TERM: 'xterm', NO_COLOR: '1' });
+    expect(colourEnv({ TERM: 'xterm' }, true)).toEqual({ TERM: 'xterm' });
+    expect(colourEnv({ FORCE_COLOR: '1' }, false)).toEqual({ FORCE_COLOR: '1' });
+    expect(colourEnv({ NO_COLOR: '' }, true)).toEqual({ NO_COLOR: '' });
+  });
+
+  it('runs vitest without escape codes when its output is piped', () => {
+    const dir = join(scratch, 'colour');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'x.test.ts'),
+      "import { expect, test } from 'vitest';\ntest('x', () => expect(1).toBe(1));\n",
+    );
+    const { NO_COLOR: _drop, FORCE_COLOR: _drop2, ...env } = process.env;
+    const result = spawnSync(
+      process.execPath,
+      [LAUNCH, '--no-ready', join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir],
+      { encoding: 'utf8', env: { ...env, TERM: 'xterm' } },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/1 passed/);
+    expect(result.stdout + result.stderr).not.toContain('\u001b[');
   });
 });

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../nbformat/index.ts';
-import { tslabBin } from './kernel.ts';
+import { KERNEL_PRELOAD, tslabBin } from './kernel.ts';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -73,7 +73,8 @@ export function pinNode(kernelsDir: string, node = process.execPath): void {
     const spec = JSON.parse(readFileSync(file, 'utf8')) as { argv: string[] };
     const kernelAt = spec.argv.indexOf('kernel');
     if (kernelAt < 0) continue;
-    spec.argv = [node, tslabBin(), ...spec.argv.slice(kernelAt)];
+    // The preload keeps tslab from losing output past ~500 messages in a cell (see kernel-preload.cjs).
+    spec.argv = [node, '--require', KERNEL_PRELOAD, tslabBin(), ...spec.argv.slice(kernelAt)];
     writeFileAtomicSync(file, `${JSON.stringify(spec, null, 2)}\n`);
   }
 }

@@ -49,7 +49,8 @@ export interface CellProblem {
     | 'notebook-timeout'
     | 'kernel-died'
     | 'startup'
-    | 'format';
+    | 'format'
+    | 'protocol';
   ename: string;
   evalue: string;
 }
@@ -59,6 +60,8 @@ export interface RunResult {
   path: string;
   /** The notebook as read from disk (`null` when it could not be read). */
   original: Notebook | null;
+  /** The file's text when the run started, to tell whether it changed on disk meanwhile (`null` when unread). */
+  originalText: string | null;
   /** The executed notebook; only meaningful when `failure` is `null`. */
   notebook: Notebook | null;
   /** The normalisers the notebook opted into. */
@@ -120,6 +123,7 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
   const result: RunResult = {
     path,
     original: null,
+    originalText: null,
     notebook: null,
     normalisers: [],
     failure: null,
@@ -136,6 +140,7 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
   let text: string;
   try {
     text = await readFile(path, 'utf8');
+    result.originalText = text;
     result.original = parseNotebook(text, path);
     result.normalisers = notebookNormalisers(result.original.metadata);
   } catch (error) {
@@ -208,7 +213,13 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
             evalue: error.message,
           });
         }
-        throw error;
+        // A malformed message, a handler that threw, or anything unforeseen: this notebook fails, the others go on.
+        return finish({
+          cellNumber: number,
+          kind: 'protocol',
+          ename: (error as Error).name ?? 'Error',
+          evalue: (error as Error).message ?? String(error),
+        });
       }
       cell.outputs = recorder.outputs;
       result.failedCellOutputs = cell.outputs;
