@@ -107,7 +107,7 @@ async function main(): Promise<number> {
       '--startup-timeout <seconds>',
       'time allowed for a kernel to start',
       positiveNumber('--startup-timeout', false),
-      30,
+      120,
     )
     .option(
       '--jobs <n>',
