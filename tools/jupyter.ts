@@ -51,7 +51,50 @@ const args = [app, `--notebook-dir=${join(ROOT, 'notebooks')}`, ...program.args]
 // Jupyter refuses to run as root (as in containers and CI) unless told; being root there is not a choice.
 if (process.getuid?.() === 0 && !args.includes('--allow-root')) args.push('--allow-root');
 console.log(`starting: ${jupyter} ${args.join(' ')}`);
-const child = spawn(jupyter, args, { stdio: 'inherit', env: jupyterEnv() });
-// Jupyter asks for confirmation on the first Ctrl-C and handles it itself; pass signals on rather than die first.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+
+// With a terminal, Jupyter stays in the terminal's foreground process group: Ctrl-C reaches it once, from the
+// terminal, and its "Shutdown this notebook server (y/[n])?" prompt reads the user's answer. Without one, it gets a
+// process group of its own, so a signal sent to the whole group (a process manager, `kill -INT -<pgid>`) reaches
+// it only through us, once: two SIGINTs would cut its kernel shutdown short and leave a kernel behind.
+const terminal = Boolean(process.stdin.isTTY);
+const child = spawn(jupyter, args, {
+  stdio: ['inherit', 'inherit', 'pipe'],
+  env: jupyterEnv(),
+  detached: !terminal,
+});
+
+// Jupyter logs to stderr; pass it on, and say where the server is once it is up.
+const URL_WITH_TOKEN = /(https?:\/\/(?:127\.0\.0\.1|localhost)[^\s]*\?token=[0-9a-f]+)/;
+let announced = false;
+let pendingLog = '';
+child.stderr?.on('data', (chunk: Buffer) => {
+  process.stderr.write(chunk);
+  if (announced) return;
+  pendingLog = (pendingLog + chunk.toString('utf8')).slice(-4096);
+  const url = URL_WITH_TOKEN.exec(pendingLog)?.[1];
+  if (url) {
+    announced = true;
+    process.stdout.write(`\nJupyter is up: ${url}\n\n`);
+  }
+});
+
+/**
+ * Passes a signal on at most once per burst: the launcher may forward a copy of one we also got from the group.
+ * With a terminal, SIGINT is the terminal's and Jupyter has it already.
+ */
+const FORWARD_WINDOW_MS = 500;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  let last = -Infinity;
+  process.on(signal, () => {
+    if (terminal && signal === 'SIGINT') return;
+    const now = performance.now();
+    if (now - last < FORWARD_WINDOW_MS) return;
+    last = now;
+    child.kill(signal);
+  });
+}
+// If this process ends before Jupyter (an uncaught error), Jupyter is told to stop rather than left running.
+process.on('exit', () => {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -4,14 +4,14 @@
  * Executes notebooks in tslab kernels and writes their outputs back as Jupyter would, or with `--check` compares a
  * fresh run against the recorded outputs without writing anything.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import pLimit from 'p-limit';
+import { joinText, removeUnfinishedWrites, writeNotebook } from './nbformat/index.ts';
 import { compareNotebooks } from './notebooks/check.ts';
 import { killAllKernels } from './notebooks/kernel.ts';
-import { joinText, writeNotebook } from './notebooks/nbformat.ts';
 import { Progress } from './notebooks/progress.ts';
 import { type CellProblem, type RunResult, runNotebook } from './notebooks/run.ts';
 
@@ -48,10 +48,22 @@ async function resolvePaths(paths: string[]): Promise<string[]> {
 
 function describe(problem: CellProblem): string {
   const where = problem.cellNumber === null ? '' : `cell ${problem.cellNumber}: `;
-  return `${where}${problem.ename}: ${problem.evalue}`;
+  return `${where}${problem.ename}: ${clipMessage(problem.evalue)}`;
 }
 
 const DETAIL_LINES = 40;
+const DETAIL_LINE_CHARS = 300;
+
+/** Cuts a line of a failure report to a readable length, saying how much was cut. */
+function clipLine(line: string, max = DETAIL_LINE_CHARS): string {
+  return line.length <= max ? line : `${line.slice(0, max)} ... (${line.length - max} more characters)`;
+}
+
+/** Cuts a message (e.g. an error's `evalue`) to one short line. */
+function clipMessage(text: string): string {
+  const [first, ...rest] = text.split('\n');
+  return clipLine(first) + (rest.length > 0 ? ` (+${rest.length} lines)` : '');
+}
 
 /** The failing cell's output, indented: it is in no notebook on disk, since a failed run is never written. */
 function failureDetails(result: RunResult): string {
@@ -65,7 +77,7 @@ function failureDetails(result: RunResult): string {
     .trimEnd();
   if (!text) return '';
   const lines = text.split('\n');
-  const shown = lines.slice(0, DETAIL_LINES).map((line) => `  | ${line}`);
+  const shown = lines.slice(0, DETAIL_LINES).map((line) => `  | ${clipLine(line)}`);
   if (lines.length > DETAIL_LINES) shown.push(`  | ... (${lines.length - DETAIL_LINES} more lines)`);
   return `${shown.join('\n')}\n`;
 }
@@ -79,6 +91,10 @@ async function main(): Promise<number> {
     )
     .argument('[paths...]', 'notebooks or folders of notebooks to run')
     .option('--check', 'run into memory and compare with the recorded outputs; never writes', false)
+    .option(
+      '--out <dir>',
+      'write the executed notebooks into this folder (same file names) instead of over the originals',
+    )
     .option('--allow-errors', 'record failing cells and go on instead of stopping', false)
     .option('--timeout <seconds>', 'time allowed for one cell', positiveNumber('--timeout', false), 60)
     .option(
@@ -91,7 +107,7 @@ async function main(): Promise<number> {
       '--startup-timeout <seconds>',
       'time allowed for a kernel to start',
       positiveNumber('--startup-timeout', false),
-      30,
+      120,
     )
     .option(
       '--jobs <n>',
@@ -103,6 +119,7 @@ async function main(): Promise<number> {
   program.parse();
   const options = program.opts<{
     check: boolean;
+    out?: string;
     allowErrors: boolean;
     timeout: number;
     notebookTimeout: number;
@@ -192,7 +209,21 @@ async function main(): Promise<number> {
           progress.update(label, `ok (matches)  ${seconds}`, true);
           return;
         }
-        await writeNotebook(path, result.notebook);
+        const target = options.out ? join(options.out, basename(path)) : path;
+        if (options.out) await mkdir(options.out, { recursive: true });
+        if (!options.out && (await readFile(path, 'utf8').catch(() => null)) !== result.originalText) {
+          // Someone saved the notebook while it ran: keep their file, and this run's next to it.
+          const beside = path.replace(/(\.ipynb)?$/, '.executed.ipynb');
+          await writeNotebook(beside, result.notebook);
+          failed++;
+          progress.update(label, `CHANGED ON DISK while it ran  ${seconds}`, true);
+          reports.push(
+            `${shown}: the file changed on disk while it ran, so it was not overwritten; ` +
+              `this run's outputs are in ${relative(process.cwd(), beside) || beside}\n`,
+          );
+          return;
+        }
+        await writeNotebook(target, result.notebook);
         const allowed = result.allowedErrors.length;
         progress.update(
           label,
@@ -211,19 +242,35 @@ async function main(): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void killAllKernels().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/** Ends the runner after a signal or a fault: no half-written notebook, no kernel left (see also kernel-preload.cjs). */
+function stop(code: number): void {
+  removeUnfinishedWrites();
+  void killAllKernels().finally(() => process.exit(code));
+}
+
+for (const signal of Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[]) {
+  process.once(signal, () => stop(SIGNAL_EXIT[signal]));
+}
+// Whatever escapes (a bug in the runner, a library's stray rejection) is reported and still ends every kernel.
+for (const event of ['unhandledRejection', 'uncaughtException'] as const) {
+  process.on(event, (error: unknown) => {
+    console.error(
+      `runner: ${event === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}:`,
+      error,
+    );
+    stop(1);
   });
 }
+process.on('exit', removeUnfinishedWrites);
 
 main().then(
   (code) => {
     process.exitCode = code;
   },
-  async (error: unknown) => {
-    await killAllKernels();
+  (error: unknown) => {
     console.error(error);
-    process.exitCode = 1;
+    stop(1);
   },
 );

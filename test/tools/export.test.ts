@@ -10,9 +10,9 @@ import {
   NotebookFormatError,
   parseNotebook,
 } from '../../tools/export/index.ts';
-import type { Cell, Notebook, Output } from '../../tools/export/notebook.ts';
 import { sanitizeFragment, sanitizeSvg, sanitizeSvgImage } from '../../tools/export/sanitize.ts';
 import { fence, stripAnsi } from '../../tools/export/text.ts';
+import type { Cell, Notebook, Output } from '../../tools/nbformat/index.ts';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/export');
 const MODIFIED = new Date('2025-06-01T12:00:00Z');

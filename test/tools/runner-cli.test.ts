@@ -2,12 +2,15 @@ import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
 import { Kernel } from '../../tools/notebooks/kernel.ts';
-import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/notebooks/nbformat.ts';
 import { runNotebook } from '../../tools/notebooks/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
+// Each test starts real tslab kernels, whose start-up alone took over 30 s on a loaded 2-core machine; these limits
+// only bound a hang.
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'notebooks');
 const CLI = join(ROOT, 'tools', 'run-notebooks.ts');
 
@@ -19,7 +22,7 @@ interface CliResult {
 
 function runCli(args: string[]): Promise<CliResult> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 300_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       done({ code, stdout, stderr });
     });

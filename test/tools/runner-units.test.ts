@@ -2,9 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareNotebooks } from '../../tools/notebooks/check.ts';
-import type { KernelMessage } from '../../tools/notebooks/kernel.ts';
 import {
+  applyCarriageReturns,
   type CodeCell,
   type Notebook,
   NotebookFormatError,
@@ -12,14 +11,16 @@ import {
   serializeNotebook,
   splitLines,
   writeNotebook,
-} from '../../tools/notebooks/nbformat.ts';
+} from '../../tools/nbformat/index.ts';
+import { compareNotebooks } from '../../tools/notebooks/check.ts';
+import type { KernelMessage } from '../../tools/notebooks/kernel.ts';
 import {
   NORMALISERS,
   normalise,
   normalisersFor,
   notebookNormalisers,
 } from '../../tools/notebooks/normalise.ts';
-import { applyCarriageReturns, OutputRecorder } from '../../tools/notebooks/outputs.ts';
+import { OutputRecorder } from '../../tools/notebooks/outputs.ts';
 import { describeError } from '../../tools/notebooks/run.ts';
 
 function message(msgType: string, content: Record<string, unknown>): KernelMessage {
@@ -116,14 +117,14 @@ describe('nbformat', () => {
     expect(() => parseNotebook('{"cells": [', 'x.ipynb')).toThrow(NotebookFormatError);
     expect(() => parseNotebook('{"cells": [', 'x.ipynb')).toThrow(/^x\.ipynb: not valid JSON/);
     expect(() => parseNotebook('{"nbformat": 3, "metadata": {}, "cells": []}', 'y.ipynb')).toThrow(
-      'y.ipynb: not an nbformat 4 notebook: nbformat is 3, expected 4',
+      'y.ipynb: expected nbformat 4, got number 3',
     );
     expect(() =>
       parseNotebook(
         '{"nbformat": 4, "metadata": {}, "cells": [{"cell_type": "code", "source": "", "metadata": {}}]}',
         'z',
       ),
-    ).toThrow('cell 1 has no outputs list');
+    ).toThrow('z: cells[0].outputs should be a list (code cell)');
   });
 
   describe('writeNotebook', () => {

@@ -9,12 +9,12 @@ import { renderMarkdown, renderMarkdownIndex } from './markdown.ts';
 import type { NotebookInput } from './post.ts';
 import { buildPosts } from './post.ts';
 
+export { NotebookFormatError, parseNotebook } from '../nbformat/index.ts';
 export type { Highlight } from './highlight.ts';
 export { createHighlight } from './highlight.ts';
 export { renderHtml, renderHtmlIndex } from './html.ts';
 export type { MarkdownOptions, OutputFile, Target } from './markdown.ts';
 export { ASSETS_DIR, frontMatter, renderMarkdown, renderMarkdownIndex } from './markdown.ts';
-export { NotebookFormatError, parseNotebook } from './notebook.ts';
 export type { NotebookInput, Post, PostMeta } from './post.ts';
 export { buildPosts, DEFAULT_SLUG, DEFAULT_TITLE } from './post.ts';
 

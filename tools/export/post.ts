@@ -6,8 +6,8 @@
 
 import type { Token } from 'marked';
 import { Lexer } from 'marked';
-import type { Cell, CodeCell, MimeBundle, Notebook, Output } from './notebook.ts';
-import { cellTags, joinSource, NotebookFormatError } from './notebook.ts';
+import type { Cell, CodeCell, MimeBundle, Notebook, Output } from '../nbformat/index.ts';
+import { cellTags, joinText as joinSource, NotebookFormatError } from '../nbformat/index.ts';
 import { sanitizeSvgImage } from './sanitize.ts';
 import { slugify, terminalText } from './text.ts';
 

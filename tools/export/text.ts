@@ -1,4 +1,5 @@
 /** Small text helpers shared by the Markdown and HTML writers. */
+import { streamText } from '../nbformat/index.ts';
 
 // CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks, titles) as terminals and Jupyter emit them.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are made of control characters
@@ -14,14 +15,7 @@ export function stripAnsi(text: string): string {
  * terminal would (a progress bar that rewrote its line keeps only its last state).
  */
 export function terminalText(text: string): string {
-  return stripAnsi(text)
-    .replace(/\r\n/g, '\n')
-    .split('\n')
-    .map((line) => {
-      const parts = line.split('\r');
-      return parts[parts.length - 1];
-    })
-    .join('\n');
+  return streamText(stripAnsi(text));
 }
 
 const HTML_ESCAPES: Record<string, string> = {

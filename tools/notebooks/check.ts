@@ -3,7 +3,7 @@
  * renders each difference as a unified diff. Execution counts and output metadata are not compared.
  */
 import { createTwoFilesPatch } from 'diff';
-import { cellTags, joinText, type Notebook, type Output } from './nbformat.ts';
+import { cellTags, joinText, type Notebook, type Output } from '../nbformat/index.ts';
 import { type Normaliser, normalise } from './normalise.ts';
 import { IGNORE_OUTPUT, SKIP_EXECUTION } from './run.ts';
 
@@ -62,7 +62,7 @@ export function compareNotebooks(
     const now = fresh.cells[index];
     if (cell.cell_type !== 'code' || now?.cell_type !== 'code') return;
     const tags = cellTags(cell);
-    if (tags.includes(IGNORE_OUTPUT) || tags.includes(SKIP_EXECUTION)) return;
+    if (tags.has(IGNORE_OUTPUT) || tags.has(SKIP_EXECUTION)) return;
     const before = renderOutputs(cell.outputs, normalisers);
     const after = renderOutputs(now.outputs, normalisers);
     if (before === after) return;

@@ -4,9 +4,10 @@
  * `npm run notebooks:nbconvert`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { tslabBin } from './kernel.ts';
+import { writeFileAtomicSync } from '../nbformat/index.ts';
+import { KERNEL_PRELOAD, tslabBin } from './kernel.ts';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -61,6 +62,24 @@ export const INSTALL_HINT = [
 ].join('\n');
 
 /**
+ * Rewrites each tslab kernelspec under `kernelsDir` to start tslab's entry script with this process's Node by absolute
+ * path, instead of `node_modules/.bin/tslab` and its `#!/usr/bin/env node`: a Jupyter client started with an older
+ * Node first on PATH (VS Code, a plain `jupyter nbconvert`) then still runs the kernel on the supported Node.
+ */
+export function pinNode(kernelsDir: string, node = process.execPath): void {
+  for (const name of readdirSync(kernelsDir)) {
+    const file = join(kernelsDir, name, 'kernel.json');
+    if (!existsSync(file)) continue;
+    const spec = JSON.parse(readFileSync(file, 'utf8')) as { argv: string[] };
+    const kernelAt = spec.argv.indexOf('kernel');
+    if (kernelAt < 0) continue;
+    // The preload keeps tslab from losing output past ~500 messages in a cell (see kernel-preload.cjs).
+    spec.argv = [node, '--require', KERNEL_PRELOAD, tslabBin(), ...spec.argv.slice(kernelAt)];
+    writeFileAtomicSync(file, `${JSON.stringify(spec, null, 2)}\n`);
+  }
+}
+
+/**
  * Registers the tslab kernelspec (and tslab's JavaScript one) under `.jupyter/` with tslab's own installer, then
  * checks that Jupyter lists it.
  * @throws {Error} with the installer's output when Python/Jupyter is missing or the spec is not found afterwards.
@@ -81,6 +100,7 @@ export function installKernelspec(options: { quiet?: boolean } = {}): { python: 
   if (result.status !== 0 || !existsSync(join(kernelDir, 'kernel.json'))) {
     throw new Error(`tslab install failed:\n${result.stdout}${result.stderr}`);
   }
+  pinNode(join(JUPYTER_DATA, 'kernels'));
   // Ask Jupyter itself (Debian ships no `jupyter kernelspec` command, so through jupyter_client).
   const listed = spawnSync(
     python,

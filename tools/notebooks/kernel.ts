@@ -4,7 +4,7 @@
  * process up however the session ends.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -59,6 +59,14 @@ export class KernelTimeoutError extends Error {
   override name = 'KernelTimeoutError';
 }
 
+/**
+ * Raised when the conversation with the kernel breaks: a message that is not valid Jupyter JSON, or a handler of
+ * the caller's that threw while taking a message. The request in progress fails with it; the kernel is then killed.
+ */
+export class KernelProtocolError extends Error {
+  override name = 'KernelProtocolError';
+}
+
 class PortInUseError extends Error {
   override name = 'PortInUseError';
 }
@@ -100,6 +108,9 @@ interface ConnectionInfo {
 }
 
 const STDERR_LIMIT = 16_384;
+
+/** Loaded into every kernel process before tslab: no lost iopub messages, and no kernel without its runner. */
+export const KERNEL_PRELOAD = join(import.meta.dirname, 'kernel-preload.cjs');
 
 const live = new Set<Kernel>();
 
@@ -152,12 +163,17 @@ export class Kernel {
   readonly #session = randomUUID();
   readonly #shell = new Dealer({ linger: 0 });
   readonly #control = new Dealer({ linger: 0 });
-  readonly #iopub = new Subscriber({ linger: 0 });
+  readonly #iopub = new Subscriber({ linger: 0, receiveHighWaterMark: 0 });
   readonly #pending = new Map<string, Pending>();
   readonly #exited: Promise<void>;
   #stderr = '';
   #exitReason: string | null = null;
   #closed = false;
+  #fault: Error | null = null;
+  #onFault: () => void = () => {};
+  readonly #faulted = new Promise<void>((resolve) => {
+    this.#onFault = resolve;
+  });
   #languageInfo: Record<string, unknown> | null = null;
 
   private constructor(child: ChildProcess, connection: ConnectionInfo, connectionDir: string) {
@@ -218,11 +234,21 @@ export class Kernel {
     const connectionDir = await mkdtemp(join(tmpdir(), 'tslab-kernel-'));
     const connectionFile = join(connectionDir, 'connection.json');
     await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
-    const child = spawn(process.execPath, [tslabBin(), 'kernel', '--config-path', connectionFile], {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--require', KERNEL_PRELOAD, tslabBin(), 'kernel', '--config-path', connectionFile],
+      {
+        cwd,
+        env: {
+          ...process.env,
+          ...env,
+          ASYNC_BATCHING_KERNEL_DIR: connectionDir,
+          ASYNC_BATCHING_KERNEL_LIFELINE: '3',
+        },
+        // fd 3 is the kernel's lifeline: see kernel-preload.cjs.
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      },
+    );
     const kernel = new Kernel(child, connection, connectionDir);
     live.add(kernel);
     try {
@@ -302,15 +328,17 @@ export class Kernel {
     );
   }
 
-  /** Waits for `promise`, the kernel's exit or `ms`, whichever comes first. */
+  /** Waits for `promise`, the kernel's exit, a protocol fault or `ms`, whichever comes first. */
   async #race(promise: Promise<void>, ms: number): Promise<'done' | 'timeout'> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), Math.max(0, ms));
     });
     const died = this.#exited.then((): 'died' => 'died');
+    const faulted = this.#faulted.then((): 'fault' => 'fault');
     try {
-      const outcome = await Promise.race([promise.then((): 'done' => 'done'), timeout, died]);
+      const outcome = await Promise.race([promise.then((): 'done' => 'done'), timeout, died, faulted]);
+      if (outcome === 'fault') throw this.#fault ?? new KernelProtocolError('the kernel connection failed');
       if (outcome === 'died') {
         throw new KernelDiedError(
           `the tslab kernel exited (${this.#exitReason})${this.#stderrSuffix()}`,
@@ -342,30 +370,65 @@ export class Kernel {
     return msgId;
   }
 
+  /**
+   * Delivers each message of one channel to the request it answers. Never rejects: a fault (a malformed message, a
+   * handler that throws, a socket error) is kept and fails the request in progress, so it cannot become an
+   * unhandled rejection that ends the runner before it kills its kernels.
+   */
   async #readLoop(socket: Dealer | Subscriber, channel: 'shell' | 'iopub'): Promise<void> {
     try {
       for await (const frames of socket) {
-        const message = this.#decode(frames);
+        const message = this.#decode(frames, channel);
         if (!message) continue;
         const pending = this.#pending.get(message.parent_header.msg_id ?? '');
-        if (channel === 'shell') pending?.onShell?.(message);
-        else pending?.onIopub?.(message);
+        try {
+          if (channel === 'shell') pending?.onShell?.(message);
+          else pending?.onIopub?.(message);
+        } catch (error) {
+          throw new KernelProtocolError(
+            `handling a ${message.header.msg_type} message on ${channel} failed: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
       }
     } catch (error) {
       // Closing a socket ends its iterator with an error; anything else is a real fault.
-      if (!this.#closed) throw error;
+      if (this.#closed || this.#fault) return;
+      this.#fault =
+        error instanceof KernelProtocolError
+          ? error
+          : new KernelProtocolError(`the ${channel} channel failed: ${(error as Error).message}`, {
+              cause: error,
+            });
+      this.#onFault();
     }
   }
 
-  #decode(frames: Buffer[]): KernelMessage | null {
+  #decode(frames: Buffer[], channel: string): KernelMessage | null {
     const at = frames.findIndex((frame) => frame.equals(DELIMITER));
     if (at < 0 || frames.length < at + 6) return null;
-    const signature = frames[at + 1].toString('ascii');
     const parts = frames.slice(at + 2, at + 6);
-    // Unsigned or forged messages are dropped, as Jupyter clients do.
-    if (signature !== sign(this.#connection.key, parts)) return null;
-    const [header, parent_header, metadata, content] = parts.map((part) => JSON.parse(part.toString('utf8')));
-    return { header, parent_header, metadata, content };
+    // Unsigned or forged messages are dropped, as Jupyter clients do; compared in constant time, as jupyter_client
+    // does, so the time taken says nothing about how much of a forged signature was right.
+    const expected = Buffer.from(sign(this.#connection.key, parts), 'ascii');
+    const signature = frames[at + 1];
+    if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return null;
+    let header: MessageHeader;
+    let parent_header: Partial<MessageHeader>;
+    let metadata: Record<string, unknown>;
+    let content: Record<string, unknown>;
+    try {
+      [header, parent_header, metadata, content] = parts.map((part) => JSON.parse(part.toString('utf8')));
+    } catch (error) {
+      throw new KernelProtocolError(
+        `a signed message on ${channel} is not valid JSON: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (typeof header?.msg_type !== 'string' || typeof content !== 'object' || content === null) {
+      throw new KernelProtocolError(`a signed message on ${channel} has no msg_type or content`);
+    }
+    return { header, parent_header: parent_header ?? {}, metadata: metadata ?? {}, content };
   }
 
   /**

@@ -2,10 +2,18 @@
  * Turns iopub messages into nbformat outputs the way Jupyter front ends do: consecutive stream text of one name is
  * merged (with carriage returns applied, so a `\r` progress line keeps only its last state), `clear_output` with
  * `wait: true` is deferred until the next output, and `update_display_data` rewrites every output shown with that
- * display id, in any cell of the notebook.
+ * display id, in any cell of the notebook. Stream text is capped per output, as JupyterLab and VS Code do for long
+ * text: the head and the tail are kept, with a line saying how much was dropped in between.
  */
+
+import {
+  applyCarriageReturns,
+  joinText,
+  type MimeBundle,
+  type Output,
+  type StreamOutput,
+} from '../nbformat/index.ts';
 import type { KernelMessage } from './kernel.ts';
-import { joinText, type MimeBundle, type Output } from './nbformat.ts';
 
 /** The MIME types kept from display data and results; others (e.g. JavaScript) are dropped. */
 export const KEPT_MIME_TYPES: readonly string[] = ['text/plain', 'text/html', 'image/svg+xml', 'image/png'];
@@ -19,53 +27,124 @@ function keepMimes(data: unknown): MimeBundle {
   return bundle;
 }
 
+/** The default cap on one stream output, in characters: the first half and the last half are kept. */
+export const MAX_STREAM_CHARS = 200_000;
+
+const countLines = (text: string) => text.split('\n').length - 1;
+
 /**
- * Applies carriage returns the way a terminal (and Jupyter's output area) does: text after a `\r` overwrites the
- * start of its line. A trailing `\r` is kept, because the next chunk of the stream may still overwrite the line.
+ * The text of one stream output, with carriage returns applied as chunks arrive (only the last line can still
+ * change) and the middle dropped once it grows past the cap. Appending costs the size of the chunk, not of the text
+ * so far, so a cell printing 100,000 lines is recorded in linear time.
  */
-export function applyCarriageReturns(text: string): string {
-  if (!text.includes('\r')) return text;
-  const lines = text.replace(/\r+\n/g, '\n').split('\n');
-  return lines
-    .map((line) => {
-      const pending = line.endsWith('\r');
-      const parts = line.split(/\r+/);
-      if (pending) parts.pop();
-      let shown = parts[0] ?? '';
-      for (const part of parts.slice(1)) shown = part + shown.slice(part.length);
-      return pending ? `${shown}\r` : shown;
-    })
-    .join('\n');
+class StreamText {
+  readonly #half: number;
+  #head = '';
+  #tail = '';
+  #droppedChars = 0;
+  #droppedLines = 0;
+  /** Whether the text ends in a carriage return that the next chunk may act on. */
+  #pendingReturn = false;
+
+  constructor(maxChars: number) {
+    this.#half = Math.floor(maxChars / 2);
+  }
+
+  append(chunk: string): void {
+    if (this.#pendingReturn || chunk.includes('\r')) {
+      const cut = this.#tail.lastIndexOf('\n') + 1;
+      this.#tail = this.#tail.slice(0, cut) + applyCarriageReturns(this.#tail.slice(cut) + chunk);
+      this.#pendingReturn = this.#tail.endsWith('\r');
+    } else {
+      // The common case costs only the chunk: no scan of the text so far, which V8 would have to flatten.
+      this.#tail += chunk;
+    }
+    if (this.#head === '' && this.#droppedChars === 0) {
+      if (this.#tail.length <= 2 * this.#half) return;
+      // Over the cap for the first time: the head is frozen at a line boundary.
+      const end = this.#tail.lastIndexOf('\n', this.#half) + 1 || this.#half;
+      this.#head = this.#tail.slice(0, end);
+      this.#tail = this.#tail.slice(end);
+    }
+    this.#trim(2 * this.#half);
+  }
+
+  /** Once the head is frozen: drops whole lines from the front of the tail when it is over `limit`, down to half the cap. */
+  #trim(limit: number): void {
+    if (this.#head === '' || this.#tail.length <= limit) return;
+    const from = this.#tail.length - this.#half;
+    const start = this.#tail.indexOf('\n', from) + 1 || from;
+    const dropped = this.#tail.slice(0, start);
+    this.#droppedChars += dropped.length;
+    this.#droppedLines += countLines(dropped);
+    this.#tail = this.#tail.slice(start);
+  }
+
+  toString(): string {
+    this.#trim(this.#half);
+    if (this.#droppedChars === 0) return this.#head + this.#tail;
+    const note =
+      `[... ${this.#droppedLines.toLocaleString('en')} lines (${this.#droppedChars.toLocaleString('en')} characters) ` +
+      `of output dropped by the runner: one output keeps at most ${(2 * this.#half).toLocaleString('en')} characters, ` +
+      'its beginning and its end ...]\n';
+    return this.#head + note + this.#tail;
+  }
+}
+
+/** Options for {@link OutputRecorder}. */
+export interface OutputRecorderOptions {
+  /** The most characters one stream output keeps (its head and tail halves); default {@link MAX_STREAM_CHARS}. */
+  maxStreamChars?: number;
 }
 
 /** Records the outputs of one notebook's cells from kernel messages. */
 export class OutputRecorder {
   readonly #displays = new Map<string, Output[]>();
+  readonly #streams = new Map<StreamOutput, StreamText>();
+  readonly #maxStreamChars: number;
   #outputs: Output[] = [];
   #clearPending = false;
+
+  constructor(options: OutputRecorderOptions = {}) {
+    const max = options.maxStreamChars ?? MAX_STREAM_CHARS;
+    if (!Number.isInteger(max) || max < 2) {
+      throw new RangeError(`Expected \`maxStreamChars\` to be a whole number >= 2, got ${max}`);
+    }
+    this.#maxStreamChars = max;
+  }
 
   /** Starts a new cell; its outputs are collected into a fresh list, returned by {@link outputs}. */
   beginCell(): void {
     this.#outputs = [];
+    this.#streams.clear();
     this.#clearPending = false;
   }
 
   /** The outputs of the current cell. */
   get outputs(): Output[] {
+    for (const [output, text] of this.#streams) output.text = text.toString();
     return this.#outputs;
   }
 
   #add(output: Output, displayId: string | undefined): void {
     if (this.#clearPending) {
       this.#outputs.length = 0;
+      this.#streams.clear();
       this.#clearPending = false;
     }
     const last = this.#outputs.at(-1);
-    if (output.output_type === 'stream' && last?.output_type === 'stream' && last.name === output.name) {
-      last.text = applyCarriageReturns(joinText(last.text) + joinText(output.text));
-      return;
+    if (output.output_type === 'stream') {
+      const text = joinText(output.text);
+      const open =
+        last?.output_type === 'stream' && last.name === output.name ? this.#streams.get(last) : undefined;
+      if (open) {
+        open.append(text);
+        return;
+      }
+      const stream = new StreamText(this.#maxStreamChars);
+      stream.append(text);
+      this.#streams.set(output, stream);
     }
-    if (output.output_type === 'stream') output.text = applyCarriageReturns(joinText(output.text));
     this.#outputs.push(output);
     if (displayId) {
       const shown = this.#displays.get(displayId) ?? [];
@@ -138,6 +217,7 @@ export class OutputRecorder {
           this.#clearPending = true;
         } else {
           this.#outputs.length = 0;
+          this.#streams.clear();
           this.#clearPending = false;
         }
         break;

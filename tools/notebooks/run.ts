@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Kernel, KernelDiedError, type KernelMessage, KernelTimeoutError } from './kernel.ts';
 import {
   type Cell,
   type CodeCell,
@@ -13,7 +12,14 @@ import {
   type Notebook,
   type Output,
   parseNotebook,
-} from './nbformat.ts';
+} from '../nbformat/index.ts';
+import {
+  type ExecuteReply,
+  Kernel,
+  KernelDiedError,
+  type KernelMessage,
+  KernelTimeoutError,
+} from './kernel.ts';
 import { type Normaliser, notebookNormalisers } from './normalise.ts';
 import { OutputRecorder } from './outputs.ts';
 
@@ -30,7 +36,7 @@ export interface RunOptions {
   cellTimeoutMs?: number;
   /** Time allowed for the whole notebook including kernel start-up, in ms (default 600 000). */
   notebookTimeoutMs?: number;
-  /** Time allowed for the kernel to become ready, in ms (default 30 000). */
+  /** Time allowed for the kernel to become ready, in ms (default 120 000). */
   startupTimeoutMs?: number;
   /** Record failing cells and go on instead of stopping at the first one. */
   allowErrors?: boolean;
@@ -49,7 +55,8 @@ export interface CellProblem {
     | 'notebook-timeout'
     | 'kernel-died'
     | 'startup'
-    | 'format';
+    | 'format'
+    | 'protocol';
   ename: string;
   evalue: string;
 }
@@ -59,6 +66,8 @@ export interface RunResult {
   path: string;
   /** The notebook as read from disk (`null` when it could not be read). */
   original: Notebook | null;
+  /** The file's text when the run started, to tell whether it changed on disk meanwhile (`null` when unread). */
+  originalText: string | null;
   /** The executed notebook; only meaningful when `failure` is `null`. */
   notebook: Notebook | null;
   /** The normalisers the notebook opted into. */
@@ -103,9 +112,122 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ABORT_RETRY_DELAY_MS = 250;
 const ABORT_RETRIES = 8;
 
+/** What a run needs to know about time: its own limits and the notebook's deadline. */
+interface Timing {
+  cellTimeoutMs: number;
+  notebookTimeoutMs: number;
+  deadline: number;
+}
+
+/**
+ * Setup (nbclient's `setup_kernel`): reads and parses the notebook, then starts a kernel in its folder.
+ * @returns the parsed notebook and the kernel, or the problem that stopped it.
+ */
+async function setup(
+  path: string,
+  result: RunResult,
+  startupTimeoutMs: number,
+): Promise<{ kernel: Kernel } | { problem: CellProblem }> {
+  try {
+    const text = await readFile(path, 'utf8');
+    result.originalText = text;
+    result.original = parseNotebook(text, path);
+    result.normalisers = notebookNormalisers(result.original.metadata);
+  } catch (error) {
+    const message = (error as Error).message;
+    // The caller names the notebook already.
+    const evalue = message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+    return { problem: { cellNumber: null, kind: 'format', ename: (error as Error).name, evalue } };
+  }
+  try {
+    return { kernel: await Kernel.start({ cwd: dirname(resolve(path)), startupTimeoutMs }) };
+  } catch (error) {
+    const { name, message } = error as Error;
+    return { problem: { cellNumber: null, kind: 'startup', ename: name, evalue: message } };
+  }
+}
+
+/**
+ * Execute one cell (nbclient's `execute_cell` and its polling): sends it, feeds every iopub message to `recorder`,
+ * and sends it again when tslab refused it ("abort") because the previous cell failed less than 200 ms before.
+ * @returns the reply, or the problem that stopped the cell (timeout, dead kernel, broken protocol).
+ */
+async function executeCell(
+  kernel: Kernel,
+  source: string,
+  cellNumber: number,
+  recorder: OutputRecorder,
+  timing: Timing,
+): Promise<{ reply: ExecuteReply } | { problem: CellProblem }> {
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const remaining = timing.deadline - Date.now();
+      if (remaining <= 0) throw new KernelTimeoutError('notebook');
+      const reply = await kernel.execute(source, {
+        timeoutMs: Math.min(timing.cellTimeoutMs, remaining),
+        onIopub: (message: KernelMessage) => recorder.handle(message),
+      });
+      if (!reply.status.startsWith('abort') || attempt >= ABORT_RETRIES) return { reply };
+      await sleep(ABORT_RETRY_DELAY_MS);
+    }
+  } catch (error) {
+    if (error instanceof KernelTimeoutError) {
+      const whole = Date.now() >= timing.deadline;
+      return {
+        problem: {
+          cellNumber,
+          kind: whole ? 'notebook-timeout' : 'timeout',
+          ename: 'Timeout',
+          evalue: whole
+            ? `the notebook did not finish within ${timing.notebookTimeoutMs / 1000} s`
+            : `the cell did not finish within ${timing.cellTimeoutMs / 1000} s`,
+        },
+      };
+    }
+    const { name, message } = error as Error;
+    // A dead kernel, a malformed message, a handler that threw: this notebook fails, the others go on.
+    const kind = error instanceof KernelDiedError ? 'kernel-died' : 'protocol';
+    return { problem: { cellNumber, kind, ename: name ?? 'Error', evalue: message ?? String(error) } };
+  }
+}
+
+/**
+ * Collect outputs (nbclient's `output_from_msg` step, done): stores the recorded outputs and execution count in the
+ * cell and judges the reply against the cell's tags.
+ * @returns `null` when the run goes on, `{ allowed }` for a recorded error it may go on after, or the failure.
+ */
+function collectOutputs(
+  cell: CodeCell,
+  cellNumber: number,
+  recorder: OutputRecorder,
+  reply: ExecuteReply,
+  allowErrors: boolean,
+): { failure: CellProblem } | { allowed: CellProblem } | null {
+  cell.outputs = recorder.outputs;
+  cell.execution_count = reply.executionCount;
+  for (const output of cell.outputs) {
+    if (output.output_type === 'execute_result') output.execution_count ??= reply.executionCount;
+  }
+  const expectsError = cellTags(cell).has(RAISES_EXCEPTION);
+  if (reply.status === 'error') {
+    const problem: CellProblem = { cellNumber, kind: 'error', ...describeError(cell.outputs) };
+    return expectsError || allowErrors ? { allowed: problem } : { failure: problem };
+  }
+  if (reply.status !== 'ok') {
+    const evalue = `the kernel answered with status ${JSON.stringify(reply.status)}`;
+    return { failure: { cellNumber, kind: 'error', ename: 'KernelError', evalue } };
+  }
+  if (expectsError) {
+    const evalue = `the cell is tagged ${RAISES_EXCEPTION} but did not fail`;
+    return { failure: { cellNumber, kind: 'unexpected-success', ename: 'UnexpectedSuccess', evalue } };
+  }
+  return null;
+}
+
 /**
  * Runs every code cell of the notebook at `path` in order, in a new kernel whose working directory is the
- * notebook's folder. Never writes anything; the caller decides what to do with the result.
+ * notebook's folder. Never writes anything; the caller decides what to do with the result. The kernel is always
+ * ended before this resolves: shut down politely after a clean run, killed otherwise.
  */
 export async function runNotebook(path: string, options: RunOptions = {}): Promise<RunResult> {
   const cellTimeoutMs = options.cellTimeoutMs ?? 60_000;
@@ -116,10 +238,11 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
     }
   }
   const started = Date.now();
-  const deadline = started + notebookTimeoutMs;
+  const timing: Timing = { cellTimeoutMs, notebookTimeoutMs, deadline: started + notebookTimeoutMs };
   const result: RunResult = {
     path,
     original: null,
+    originalText: null,
     notebook: null,
     normalisers: [],
     failure: null,
@@ -133,36 +256,14 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
     return result;
   };
 
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-    result.original = parseNotebook(text, path);
-    result.normalisers = notebookNormalisers(result.original.metadata);
-  } catch (error) {
-    const message = (error as Error).message;
-    // The caller names the notebook already.
-    const evalue = message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
-    return finish({ cellNumber: null, kind: 'format', ename: (error as Error).name, evalue });
-  }
-  const notebook = structuredClone(result.original);
-  const codeCells = notebook.cells.flatMap((cell, index) =>
-    isCode(cell) ? [{ cell, number: index + 1 }] : [],
+  const startupTimeoutMs = Math.min(
+    options.startupTimeoutMs ?? 120_000,
+    Math.max(1, timing.deadline - started),
   );
-
-  let kernel: Kernel;
-  try {
-    kernel = await Kernel.start({
-      cwd: dirname(resolve(path)),
-      startupTimeoutMs: Math.min(options.startupTimeoutMs ?? 30_000, Math.max(1, deadline - Date.now())),
-    });
-  } catch (error) {
-    return finish({
-      cellNumber: null,
-      kind: 'startup',
-      ename: (error as Error).name,
-      evalue: (error as Error).message,
-    });
-  }
+  const ready = await setup(path, result, startupTimeoutMs);
+  if ('problem' in ready) return finish(ready.problem);
+  const { kernel } = ready;
+  const notebook = structuredClone(result.original) as Notebook;
 
   let clean = false;
   try {
@@ -176,76 +277,26 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
     }
     notebook.metadata.kernelspec ??= { display_name: 'TypeScript', language: 'typescript', name: 'tslab' };
     const recorder = new OutputRecorder();
-    for (const { cell, number } of codeCells) {
+    for (const [index, cell] of notebook.cells.entries()) {
+      if (!isCode(cell)) continue;
+      const number = index + 1;
       const source = joinText(cell.source);
-      const tags = cellTags(cell);
-      if (tags.includes(SKIP_EXECUTION) || source.trim() === '') continue;
+      if (cellTags(cell).has(SKIP_EXECUTION) || source.trim() === '') continue;
       options.onCell?.(number, notebook.cells.length);
       recorder.beginCell();
-      let reply!: Awaited<ReturnType<Kernel['execute']>>;
-      try {
-        for (let attempt = 0; ; attempt++) {
-          const remaining = deadline - Date.now();
-          if (remaining <= 0) throw new KernelTimeoutError('notebook');
-          reply = await kernel.execute(source, {
-            timeoutMs: Math.min(cellTimeoutMs, remaining),
-            onIopub: (message: KernelMessage) => recorder.handle(message),
-          });
-          if (!reply.status.startsWith('abort') || attempt >= ABORT_RETRIES) break;
-          await sleep(ABORT_RETRY_DELAY_MS);
-        }
-      } catch (error) {
+      const executed = await executeCell(kernel, source, number, recorder, timing);
+      if ('problem' in executed) {
         result.failedCellOutputs = recorder.outputs;
-        if (error instanceof KernelTimeoutError) {
-          const whole = Date.now() >= deadline;
-          return finish({
-            cellNumber: number,
-            kind: whole ? 'notebook-timeout' : 'timeout',
-            ename: 'Timeout',
-            evalue: whole
-              ? `the notebook did not finish within ${notebookTimeoutMs / 1000} s`
-              : `the cell did not finish within ${cellTimeoutMs / 1000} s`,
-          });
-        }
-        if (error instanceof KernelDiedError) {
-          return finish({
-            cellNumber: number,
-            kind: 'kernel-died',
-            ename: error.name,
-            evalue: error.message,
-          });
-        }
-        throw error;
+        return finish(executed.problem);
       }
-      cell.outputs = recorder.outputs;
-      result.failedCellOutputs = cell.outputs;
-      cell.execution_count = reply.executionCount;
-      for (const output of cell.outputs) {
-        if (output.output_type === 'execute_result') output.execution_count ??= reply.executionCount;
+      const verdict = collectOutputs(cell, number, recorder, executed.reply, options.allowErrors ?? false);
+      if (verdict && 'failure' in verdict) {
+        result.failedCellOutputs = cell.outputs;
+        return finish(verdict.failure);
       }
-      const expectsError = tags.includes(RAISES_EXCEPTION);
-      if (reply.status === 'error') {
-        const problem: CellProblem = { cellNumber: number, kind: 'error', ...describeError(cell.outputs) };
-        if (!expectsError && !options.allowErrors) return finish(problem);
-        result.allowedErrors.push(problem);
-      } else if (reply.status !== 'ok') {
-        return finish({
-          cellNumber: number,
-          kind: 'error',
-          ename: 'KernelError',
-          evalue: `the kernel answered with status ${JSON.stringify(reply.status)}`,
-        });
-      } else if (expectsError) {
-        return finish({
-          cellNumber: number,
-          kind: 'unexpected-success',
-          ename: 'UnexpectedSuccess',
-          evalue: `the cell is tagged ${RAISES_EXCEPTION} but did not fail`,
-        });
-      }
+      if (verdict) result.allowedErrors.push(verdict.allowed);
     }
     clean = true;
-    result.failedCellOutputs = [];
     result.notebook = notebook;
     return finish();
   } finally {
