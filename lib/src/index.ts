@@ -101,4 +101,6 @@ export {
   type TimelineOptions,
   type TimelineSVGOptions,
 } from './timeline.js';
+export { type Clock, ManualClock, systemClock } from './polite/clock.js';
+export { RateLimiter, type RateLimiterOptions, type RateWindow } from './polite/rate-limiter.js';
 export { VERSION } from './version.js';
