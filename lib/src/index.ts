@@ -102,5 +102,13 @@ export {
   type TimelineSVGOptions,
 } from './timeline.js';
 export { type Clock, ManualClock, systemClock } from './polite/clock.js';
+export {
+  DEFAULT_LOOK_AHEAD,
+  type KeyedParallelOptions,
+  type KeyedParallelStreamOptions,
+  keyedParallel,
+  keyedParallelStream,
+} from './polite/keyed-parallel.js';
+export { KeyedSemaphore } from './polite/keyed-semaphore.js';
 export { RateLimiter, type RateLimiterOptions, type RateWindow } from './polite/rate-limiter.js';
 export { VERSION } from './version.js';
