@@ -111,4 +111,14 @@ export {
 } from './polite/keyed-parallel.js';
 export { KeyedSemaphore } from './polite/keyed-semaphore.js';
 export { RateLimiter, type RateLimiterOptions, type RateWindow } from './polite/rate-limiter.js';
+export {
+  attemptsOf,
+  type HttpRetryOptions,
+  parseRetryAfter,
+  RETRY_STATUSES,
+  type RetryEvent,
+  type RetryOptions,
+  retry,
+  retrying,
+} from './polite/retry.js';
 export { VERSION } from './version.js';

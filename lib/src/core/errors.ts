@@ -11,6 +11,8 @@ import type { Failure } from './failure.js';
 export class AsyncBatchingError extends Error {
   /** A stable identifier of the kind of error, `AB_ERR_*`. */
   readonly code: string;
+  /** When `retry()` gave up with this error: how many attempts were made in all. */
+  attempts?: number;
 
   constructor(message: string, code = 'AB_ERR', options?: { cause?: unknown }) {
     super(message, options);
