@@ -101,6 +101,7 @@ export {
   type TimelineOptions,
   type TimelineSVGOptions,
 } from './timeline.js';
+export { type Batcher, type BatcherOptions, type BulkFunction, batcher } from './polite/batcher.js';
 export { type Clock, ManualClock, systemClock } from './polite/clock.js';
 export {
   DEFAULT_LOOK_AHEAD,
