@@ -88,8 +88,12 @@ function checkWindows(value: unknown): RateWindow[] {
 export class RateLimiter {
   #windows: RateWindow[];
   readonly #clock: Clock;
-  /** Start times, a ring as long as the largest `max`; `#count` of them are valid, the newest at `#last`. */
+  /**
+   * Start times, a ring that grows (doubling) up to the largest `max`, `#cap`: no window looks further back than that.
+   * `#count` of them are valid, the newest at `#last`.
+   */
   #log: number[];
+  #cap: number;
   #last = -1;
   #count = 0;
   #head: Waiter<unknown> | null = null;
@@ -118,7 +122,8 @@ export class RateLimiter {
   constructor(windows: RateWindow | readonly RateWindow[], options: RateLimiterOptions = {}) {
     this.#windows = checkWindows(windows);
     this.#clock = options.clock === undefined ? systemClock : checkClock(options.clock);
-    this.#log = new Array<number>(this.#capacity()).fill(0);
+    this.#cap = this.#capacity();
+    this.#log = new Array<number>(Math.min(this.#cap, 16)).fill(0);
   }
 
   /** The windows in force (copies). Setting them takes effect at once: waiters start if the new limits allow. */
@@ -128,7 +133,8 @@ export class RateLimiter {
 
   set windows(value: RateWindow | readonly RateWindow[]) {
     this.#windows = checkWindows(value);
-    this.#resizeLog(this.#capacity());
+    this.#cap = this.#capacity();
+    if (this.#log.length > this.#cap) this.#resizeLog(this.#cap);
     this.#clearTimer();
     this.#drain();
   }
@@ -218,6 +224,9 @@ export class RateLimiter {
   }
 
   #record(now: number): void {
+    if (this.#count === this.#log.length && this.#count < this.#cap) {
+      this.#resizeLog(Math.min(this.#cap, this.#log.length * 2));
+    }
     this.#last = (this.#last + 1) % this.#log.length;
     this.#log[this.#last] = now;
     if (this.#count < this.#log.length) this.#count++;
