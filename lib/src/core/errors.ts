@@ -380,7 +380,7 @@ export class BatchResultCountError extends AsyncBatchingError {
     super(
       received < 0
         ? `Expected the bulk function to answer with an array of ${expected} results, got something that is not an array`
-        : `Expected the bulk function to answer with ${expected} results, one per key in order, got ${received}`,
+        : `Expected the bulk function to answer with ${expected} result${expected === 1 ? '' : 's'}, one per key in order, got ${received}`,
       'AB_ERR_BATCH_RESULT_COUNT',
     );
     this.name = 'BatchResultCountError';
