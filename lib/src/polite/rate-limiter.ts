@@ -9,7 +9,8 @@
  *   clock cannot be injected.
  * - `rate-limiter-flexible` (11.x): built to reject callers over the limit (DoS protection); its queue
  *   (`RateLimiterQueue`) waits but has no way to take one waiter out, and its windows are fixed, starting at the
- *   first point consumed, with the same two-fold burst across a boundary.
+ *   first point consumed, with the same two-fold burst across a boundary; several windows can be combined
+ *   (`RateLimiterUnion`), but only to reject a caller, not to queue one.
  * - `bottleneck` (2.19.5, unchanged since 2019): one reservoir refreshed on a fixed interval, so one window only and
  *   the same boundary burst; queued jobs cannot be cancelled one by one (only `stop()` for all).
  * None gives "at most `max` starts in every interval of length `per`, for several windows at once" with per-job
