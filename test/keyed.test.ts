@@ -61,6 +61,22 @@ describe('KeyedSemaphore', () => {
     expect(() => ks.release('y')).toThrow(TooManyReleasesError);
   });
 
+  it('applies a new perKey to the keys in use at once', () => {
+    const ks = new KeyedSemaphore(1);
+    const started: number[] = [];
+    const held = new Deferred<void>();
+    ks.run('k', () => held);
+    ks.run('k', () => started.push(2));
+    expect(started).toEqual([]);
+    ks.perKey = 2;
+    expect(started).toEqual([2]);
+    expect(ks.perKey).toBe(2);
+    expect(() => {
+      ks.perKey = 0;
+    }).toThrow(RangeError);
+    held.callback();
+  });
+
   it('takes a cancelled waiting job out of its key queue', async () => {
     const ks = new KeyedSemaphore(1);
     const held = new Deferred<void>();
