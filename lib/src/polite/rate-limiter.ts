@@ -4,8 +4,9 @@
  * fixed buckets.
  *
  * Why our own and not a library (evaluated November 2026):
- * - `limiter` (4.x): one token bucket per limiter plus a counter that resets on fixed interval boundaries, so up to
- *   twice `max` can start within one `per` across a boundary; a waiting `removeTokens()` cannot be withdrawn; the
+ * - `limiter` (4.x): one token bucket per limiter (full at the start, refilled at `max` per `per`) plus a counter that
+ *   resets on fixed interval boundaries, so nearly twice `max` can start within one `per` (a full bucket spent at the
+ *   end of one interval, then the refill); a waiting `removeTokens()` cannot be withdrawn; the
  *   clock cannot be injected.
  * - `rate-limiter-flexible` (11.x): built to reject callers over the limit (DoS protection); its queue
  *   (`RateLimiterQueue`) waits but has no way to take one waiter out, and its windows are fixed, starting at the
@@ -14,7 +15,7 @@
  * - `bottleneck` (2.19.5, unchanged since 2019): one reservoir refreshed on a fixed interval, so one window only and
  *   the same boundary burst; queued jobs cannot be cancelled one by one (only `stop()` for all).
  * None gives "at most `max` starts in every interval of length `per`, for several windows at once" with per-job
- * cancellation, so this module keeps a log of recent start times (as long as the largest `max`) and lets a job start
+ * cancellation, so this module keeps a log of recent start times (at most as long as the largest `max`) and lets a job start
  * only when, for every window, the `max`-th most recent start lies at least `per` in the past.
  */
 import { Deferred } from '../core/deferred.js';
