@@ -312,6 +312,16 @@ describe('keyedParallelStream', () => {
     expect(rest.length).toBe(5);
   });
 
+  it('return() ends a next() that is still waiting, and later next() calls are done', async () => {
+    const held = cancellable();
+    const it = keyedParallelStream(['a'], 1, () => held.d, { key: (s) => s, perKey: 1 });
+    const pending = it.next();
+    await it.return?.();
+    await expect(pending).resolves.toEqual({ done: true, value: undefined });
+    await expect(it.next()).resolves.toEqual({ done: true, value: undefined });
+    expect(held.cancelled).toBe(true);
+  });
+
   it('leaving the loop early cancels the jobs in flight', async () => {
     const held = cancellable();
     const it = keyedParallelStream(['a', 'b'], 2, (s): unknown => (s === 'a' ? 'done' : held.d), {

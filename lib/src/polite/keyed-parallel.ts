@@ -466,7 +466,16 @@ export function keyedParallelStream<T, R>(
     return() {
       pool.stop();
       ended = true;
+      error = null;
+      done.length = 0;
+      doneHead = 0;
       unwatch?.();
+      // A next() still waiting (called without awaiting the one before) ends too.
+      const w = waiter as {
+        resolve: (r: IteratorResult<ParallelOutcome<T, Awaited<R>>, undefined>) => void;
+      } | null;
+      waiter = null;
+      w?.resolve({ done: true, value: undefined });
       return Promise.resolve({ done: true, value: undefined });
     },
   };
