@@ -52,12 +52,14 @@ export type BulkFunction<K, V> = (
 ) => ReadonlyArray<V | Error> | PromiseLike<ReadonlyArray<V | Error>>;
 
 class Load<K, V> extends Deferred<V> {
-  readonly key: K;
-  batch: Batch<K, V> | null = null;
+  // Declared, and set in the constructor: faster than field initializers for an object made per load (see Deferred).
+  declare readonly key: K;
+  declare batch: Batch<K, V> | null;
 
-  constructor(canceller: (d: Deferred<V>) => void, key: K) {
+  constructor(canceller: (d: Deferred<V>) => void, key: K, batch: Batch<K, V>) {
     super(canceller);
     this.key = key;
+    this.batch = batch;
   }
 }
 
@@ -225,7 +227,6 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
 
   return {
     load(key: K): Deferred<V> {
-      const load = new Load<K, V>(cancelLoad, key);
       let batch = open;
       if (batch === null) {
         batch = new Batch<K, V>();
@@ -239,7 +240,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
           }
         }, maxWait);
       }
-      load.batch = batch;
+      const load = new Load<K, V>(cancelLoad, key, batch);
       batch.loads.push(load);
       batch.live++;
       pendingKeys++;
