@@ -7,6 +7,7 @@ import { validateComparison } from '../bench/report.ts';
 import {
   batcherComparison,
   keyedMemoryComparison,
+  limiterBottleneckComparison,
   limiterComparison,
   type PoliteParams,
   perKeyComparison,
@@ -14,6 +15,7 @@ import {
 
 const TINY: PoliteParams = {
   limiterCount: 100,
+  bottleneckCount: 20,
   keyedCount: 60,
   slowMs: 5,
   fastMs: 1,
@@ -31,11 +33,13 @@ function expectWellFormed(c: Comparison, rowNames: string[]): void {
 
 describe('polite benchmark scenarios (tiny counts)', () => {
   it('are registered with the runner', () => {
-    for (const id of ['limiter', 'per-key', 'batcher', 'keyed-memory']) expect(COMPARISON_IDS).toContain(id);
+    for (const id of ['limiter', 'limiter-bottleneck', 'per-key', 'batcher', 'keyed-memory'])
+      expect(COMPARISON_IDS).toContain(id);
   });
 
-  it('measure the rate limiter against Bottleneck and p-throttle', async () => {
-    expectWellFormed(await limiterComparison(TINY), ['RateLimiter.run', 'Bottleneck', 'p-throttle']);
+  it('measure the rate limiter against p-throttle, and against Bottleneck', async () => {
+    expectWellFormed(await limiterComparison(TINY), ['RateLimiter.run', 'p-throttle']);
+    expectWellFormed(await limiterBottleneckComparison(TINY), ['RateLimiter.run', 'Bottleneck']);
   });
 
   it('measure per-key limits against a Bottleneck group and a naive lazy pool', async () => {
