@@ -11,7 +11,7 @@
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
 import { Failure } from '../core/failure.js';
 import type { DeferredListEntry } from '../deferred-list.js';
-import type { ParallelMapper, ParallelOutcome } from '../parallel/index.js';
+import { type ParallelMapper, type ParallelOutcome, parallelSkip } from '../parallel/options.js';
 import { checkWhole, describe } from './clock.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -358,6 +358,7 @@ export function keyedParallel<T, R>(
 ): Deferred<DeferredListEntry<Awaited<R>>[]> {
   checkKeyedArgs(items, concurrency, fn, options);
   const results: DeferredListEntry<Awaited<R>>[] = [];
+  let skipped = false;
   let unwatch: (() => void) | null = null;
   const out = new Deferred<DeferredListEntry<Awaited<R>>[]>(() => pool.stop());
   const pool: KeyedPool<T, Awaited<R>> = new KeyedPool<T, Awaited<R>>(
@@ -366,12 +367,17 @@ export function keyedParallel<T, R>(
     fn as ParallelMapper<T, Awaited<R>>,
     options,
     (index, _item, ok, value) => {
+      if (ok && value === parallelSkip) {
+        skipped = true;
+        return;
+      }
       results[index] = ok ? [true, value as Awaited<R>] : [false, value as Failure];
     },
     (failure) => {
       unwatch?.();
       if (out.called) return;
-      if (failure === null) out.callback(results);
+      // A skipped item leaves a hole; the others keep their input order.
+      if (failure === null) out.callback(skipped ? results.filter(() => true) : results);
       else out.errback(failure);
     },
   );
@@ -410,6 +416,7 @@ export function keyedParallelStream<T, R>(
     fn as ParallelMapper<T, Awaited<R>>,
     options,
     (index, item, ok, value) => {
+      if (ok && value === parallelSkip) return;
       const outcome: ParallelOutcome<T, Awaited<R>> = ok
         ? { index, item, ok: true, value: value as Awaited<R> }
         : { index, item, ok: false, failure: value as Failure };
