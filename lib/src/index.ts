@@ -33,6 +33,7 @@ export {
 export {
   AsyncBatchingError,
   BadResponseError,
+  BatchResultCountError,
   ConnectionLostError,
   ConnectionRefusedError,
   DeferredTimeoutError,
@@ -81,26 +82,6 @@ export {
   parallelSkip,
   parallelStream,
 } from './parallel/index.js';
-export {
-  DeferredQueue,
-  type DeferredQueueOptions,
-  QueueClosed,
-  QueueOverflow,
-  QueueUnderflow,
-} from './queue.js';
-export {
-  ConcurrencyPrimitive,
-  DeferredLock,
-  DeferredSemaphore,
-  type WaitingQueue,
-} from './semaphore/index.js';
-export {
-  Timeline,
-  type TimelineBar,
-  type TimelineJobOptions,
-  type TimelineOptions,
-  type TimelineSVGOptions,
-} from './timeline.js';
 export { type Batcher, type BatcherOptions, type BulkFunction, batcher } from './polite/batcher.js';
 export { type Clock, ManualClock, systemClock } from './polite/clock.js';
 export {
@@ -122,4 +103,24 @@ export {
   retry,
   retrying,
 } from './polite/retry.js';
+export {
+  DeferredQueue,
+  type DeferredQueueOptions,
+  QueueClosed,
+  QueueOverflow,
+  QueueUnderflow,
+} from './queue.js';
+export {
+  ConcurrencyPrimitive,
+  DeferredLock,
+  DeferredSemaphore,
+  type WaitingQueue,
+} from './semaphore/index.js';
+export {
+  Timeline,
+  type TimelineBar,
+  type TimelineJobOptions,
+  type TimelineOptions,
+  type TimelineSVGOptions,
+} from './timeline.js';
 export { VERSION } from './version.js';

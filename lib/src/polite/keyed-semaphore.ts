@@ -1,6 +1,6 @@
 import type { Deferred } from '../core/deferred.js';
 import { TooManyReleasesError } from '../core/errors.js';
-import { DeferredSemaphore } from '../semaphore.js';
+import { DeferredSemaphore } from '../semaphore/index.js';
 import { checkWhole, describe } from './clock.js';
 
 /**
