@@ -9,6 +9,17 @@ import { HTTP_FULL, HTTP_QUICK, httpComparison } from './scenarios/http.ts';
 import { LAZY_FULL, LAZY_QUICK, lazyComparison } from './scenarios/lazy.ts';
 import { MEMORY_FULL, MEMORY_QUICK, memoryComparison } from './scenarios/memory.ts';
 import { NOTEBOOKS_FULL, NOTEBOOKS_QUICK, notebooksComparison } from './scenarios/notebooks.ts';
+import {
+  batcherComparison,
+  KEYED_MEMORY_FULL,
+  KEYED_MEMORY_QUICK,
+  keyedMemoryComparison,
+  limiterBottleneckComparison,
+  limiterComparison,
+  POLITE_FULL,
+  POLITE_QUICK,
+  perKeyComparison,
+} from './scenarios/polite.ts';
 import { SEMAPHORE_FULL, SEMAPHORE_QUICK, semaphoreComparison } from './scenarios/semaphore.ts';
 
 export type Mode = 'full' | 'quick';
@@ -32,6 +43,11 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
   spec('http', httpComparison, HTTP_FULL, HTTP_QUICK),
   spec('notebooks', notebooksComparison, NOTEBOOKS_FULL, NOTEBOOKS_QUICK),
   spec('distributed', distributedComparison, DISTRIBUTED_FULL, DISTRIBUTED_QUICK),
+  spec('limiter', limiterComparison, POLITE_FULL, POLITE_QUICK),
+  spec('limiter-bottleneck', limiterBottleneckComparison, POLITE_FULL, POLITE_QUICK),
+  spec('per-key', perKeyComparison, POLITE_FULL, POLITE_QUICK),
+  spec('batcher', batcherComparison, POLITE_FULL, POLITE_QUICK),
+  spec('keyed-memory', keyedMemoryComparison, KEYED_MEMORY_FULL, KEYED_MEMORY_QUICK),
 ];
 
 export const COMPARISON_IDS: readonly string[] = COMPARISONS.map((c) => c.id);

@@ -33,6 +33,7 @@ export {
 export {
   AsyncBatchingError,
   BadResponseError,
+  BatchResultCountError,
   ConnectionLostError,
   ConnectionRefusedError,
   DeferredTimeoutError,
@@ -81,6 +82,27 @@ export {
   parallelSkip,
   parallelStream,
 } from './parallel/index.js';
+export { type Batcher, type BatcherOptions, type BulkFunction, batcher } from './polite/batcher.js';
+export { type Clock, ManualClock, systemClock } from './polite/clock.js';
+export {
+  DEFAULT_LOOK_AHEAD,
+  type KeyedParallelOptions,
+  type KeyedParallelStreamOptions,
+  keyedParallel,
+  keyedParallelStream,
+} from './polite/keyed-parallel.js';
+export { KeyedSemaphore } from './polite/keyed-semaphore.js';
+export { RateLimiter, type RateLimiterOptions, type RateWindow } from './polite/rate-limiter.js';
+export {
+  attemptsOf,
+  type HttpRetryOptions,
+  parseRetryAfter,
+  RETRY_STATUSES,
+  type RetryEvent,
+  type RetryOptions,
+  retry,
+  retrying,
+} from './polite/retry.js';
 export {
   DeferredQueue,
   type DeferredQueueOptions,

@@ -11,6 +11,8 @@ import type { Failure } from './failure.js';
 export class AsyncBatchingError extends Error {
   /** A stable identifier of the kind of error, `AB_ERR_*`. */
   readonly code: string;
+  /** When `retry()` gave up with this error: how many attempts were made in all. */
+  attempts?: number;
 
   constructor(message: string, code = 'AB_ERR', options?: { cause?: unknown }) {
     super(message, options);
@@ -361,5 +363,28 @@ export class DistributedJobError extends AsyncBatchingError {
     this.name = 'DistributedJobError';
     this.jobId = jobId;
     this.attemptsMade = attemptsMade;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Polite batching (batcher)
+
+/** A batcher's bulk function answered with a different number of results than it was given keys. */
+export class BatchResultCountError extends AsyncBatchingError {
+  /** How many keys the bulk call was given. */
+  readonly expected: number;
+  /** How many results it answered with (or -1 when the answer was not an array). */
+  readonly received: number;
+
+  constructor(expected: number, received: number) {
+    super(
+      received < 0
+        ? `Expected the bulk function to answer with an array of ${expected} results, got something that is not an array`
+        : `Expected the bulk function to answer with ${expected} result${expected === 1 ? '' : 's'}, one per key in order, got ${received}`,
+      'AB_ERR_BATCH_RESULT_COUNT',
+    );
+    this.name = 'BatchResultCountError';
+    this.expected = expected;
+    this.received = received;
   }
 }

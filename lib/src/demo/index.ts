@@ -1,6 +1,15 @@
 export { byteAt, PAGE_NAMES, pageHtml, pageTitle } from './content.js';
 export { JOBS_MODULE, pageLength } from './jobs.js';
 export {
+  demoItem,
+  type PoliteSite,
+  type PoliteSiteOptions,
+  type PoliteSiteStats,
+  startPoliteSite,
+  type VirtualHostOptions,
+  type VirtualHostStats,
+} from './polite-site.js';
+export {
   type DemoLatencyRange,
   type DemoSite,
   type DemoSiteOptions,

@@ -1,6 +1,7 @@
 import { CancelledError, Deferred } from '../core/deferred.js';
 import { Failure } from '../core/failure.js';
 import type { DeferredListEntry } from '../deferred-list.js';
+import { keyedParallelFor, ratedMapper } from '../polite/parallel-options.js';
 import { checkArgs, type ParallelMapper, type ParallelOptions, type ParallelSkip } from './options.js';
 import { Pool } from './pool.js';
 
@@ -86,7 +87,14 @@ export function parallel<T, R>(
 ): Deferred<DeferredListEntry<Exclude<Awaited<R>, ParallelSkip>>[]> {
   checkArgs(items, concurrency, fn, options);
   type V = Exclude<Awaited<R>, ParallelSkip>;
-  const pool = new ListPool<T, V>(items, concurrency, fn as ParallelMapper<unknown, V>, options);
+  const keyed = keyedParallelFor(items, concurrency, fn, options);
+  if (keyed !== null) return keyed as Deferred<DeferredListEntry<V>[]>;
+  const pool = new ListPool<T, V>(
+    items,
+    concurrency,
+    ratedMapper(fn, options) as ParallelMapper<unknown, V>,
+    options,
+  );
   pool.begin();
   return pool.deferred;
 }

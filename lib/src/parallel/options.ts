@@ -1,5 +1,6 @@
 import { Cooperator } from '../cooperator.js';
 import type { Failure } from '../core/failure.js';
+import type { RateLimiter } from '../polite/rate-limiter.js';
 
 /**
  * What a mapper returns to drop its item's result, as p-map's `pMapSkip`: {@link parallel} leaves the item out of its
@@ -49,6 +50,19 @@ export interface ParallelOptions {
    * fails the whole call with that failure (p-map's default).
    */
   stopOnError?: boolean;
+  /**
+   * With `perKey`: the key of an item (for a crawl, its host). At most `perKey` jobs of one key run at once, and an
+   * item whose key is saturated waits in a look-ahead buffer while other keys' items start (see `keyedParallel`, which
+   * then does the work: items are not awaited, and `cooperator`, `stopOnError` and an infinite `concurrency` are not
+   * available together with a key).
+   */
+  key?: (item: never, index: number) => string;
+  /** With `key`: how many jobs of one key may run at once, a whole number >= 1. */
+  perKey?: number;
+  /** With `key`: how many pulled items may wait for their key at once. Default 1,000. */
+  lookAhead?: number;
+  /** Every job starts through this rate limiter too (holding its slot while it waits for the rate). */
+  rate?: RateLimiter;
 }
 
 /** Options of {@link parallelStream}. */

@@ -1,4 +1,5 @@
 import type { Failure } from '../core/failure.js';
+import { keyedParallelStreamFor, ratedMapper } from '../polite/parallel-options.js';
 import {
   checkArgs,
   type ParallelMapper,
@@ -204,5 +205,12 @@ export function parallelStream<T, R>(
 ): AsyncIterableIterator<ParallelOutcome<T, Exclude<Awaited<R>, ParallelSkip>>, undefined> {
   checkArgs(items, concurrency, fn, options);
   type V = Exclude<Awaited<R>, ParallelSkip>;
-  return new StreamPool<T, V>(items, concurrency, fn as ParallelMapper<unknown, V>, options);
+  const keyed = keyedParallelStreamFor(items, concurrency, fn, options);
+  if (keyed !== null) return keyed as AsyncIterableIterator<ParallelOutcome<T, V>, undefined>;
+  return new StreamPool<T, V>(
+    items,
+    concurrency,
+    ratedMapper(fn, options) as ParallelMapper<unknown, V>,
+    options,
+  );
 }

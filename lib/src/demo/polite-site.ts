@@ -1,0 +1,289 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pageHtml } from './content.js';
+
+/** One virtual host of the {@link startPoliteSite}: its own latency. */
+export interface VirtualHostOptions {
+  /** Milliseconds before each of its answers. Default 0. */
+  latency?: number;
+}
+
+/** Options of {@link startPoliteSite}. */
+export interface PoliteSiteOptions {
+  /** The port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** The address to listen on; `127.0.0.1` by default. */
+  host?: string;
+  /** The limit of the `/limited/...` routes: at most `max` answers in any `per` ms, then `429`. Default 10 per 1000. */
+  limit?: { max: number; per: number };
+  /** The virtual hosts of `/host/<name>/...`, by name. Default: none. */
+  hosts?: Record<string, VirtualHostOptions>;
+  /** Milliseconds before answering `GET /item/<id>`. Default 0. */
+  itemLatency?: number;
+  /** Milliseconds before answering `POST /bulk`, whatever the number of ids. Default 0. */
+  bulkLatency?: number;
+}
+
+/** Counters of one virtual host. */
+export interface VirtualHostStats {
+  requests: number;
+  inFlight: number;
+  maxInFlight: number;
+}
+
+/** Counters of a {@link PoliteSite}. */
+export interface PoliteSiteStats {
+  /** Requests received. */
+  requests: number;
+  /** The `/limited/...` routes: answered, refused with `429`, and when each answer was given (ms since start or reset). */
+  limited: { accepted: number; rejected: number; acceptedAt: number[] };
+  /** Per virtual host. */
+  hosts: Record<string, VirtualHostStats>;
+  /** `POST /bulk` calls, ids asked for in them, and `GET /item/<id>` calls. */
+  bulk: { calls: number; ids: number; items: number };
+}
+
+/** A running polite-crawling demo site. */
+export interface PoliteSite {
+  /** The base URL, ending with `/`. */
+  readonly url: string;
+  /** `/limited/<form>/<name>`: a page behind the rate limit; its `429`s give `Retry-After` in seconds or as a date. */
+  limitedUrl(name: string, form?: 'seconds' | 'date'): string;
+  /** `/host/<host>/<name>`: a page of a virtual host. */
+  hostUrl(host: string, name: string): string;
+  /** `/item/<id>`: one item as JSON. */
+  itemUrl(id: string | number): string;
+  /** `/bulk`: `POST` a JSON array of ids, get a JSON array of items in the same order. */
+  readonly bulkUrl: string;
+  /** A snapshot of the counters. */
+  stats(): PoliteSiteStats;
+  /** Zeroes the counters (peaks become the current values), empties the rate window and restarts its time. */
+  resetStats(): void;
+  /** Stops listening and closes every socket and timer. */
+  close(): Promise<void>;
+}
+
+/** The JSON an item is: the same for an id every time. */
+export function demoItem(id: string): { id: string; value: string } {
+  return { id, value: `item ${id}`.toUpperCase() };
+}
+
+function checkMs(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Starts a second demo site, for the polite-crawling notebooks: a real `node:http` server (on 127.0.0.1 and a free
+ * port by default) whose answers depend only on the path and on how fast it is asked.
+ *
+ * Routes:
+ * - `/limited/seconds/<name>`, `/limited/date/<name>` — the page `<name>`, unless `limit.max` answers were given in
+ *   the last `limit.per` ms: then `429` with `Retry-After` in whole seconds (rounded up), or as an HTTP date.
+ * - `/host/<host>/<name>` — the page `<name>`, after that virtual host's latency; its in-flight counter shows how many
+ *   requests it serves at once. An unknown host is `404`.
+ * - `GET /item/<id>` — `{ "id", "value" }` as JSON, after `itemLatency`.
+ * - `POST /bulk` — a JSON array of ids in, the array of their items out (same order), after `bulkLatency`.
+ */
+export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<PoliteSite> {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('Expected `options` to be an object');
+  const { port = 0, host = '127.0.0.1', limit = { max: 10, per: 1000 }, hosts = {} } = options;
+  const itemLatency = checkMs(options.itemLatency ?? 0, 'itemLatency');
+  const bulkLatency = checkMs(options.bulkLatency ?? 0, 'bulkLatency');
+  if (!Number.isInteger(limit.max) || limit.max < 1) {
+    throw new RangeError(`Expected \`limit.max\` to be a whole number >= 1, got ${String(limit.max)}`);
+  }
+  checkMs(limit.per, 'limit.per');
+  const latencies = new Map<string, number>();
+  for (const [name, h] of Object.entries(hosts))
+    latencies.set(name, checkMs(h.latency ?? 0, `hosts.${name}.latency`));
+
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let t0 = performance.now();
+  let requests = 0;
+  const limited = { accepted: 0, rejected: 0, acceptedAt: [] as number[] };
+  /** Times of the answers given in the current window (a sliding log, as long as `limit.max`). */
+  let log: number[] = [];
+  const hostStats = new Map<string, VirtualHostStats>();
+  for (const name of latencies.keys()) hostStats.set(name, { requests: 0, inFlight: 0, maxInFlight: 0 });
+  const bulk = { calls: 0, ids: 0, items: 0 };
+
+  const later = (ms: number, res: ServerResponse, fn: () => void): void => {
+    if (ms === 0) {
+      fn();
+      return;
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
+    res.once('close', () => {
+      clearTimeout(timer);
+      timers.delete(timer);
+    });
+  };
+  const send = (res: ServerResponse, status: number, type: string, body: string, headers = {}): void => {
+    if (res.destroyed) return;
+    const bytes = Buffer.from(body, 'utf8');
+    res.writeHead(status, { 'content-type': type, 'content-length': bytes.length, ...headers });
+    res.end(bytes);
+  };
+  const text = (res: ServerResponse, status: number, body: string, headers = {}) =>
+    send(res, status, 'text/plain; charset=utf-8', `${body}\n`, headers);
+  const json = (res: ServerResponse, value: unknown) =>
+    send(res, 200, 'application/json', JSON.stringify(value));
+
+  const limitedRoute = (res: ServerResponse, form: string, name: string): void => {
+    const now = performance.now() - t0;
+    while (log.length > 0 && (log[0] as number) <= now - limit.per) log.shift();
+    if (log.length >= limit.max) {
+      limited.rejected++;
+      const waitMs = (log[0] as number) + limit.per - now;
+      const retryAfter =
+        form === 'date'
+          ? new Date(Math.ceil((Date.now() + waitMs) / 1000) * 1000).toUTCString()
+          : String(Math.max(1, Math.ceil(waitMs / 1000)));
+      text(res, 429, 'Too Many Requests', { 'retry-after': retryAfter });
+      return;
+    }
+    log.push(now);
+    limited.accepted++;
+    limited.acceptedAt.push(Math.round(now));
+    send(res, 200, 'text/html; charset=utf-8', pageHtml(name));
+  };
+
+  const route = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+    let parts: string[];
+    try {
+      parts = new URL(req.url ?? '/', 'http://demo.invalid').pathname
+        .split('/')
+        .slice(1)
+        .map(decodeURIComponent);
+    } catch {
+      text(res, 400, 'The path is not valid percent-encoded UTF-8');
+      return;
+    }
+    const [head, a, b] = parts;
+    if (req.method === 'POST' && head === 'bulk' && parts.length === 1) {
+      let ids: unknown;
+      try {
+        ids = JSON.parse(body);
+      } catch {
+        ids = null;
+      }
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' || typeof id === 'number')) {
+        text(res, 400, 'Expected a JSON array of ids (strings or numbers)');
+        return;
+      }
+      bulk.calls++;
+      bulk.ids += ids.length;
+      later(bulkLatency, res, () =>
+        json(
+          res,
+          ids.map((id) => demoItem(String(id))),
+        ),
+      );
+      return;
+    }
+    if (req.method !== 'GET') {
+      text(res, 405, 'Method Not Allowed');
+      return;
+    }
+    if (head === 'limited' && (a === 'seconds' || a === 'date') && b !== undefined && parts.length === 3) {
+      limitedRoute(res, a, b);
+      return;
+    }
+    if (head === 'item' && a !== undefined && a.length > 0 && parts.length === 2) {
+      bulk.items++;
+      later(itemLatency, res, () => json(res, demoItem(a)));
+      return;
+    }
+    if (head === 'host' && a !== undefined && b !== undefined && parts.length === 3) {
+      const s = hostStats.get(a);
+      const latency = latencies.get(a);
+      if (s === undefined || latency === undefined) {
+        text(res, 404, `No virtual host ${a}`);
+        return;
+      }
+      s.requests++;
+      s.inFlight++;
+      if (s.inFlight > s.maxInFlight) s.maxInFlight = s.inFlight;
+      res.once('close', () => {
+        s.inFlight--;
+      });
+      later(latency, res, () => send(res, 200, 'text/html; charset=utf-8', pageHtml(b)));
+      return;
+    }
+    text(res, 404, 'No Such Resource');
+  };
+
+  const server = createServer((req, res) => {
+    requests++;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => route(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
+  server.keepAliveTimeout = 5000;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${hostPart}:${address.port}/`;
+  let closing: Promise<void> | undefined;
+
+  return {
+    url,
+    bulkUrl: `${url}bulk`,
+    limitedUrl: (name, form = 'seconds') => `${url}limited/${form}/${encodeURIComponent(name)}`,
+    hostUrl: (h, name) => `${url}host/${encodeURIComponent(h)}/${encodeURIComponent(name)}`,
+    itemUrl: (id) => `${url}item/${encodeURIComponent(String(id))}`,
+    stats(): PoliteSiteStats {
+      const hostsOut: Record<string, VirtualHostStats> = {};
+      for (const [name, s] of hostStats) hostsOut[name] = { ...s };
+      return {
+        requests,
+        limited: { ...limited, acceptedAt: [...limited.acceptedAt] },
+        hosts: hostsOut,
+        bulk: { ...bulk },
+      };
+    },
+    resetStats(): void {
+      requests = 0;
+      limited.accepted = 0;
+      limited.rejected = 0;
+      limited.acceptedAt = [];
+      log = [];
+      t0 = performance.now();
+      for (const s of hostStats.values()) {
+        s.requests = 0;
+        s.maxInFlight = s.inFlight;
+      }
+      bulk.calls = 0;
+      bulk.ids = 0;
+      bulk.items = 0;
+    },
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve, reject) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        server.close((err) => (err ? reject(err) : resolve()));
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
