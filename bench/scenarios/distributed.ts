@@ -102,6 +102,13 @@ export async function distributedComparison(p: DistributedParams): Promise<Compa
         `From 1 to 4 worker processes: ${times(ratio(rows, one, four))} the throughput of one. Every job costs ` +
           'a few Redis round trips (add, take, complete, the completion event, removal), all served by one ' +
           'single-threaded Redis that shares this machine with the producer and the workers.',
+        'Beyond one Redis (an estimate, not a measurement): across machines the limit moves to Redis itself. Each job ' +
+          "is a handful of short Lua scripts on Redis's single command thread; a Redis serves on the order of 100,000 " +
+          "simple commands per second per core and BullMQ's scripts are several times heavier, so one Redis should " +
+          'carry roughly ten to twenty thousand small jobs per second, whatever the number of workers. Past that: ' +
+          'several queues on their own Redis, a Redis Cluster (one hash tag per queue, as BullMQ requires), or a ' +
+          'multi-threaded Redis-compatible server such as Dragonfly. Jobs of milliseconds or more (a page fetch) are ' +
+          "far from that limit: there the window and the workers' concurrency decide the throughput.",
       ],
     };
   } finally {

@@ -1,4 +1,5 @@
-import { CancelledError, Deferred, setUnhandledFailureReporter } from '../core/deferred.js';
+import { reportUnhandled } from '../core/chain.js';
+import { CancelledError, Deferred } from '../core/deferred.js';
 import { Failure } from '../core/failure.js';
 import { CooperatorLanes } from './cooperator-lanes.js';
 import { type Lanes, PULLING } from './lanes.js';
@@ -24,15 +25,12 @@ function observe(d: Deferred<unknown> | null): void {
 }
 
 /**
- * Hands `failure` to the reporter of unhandled failures ({@link setUnhandledFailureReporter}), as the Deferred core
- * does for a failure nobody handled: for errors that have no caller to go to, such as a canceller that throws.
+ * Hands `failure` to the reporter of unhandled failures, as the Deferred core does for a failure nobody handled: for
+ * errors that have no caller to go to, such as a canceller that throws.
  */
 function report(failure: Failure): void {
-  // The public API has no getter: setting the default returns the current reporter, which is then put back.
-  const reporter = setUnhandledFailureReporter(null);
-  setUnhandledFailureReporter(reporter);
   try {
-    reporter(failure);
+    reportUnhandled(failure);
   } catch {
     // A reporter that throws must not stop the batch from settling.
   }

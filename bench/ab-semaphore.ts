@@ -1,0 +1,57 @@
+// Two builds of async-batching side by side on the semaphore rows, in one process, rows interleaved round-robin, no
+// forced GC: `node bench/ab-semaphore.ts OLD/dist/index.js NEW/dist/index.js [rounds]`. To build an old commit:
+// `git worktree add /tmp/old <commit> && cd /tmp/old && npm ci && npm run build`, then pass /tmp/old/lib/dist/index.js.
+import pLimit from 'p-limit';
+
+type Lib = typeof import('async-batching');
+const [oldPath, newPath, rounds = '9'] = process.argv.slice(2);
+if (oldPath === undefined || newPath === undefined) {
+  console.error('usage: node bench/ab-semaphore.ts OLD/dist/index.js NEW/dist/index.js [rounds]');
+  process.exit(2);
+}
+const OLD = (await import(oldPath)) as Lib;
+const NEW = (await import(newPath)) as Lib;
+const N = 200_000;
+const C = 50;
+const noop = async () => {};
+const withArg = async (_item: number) => {};
+const items = Array.from({ length: N }, (_, i) => i);
+const list = (L: Lib) => async () => {
+  const s = new L.DeferredSemaphore(C);
+  const ds = [];
+  for (let i = 0; i < N; i++) ds.push(s.run(noop));
+  await new L.DeferredList(ds);
+};
+const arg = (L: Lib) => async () => {
+  const s = new L.DeferredSemaphore(C);
+  await L.gatherResults(items.map((i) => s.run(withArg, i)));
+};
+const variants: Record<string, () => Promise<unknown>> = {
+  'new run+DeferredList': list(NEW),
+  'old run+DeferredList': list(OLD),
+  'p-limit': async () => {
+    const l = pLimit(C);
+    const ps = [];
+    for (let i = 0; i < N; i++) ps.push(l(noop));
+    await Promise.all(ps);
+  },
+  'new run(fn,item)+gather': arg(NEW),
+  'old run(fn,item)+gather': arg(OLD),
+  'p-limit(fn,item)': async () => {
+    const l = pLimit(C);
+    await Promise.all(items.map((i) => l(withArg, i)));
+  },
+};
+const names = Object.keys(variants);
+for (const n of names) await variants[n]();
+const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+for (let r = 0; r < Number(rounds); r++) {
+  for (let k = 0; k < names.length; k++) {
+    const n = names[(r + k) % names.length];
+    const t = performance.now();
+    await variants[n]();
+    wall[n].push(performance.now() - t);
+  }
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+for (const n of names) console.log(`${n.padEnd(26)} ${med(wall[n]).toFixed(0).padStart(6)} ms`);
