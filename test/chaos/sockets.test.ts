@@ -103,7 +103,8 @@ describe('the slot is free only once the socket is', () => {
     // fail (bare undici.request fails 0.25-1.35% here; getPage without the retry failed 6.6-15.4%).
     const failed = outcomes.filter(([ok]) => !ok);
     expect(failed.length).toBeLessThan(ids.length / 100);
-    for (const [, value] of failed) expect(value).toBeInstanceOf(ConnectionLostError);
+    // parallel's entries are [false, Failure]: the error itself is the Failure's value.
+    for (const [, value] of failed) expect((value as Failure).value).toBeInstanceOf(ConnectionLostError);
     expect(outcomes.every(([ok, value], id) => !ok || value === bodyFor(id))).toBe(true);
     expect(count.peak).toBeLessThanOrEqual(10);
     expect(await settleResources(baseline)).toEqual([]);
