@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { pageHtml } from './content.js';
+import { listenOn } from './listen.js';
 
 /** One virtual host of the {@link startPoliteSite}: its own latency. */
 export interface VirtualHostOptions {
@@ -233,16 +234,7 @@ export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${hostPart}:${address.port}/`;
+  const url = await listenOn(server, port, host);
   let closing: Promise<void> | undefined;
 
   return {

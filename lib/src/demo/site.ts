@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { escapeHtml, fillBytes, indexHtml, NOT_FOUND_HTML, pageHtml, unitHash } from './content.js';
+import { listenOn } from './listen.js';
 
 /** Options of {@link startDemoSite}. */
 export interface DemoSiteOptions {
@@ -290,16 +291,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${hostPart}:${address.port}/`;
+  const url = await listenOn(server, port, host);
 
   return {
     url,
