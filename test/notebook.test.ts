@@ -133,6 +133,21 @@ describe("display inside Deno's kernel", () => {
     expect(sent[2][0]).toEqual({ 'text/plain': 'a2' });
   });
 
+  it('prints with console.log under `deno run`, where reading Deno.jupyter throws', () => {
+    Object.defineProperty(globalThis, 'Deno', {
+      configurable: true,
+      get: () => ({
+        get jupyter(): never {
+          throw new TypeError('Deno.jupyter is only available in `deno jupyter` subcommand');
+        },
+      }),
+    });
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    display.svg('<svg></svg>');
+    newDisplay().text('1 / 3');
+    expect(log.mock.calls).toEqual([['<svg></svg>'], ['1 / 3']]);
+  });
+
   it('prefers tslab when both are present (tslab is the kernel whose outputs are recorded)', () => {
     const sent = fakeDeno();
     const tslab = fakeTslab();

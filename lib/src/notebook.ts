@@ -66,7 +66,13 @@ let denoDisplays = 0;
  * reported, never thrown into the cell's own code.
  */
 function denoChannel(): Channel | undefined {
-  const jupyter = (globalThis as { Deno?: { jupyter?: Partial<DenoJupyter> } }).Deno?.jupyter;
+  let jupyter: Partial<DenoJupyter> | undefined;
+  try {
+    jupyter = (globalThis as { Deno?: { jupyter?: Partial<DenoJupyter> } }).Deno?.jupyter;
+  } catch {
+    // Outside the kernel (`deno run notebook.ts`) Deno 2.9's `Deno.jupyter` getter throws: a plain script, then.
+    return undefined;
+  }
   if (typeof jupyter?.display !== 'function') return undefined;
   const send = (bundle: Record<string, string>, options: { display_id?: string; update?: boolean }) => {
     Promise.resolve(jupyter.display?.(bundle, { raw: true, ...options })).catch((e: unknown) => {
