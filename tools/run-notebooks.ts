@@ -1,8 +1,8 @@
 /**
- * `npm run notebooks [-- paths...] [--check] [--allow-errors] [--timeout S] [--notebook-timeout S] [--jobs N]`
+ * `npm run notebooks [-- paths...] [--kernel tslab,deno] [--check] [--allow-errors] [--timeout S] [--jobs N] ...`
  *
- * Executes notebooks in tslab kernels and writes their outputs back as Jupyter would, or with `--check` compares a
- * fresh run against the recorded outputs without writing anything.
+ * Executes notebooks in tslab kernels (or Deno's) and writes their outputs back as Jupyter would, or with `--check`
+ * compares a fresh run against the recorded outputs without writing anything.
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -12,6 +12,7 @@ import pLimit from 'p-limit';
 import { joinText, removeUnfinishedWrites, writeNotebook } from './nbformat/index.ts';
 import { compareNotebooks } from './notebooks/check.ts';
 import { killAllKernels } from './notebooks/kernel.ts';
+import { KERNEL_NAMES, type KernelName, kernelKind } from './notebooks/kernels.ts';
 import { Progress } from './notebooks/progress.ts';
 import { type CellProblem, type RunResult, runNotebook } from './notebooks/run.ts';
 
@@ -25,6 +26,16 @@ function positiveNumber(name: string, integer: boolean) {
     }
     return number;
   };
+}
+
+/** Parses `--kernel tslab,deno` into kernel names, each once, in the order given. */
+function kernelList(value: string): KernelName[] {
+  const names = value.split(',').map((name) => name.trim());
+  try {
+    return [...new Set(names.map((name) => kernelKind(name).name))];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 async function notebooksIn(dir: string): Promise<string[]> {
@@ -87,9 +98,17 @@ async function main(): Promise<number> {
     .name('npm run notebooks --')
     .description(
       'Execute Jupyter notebooks in tslab kernels and record their outputs as Jupyter does.\n' +
-        'Default: every notebooks/*.ipynb. Cell numbers count every cell from 1, markdown included.',
+        'Default: every notebooks/*.ipynb. Cell numbers count every cell from 1, markdown included.\n' +
+        "The recorded outputs are tslab's; --kernel deno checks that Deno's kernel gives the same (--check), or\n" +
+        'writes its own run elsewhere (--out).',
     )
     .argument('[paths...]', 'notebooks or folders of notebooks to run')
+    .option(
+      '--kernel <names>',
+      `kernels to run on, comma-separated: ${KERNEL_NAMES.join(', ')} (Deno is fetched from npm when first needed)`,
+      kernelList,
+      ['tslab'] as KernelName[],
+    )
     .option('--check', 'run into memory and compare with the recorded outputs; never writes', false)
     .option(
       '--out <dir>',
@@ -118,6 +137,7 @@ async function main(): Promise<number> {
     .showHelpAfterError();
   program.parse();
   const options = program.opts<{
+    kernel: KernelName[];
     check: boolean;
     out?: string;
     allowErrors: boolean;
@@ -126,6 +146,18 @@ async function main(): Promise<number> {
     startupTimeout: number;
     jobs: number;
   }>();
+
+  if (!options.check && options.kernel.length > 1) {
+    program.error(
+      'error: --kernel with more than one kernel needs --check (one run is written per notebook)',
+    );
+  }
+  if (!options.check && !options.out && options.kernel[0] !== 'tslab') {
+    program.error(
+      `error: the recorded outputs are tslab's; run ${options.kernel[0]} with --check to compare, or --out DIR ` +
+        'to write its run elsewhere',
+    );
+  }
 
   let paths: string[];
   try {
@@ -149,21 +181,36 @@ async function main(): Promise<number> {
   }
 
   const names = paths.map((path) => basename(path, '.ipynb'));
-  const labels = names.map((name, i) =>
+  const notebookLabels = names.map((name, i) =>
     names.indexOf(name) === names.lastIndexOf(name) ? name : relative(process.cwd(), paths[i]),
   );
-  const progress = new Progress(process.stdout, labels);
+  // One run per notebook and kernel; a kernel other than tslab is named wherever a run is.
+  const runs = options.kernel.flatMap((kernel) =>
+    paths.map((path, i) => {
+      const named = kernel !== 'tslab' || options.kernel.length > 1;
+      const suffix = named ? ` [${kernel}]` : '';
+      return {
+        path,
+        kernel,
+        label: notebookLabels[i] + suffix,
+        shown: (relative(process.cwd(), path) || path) + suffix,
+      };
+    }),
+  );
+  const progress = new Progress(
+    process.stdout,
+    runs.map((run) => run.label),
+  );
   const limit = pLimit(options.jobs);
   let failed = 0;
   const reports: string[] = [];
 
   await Promise.all(
-    paths.map((path, i) =>
+    runs.map(({ path, kernel, label, shown }) =>
       limit(async () => {
-        const label = labels[i];
-        const shown = relative(process.cwd(), path) || path;
         progress.update(label, 'started');
         const result = await runNotebook(path, {
+          kernel,
           cellTimeoutMs: options.timeout * 1000,
           notebookTimeoutMs: options.notebookTimeout * 1000,
           startupTimeoutMs: options.startupTimeout * 1000,
@@ -181,7 +228,9 @@ async function main(): Promise<number> {
         }
         if (!result.notebook || !result.original) throw new Error('a finished run has a notebook');
         if (options.check) {
-          const drifts = compareNotebooks(result.original, result.notebook, result.normalisers, shown);
+          const drifts = compareNotebooks(result.original, result.notebook, result.normalisers, shown, {
+            acrossKernels: kernel !== 'tslab',
+          });
           const neverRun = result.original.cells.every(
             (cell) => cell.cell_type !== 'code' || cell.execution_count === null,
           );
@@ -236,8 +285,11 @@ async function main(): Promise<number> {
 
   if (reports.length > 0) process.stdout.write(`\n${reports.join('\n')}`);
   const verb = options.check ? 'checked' : 'ran';
+  const on =
+    options.kernel.length > 1 || options.kernel[0] !== 'tslab' ? ` on ${options.kernel.join(' and ')}` : '';
+  const count = runs.length;
   console.log(
-    `\n${verb} ${paths.length} notebook${paths.length > 1 ? 's' : ''}: ${paths.length - failed} ok, ${failed} failed`,
+    `\n${verb} ${paths.length} notebook${paths.length > 1 ? 's' : ''}${on}: ${count - failed} ok, ${failed} failed`,
   );
   return failed > 0 ? 1 : 0;
 }

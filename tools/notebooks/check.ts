@@ -4,6 +4,7 @@
  */
 import { createTwoFilesPatch } from 'diff';
 import { cellTags, joinText, type Notebook, type Output } from '../nbformat/index.ts';
+import { kernelNeutral } from './kernel-neutral.ts';
 import { type Normaliser, normalise } from './normalise.ts';
 import { IGNORE_OUTPUT, SKIP_EXECUTION } from './run.ts';
 
@@ -47,6 +48,15 @@ export function renderOutputs(outputs: readonly Output[], normalisers: readonly 
     .join('');
 }
 
+/** Options for {@link compareNotebooks}. */
+export interface CompareOptions {
+  /**
+   * The fresh run is on another kernel than the recorded one (Deno against tslab): compare both sides in the form
+   * the kernels share (see `kernel-neutral.ts`).
+   */
+  acrossKernels?: boolean;
+}
+
 /**
  * Lists the code cells whose outputs differ between `recorded` and `fresh` (the same notebook, re-executed).
  * Cells tagged `nbval-ignore-output` or `skip-execution` are not compared.
@@ -56,15 +66,17 @@ export function compareNotebooks(
   fresh: Notebook,
   normalisers: readonly Normaliser[],
   label = 'notebook',
+  options: CompareOptions = {},
 ): CellDrift[] {
+  const view = options.acrossKernels ? kernelNeutral : (outputs: readonly Output[]) => outputs;
   const drifts: CellDrift[] = [];
   recorded.cells.forEach((cell, index) => {
     const now = fresh.cells[index];
     if (cell.cell_type !== 'code' || now?.cell_type !== 'code') return;
     const tags = cellTags(cell);
     if (tags.has(IGNORE_OUTPUT) || tags.has(SKIP_EXECUTION)) return;
-    const before = renderOutputs(cell.outputs, normalisers);
-    const after = renderOutputs(now.outputs, normalisers);
+    const before = renderOutputs(view(cell.outputs), normalisers);
+    const after = renderOutputs(view(now.outputs), normalisers);
     if (before === after) return;
     const cellNumber = index + 1;
     const patch = createTwoFilesPatch(

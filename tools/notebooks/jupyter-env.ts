@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../nbformat/index.ts';
-import { KERNEL_PRELOAD, tslabBin } from './kernel.ts';
+import { KERNEL_PRELOAD, tslabBin } from './kernels.ts';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');

@@ -1,16 +1,18 @@
 /**
- * A minimal Jupyter client for one tslab kernel: starts the kernel process, speaks the Jupyter messaging protocol
+ * A minimal Jupyter client for one kernel (tslab or Deno's, see `kernels.ts`): starts the kernel process, speaks the Jupyter messaging protocol
  * (v5.3, HMAC-SHA256 signed multipart messages over ZeroMQ) on its shell, iopub and control channels, and cleans the
  * process up however the session ends.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Dealer, Subscriber } from 'zeromq';
+import { KERNELS, type KernelKind, type KernelName } from './kernels.ts';
+
+export { KERNEL_PRELOAD, tslabBin } from './kernels.ts';
 
 const DELIMITER = Buffer.from('<IDS|MSG>');
 const PROTOCOL_VERSION = '5.3';
@@ -75,6 +77,8 @@ class PortInUseError extends Error {
 export interface KernelStartOptions {
   /** The kernel's working directory: module resolution in cells starts here. */
   cwd: string;
+  /** Which kernel to start (default `tslab`). */
+  kernel?: KernelName;
   /** How long to wait for the kernel to answer `kernel_info_request`, in ms (default 30 000). */
   startupTimeoutMs?: number;
   /** Extra environment variables for the kernel process. */
@@ -109,20 +113,11 @@ interface ConnectionInfo {
 
 const STDERR_LIMIT = 16_384;
 
-/** Loaded into every kernel process before tslab: no lost iopub messages, and no kernel without its runner. */
-export const KERNEL_PRELOAD = join(import.meta.dirname, 'kernel-preload.cjs');
-
 const live = new Set<Kernel>();
 
 /** Kills every kernel this process started and has not ended yet (for a runner that is interrupted). */
 export async function killAllKernels(): Promise<void> {
   await Promise.all([...live].map((kernel) => kernel.kill()));
-}
-
-/** The path of tslab's own entry script, run with the same Node as this process. */
-export function tslabBin(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('tslab/package.json')), 'bin', 'tslab');
 }
 
 async function freePorts(count: number): Promise<number[]> {
@@ -153,11 +148,12 @@ function sign(key: string, parts: readonly (string | Buffer)[]): string {
 }
 
 /**
- * One running tslab kernel. Create it with {@link Kernel.start}; always end it with {@link Kernel.shutdown}
+ * One running kernel. Create it with {@link Kernel.start}; always end it with {@link Kernel.shutdown}
  * (or {@link Kernel.kill}), which never leaves the process behind.
  */
 export class Kernel {
   readonly #process: ChildProcess;
+  readonly #kind: KernelKind;
   readonly #connection: ConnectionInfo;
   readonly #connectionDir: string;
   readonly #session = randomUUID();
@@ -176,7 +172,13 @@ export class Kernel {
   });
   #languageInfo: Record<string, unknown> | null = null;
 
-  private constructor(child: ChildProcess, connection: ConnectionInfo, connectionDir: string) {
+  private constructor(
+    kind: KernelKind,
+    child: ChildProcess,
+    connection: ConnectionInfo,
+    connectionDir: string,
+  ) {
+    this.#kind = kind;
     this.#process = child;
     this.#connection = connection;
     this.#connectionDir = connectionDir;
@@ -198,7 +200,7 @@ export class Kernel {
   }
 
   /**
-   * Starts a tslab kernel in `options.cwd` and resolves once it answers on shell and publishes on iopub.
+   * Starts a kernel (tslab unless `options.kernel` says otherwise) in `options.cwd` and resolves once it answers on shell and publishes on iopub.
    * @throws {KernelDiedError} when the process exits during start-up.
    * @throws {KernelTimeoutError} when it is not ready within `startupTimeoutMs`; the process is killed.
    */
@@ -210,46 +212,62 @@ export class Kernel {
     // Ports are picked here and bound by the kernel; another process may take one in between, so retry then.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await Kernel.#startOnce(options.cwd, options.env, startupTimeoutMs);
+        return await Kernel.#startOnce(
+          KERNELS[options.kernel ?? 'tslab'],
+          options.cwd,
+          options.env,
+          startupTimeoutMs,
+        );
       } catch (error) {
         if (!(error instanceof PortInUseError) || attempt >= 3) throw error;
       }
     }
   }
 
-  static async #startOnce(cwd: string, env: NodeJS.ProcessEnv | undefined, startupTimeoutMs: number) {
+  static async #startOnce(
+    kind: KernelKind,
+    cwd: string,
+    env: NodeJS.ProcessEnv | undefined,
+    startupTimeoutMs: number,
+  ) {
     const [shell_port, iopub_port, stdin_port, control_port, hb_port] = await freePorts(5);
     const connection: ConnectionInfo = {
       transport: 'tcp',
       ip: '127.0.0.1',
       key: randomUUID(),
       signature_scheme: 'hmac-sha256',
-      kernel_name: 'tslab',
+      kernel_name: kind.name,
       shell_port,
       iopub_port,
       stdin_port,
       control_port,
       hb_port,
     };
-    const connectionDir = await mkdtemp(join(tmpdir(), 'tslab-kernel-'));
+    const connectionDir = await mkdtemp(join(tmpdir(), `${kind.name}-kernel-`));
     const connectionFile = join(connectionDir, 'connection.json');
     await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
-    const child = spawn(
-      process.execPath,
-      ['--require', KERNEL_PRELOAD, tslabBin(), 'kernel', '--config-path', connectionFile],
-      {
-        cwd,
-        env: {
-          ...process.env,
-          ...env,
-          ASYNC_BATCHING_KERNEL_DIR: connectionDir,
-          ASYNC_BATCHING_KERNEL_LIFELINE: '3',
-        },
-        // fd 3 is the kernel's lifeline: see kernel-preload.cjs.
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    let command: [string, ...string[]];
+    try {
+      command = kind.command(connectionFile);
+    } catch (error) {
+      await rm(connectionDir, { recursive: true, force: true });
+      throw error;
+    }
+    const [program, ...args] = command;
+    const child = spawn(program, args, {
+      cwd,
+      env: {
+        ...process.env,
+        ...kind.env,
+        ...env,
+        ASYNC_BATCHING_KERNEL_DIR: connectionDir,
+        ASYNC_BATCHING_KERNEL_LIFELINE: '3',
       },
-    );
-    const kernel = new Kernel(child, connection, connectionDir);
+      // fd 3 is the kernel's lifeline: see kernel-preload.cjs and kernel-supervisor.cjs.
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      detached: kind.ownProcessGroup,
+    });
+    const kernel = new Kernel(kind, child, connection, connectionDir);
     live.add(kernel);
     try {
       await kernel.#connect(startupTimeoutMs);
@@ -258,6 +276,11 @@ export class Kernel {
       throw error;
     }
     return kernel;
+  }
+
+  /** Which kernel this is. */
+  get kind(): KernelKind {
+    return this.#kind;
   }
 
   /** The kernel process id. */
@@ -324,7 +347,7 @@ export class Kernel {
       }
     }
     throw new KernelTimeoutError(
-      `the tslab kernel did not become ready within ${timeoutMs / 1000} s${this.#stderrSuffix()}`,
+      `the ${this.#kind.name} kernel did not become ready within ${timeoutMs / 1000} s${this.#stderrSuffix()}`,
     );
   }
 
@@ -341,7 +364,7 @@ export class Kernel {
       if (outcome === 'fault') throw this.#fault ?? new KernelProtocolError('the kernel connection failed');
       if (outcome === 'died') {
         throw new KernelDiedError(
-          `the tslab kernel exited (${this.#exitReason})${this.#stderrSuffix()}`,
+          `the ${this.#kind.name} kernel exited (${this.#exitReason})${this.#stderrSuffix()}`,
           this.#stderr,
         );
       }
@@ -433,7 +456,8 @@ export class Kernel {
 
   /**
    * Runs `code` and resolves with the `execute_reply` once the kernel has also reported itself idle on iopub, so
-   * every output of the request has been delivered to `onIopub`.
+   * every output of the request has been delivered to `onIopub`. For a kernel whose outputs may trail its `idle`
+   * (Deno's), outputs are taken until none has come for the kind's `lateOutput.quietMs`, at most `maxMs`.
    * @throws {KernelTimeoutError} after `timeoutMs` (the kernel is left running: the caller decides to kill it).
    * @throws {KernelDiedError} when the kernel exits first.
    */
@@ -442,6 +466,7 @@ export class Kernel {
     const msgId = randomUUID();
     let reply: KernelMessage | null = null;
     let idle = false;
+    let lastOutputAt = 0;
     const settled = new Promise<void>((resolve) => {
       this.#pending.set(msgId, {
         onShell: (message) => {
@@ -457,6 +482,7 @@ export class Kernel {
             }
             return;
           }
+          lastOutputAt = performance.now();
           options.onIopub?.(message);
         },
       });
@@ -479,6 +505,7 @@ export class Kernel {
       if (outcome === 'timeout') {
         throw new KernelTimeoutError(`no reply within ${(options.timeoutMs ?? 0) / 1000} s`);
       }
+      await this.#takeLateOutput(() => lastOutputAt);
       const content = (reply as KernelMessage | null)?.content ?? {};
       const count = content.execution_count;
       return {
@@ -488,6 +515,20 @@ export class Kernel {
       };
     } finally {
       this.#pending.delete(msgId);
+    }
+  }
+
+  /** Waits while outputs of a finished request may still come (see {@link KernelKind.lateOutput}). */
+  async #takeLateOutput(lastOutputAt: () => number): Promise<void> {
+    const { quietMs, maxMs } = this.#kind.lateOutput;
+    if (maxMs <= 0) return;
+    const idleAt = performance.now();
+    for (;;) {
+      const now = performance.now();
+      const quietUntil = Math.max(idleAt, lastOutputAt()) + quietMs;
+      const wait = Math.min(quietUntil, idleAt + maxMs) - now;
+      if (wait <= 0) return;
+      if ((await this.#race(new Promise<void>(() => {}), wait)) === 'done') return;
     }
   }
 
@@ -510,8 +551,8 @@ export class Kernel {
   /** Terminates the kernel process (SIGTERM, then SIGKILL) and releases sockets and the connection file. */
   async kill(): Promise<void> {
     if (this.#exitReason === null) {
-      this.#process.kill('SIGTERM');
-      const timer = setTimeout(() => this.#process.kill('SIGKILL'), 1_000);
+      this.#signal('SIGTERM');
+      const timer = setTimeout(() => this.#signal('SIGKILL'), 1_000);
       await this.#exited;
       clearTimeout(timer);
     }
@@ -523,5 +564,19 @@ export class Kernel {
       this.#iopub.close();
       await rm(this.#connectionDir, { recursive: true, force: true });
     }
+  }
+
+  /** Signals the kernel process, or its whole process group when it leads one (a supervisor and its kernel). */
+  #signal(signal: NodeJS.Signals): void {
+    const pid = this.#process.pid;
+    if (this.#kind.ownProcessGroup && pid !== undefined) {
+      try {
+        process.kill(-pid, signal);
+        return;
+      } catch {
+        // The group is gone already; signal the process itself below (a no-op if it has exited).
+      }
+    }
+    this.#process.kill(signal);
   }
 }

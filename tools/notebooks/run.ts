@@ -1,5 +1,5 @@
 /**
- * Executes one notebook in a fresh tslab kernel and returns the notebook with its new outputs, or the reason it did
+ * Executes one notebook in a fresh kernel (tslab or Deno's) and returns the notebook with its new outputs, or the reason it did
  * not run to completion. Honours the cell tags `raises-exception` and `skip-execution`.
  */
 import { readFile } from 'node:fs/promises';
@@ -20,6 +20,7 @@ import {
   type KernelMessage,
   KernelTimeoutError,
 } from './kernel.ts';
+import type { KernelName } from './kernels.ts';
 import { type Normaliser, notebookNormalisers } from './normalise.ts';
 import { OutputRecorder } from './outputs.ts';
 
@@ -32,6 +33,8 @@ export const IGNORE_OUTPUT = 'nbval-ignore-output';
 
 /** Options for {@link runNotebook}. */
 export interface RunOptions {
+  /** The kernel to run on (default `tslab`, whose outputs are the recorded ones). */
+  kernel?: KernelName;
   /** Time allowed for one cell, in ms (default 60 000). */
   cellTimeoutMs?: number;
   /** Time allowed for the whole notebook including kernel start-up, in ms (default 600 000). */
@@ -64,6 +67,8 @@ export interface CellProblem {
 /** The outcome of {@link runNotebook}. */
 export interface RunResult {
   path: string;
+  /** The kernel it ran on. */
+  kernel: KernelName;
   /** The notebook as read from disk (`null` when it could not be read). */
   original: Notebook | null;
   /** The file's text when the run started, to tell whether it changed on disk meanwhile (`null` when unread). */
@@ -107,9 +112,8 @@ function isCode(cell: Cell): cell is CodeCell {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// tslab refuses (status "abort") every request that arrives within 200 ms after a failed one; such a request
-// never ran, so it is sent again.
-const ABORT_RETRY_DELAY_MS = 250;
+// tslab refuses (status "abort") every request that arrives within 200 ms after a failed one
+// (KernelKind.abortsAfterErrorMs); such a request never ran, so it is sent again a little later.
 const ABORT_RETRIES = 8;
 
 /** What a run needs to know about time: its own limits and the notebook's deadline. */
@@ -140,7 +144,9 @@ async function setup(
     return { problem: { cellNumber: null, kind: 'format', ename: (error as Error).name, evalue } };
   }
   try {
-    return { kernel: await Kernel.start({ cwd: dirname(resolve(path)), startupTimeoutMs }) };
+    return {
+      kernel: await Kernel.start({ cwd: dirname(resolve(path)), startupTimeoutMs, kernel: result.kernel }),
+    };
   } catch (error) {
     const { name, message } = error as Error;
     return { problem: { cellNumber: null, kind: 'startup', ename: name, evalue: message } };
@@ -149,7 +155,7 @@ async function setup(
 
 /**
  * Execute one cell (nbclient's `execute_cell` and its polling): sends it, feeds every iopub message to `recorder`,
- * and sends it again when tslab refused it ("abort") because the previous cell failed less than 200 ms before.
+ * and sends it again when the kernel refused it ("abort") because the previous cell failed just before (tslab).
  * @returns the reply, or the problem that stopped the cell (timeout, dead kernel, broken protocol).
  */
 async function executeCell(
@@ -167,8 +173,9 @@ async function executeCell(
         timeoutMs: Math.min(timing.cellTimeoutMs, remaining),
         onIopub: (message: KernelMessage) => recorder.handle(message),
       });
-      if (!reply.status.startsWith('abort') || attempt >= ABORT_RETRIES) return { reply };
-      await sleep(ABORT_RETRY_DELAY_MS);
+      const refusesFor = kernel.kind.abortsAfterErrorMs;
+      if (!reply.status.startsWith('abort') || refusesFor === 0 || attempt >= ABORT_RETRIES) return { reply };
+      await sleep(refusesFor + 50);
     }
   } catch (error) {
     if (error instanceof KernelTimeoutError) {
@@ -241,6 +248,7 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
   const timing: Timing = { cellTimeoutMs, notebookTimeoutMs, deadline: started + notebookTimeoutMs };
   const result: RunResult = {
     path,
+    kernel: options.kernel ?? 'tslab',
     original: null,
     originalText: null,
     notebook: null,
@@ -267,15 +275,23 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
 
   let clean = false;
   try {
+    const kind = kernel.kind;
     if (kernel.languageInfo) {
       // tslab 1.0 reports TypeScript "3.7.2" whatever version it compiles with, so a version the notebook states wins.
       const stated = (notebook.metadata.language_info as { version?: unknown } | undefined)?.version;
       notebook.metadata.language_info =
-        typeof stated === 'string' && stated !== ''
+        kind.name === 'tslab' && typeof stated === 'string' && stated !== ''
           ? { ...kernel.languageInfo, version: stated }
           : kernel.languageInfo;
     }
-    notebook.metadata.kernelspec ??= { display_name: 'TypeScript', language: 'typescript', name: 'tslab' };
+    // A notebook run on Deno (into --out) says so, so that Jupyter reopens it with the same kernel.
+    if (kind.name !== 'tslab' || !notebook.metadata.kernelspec) {
+      notebook.metadata.kernelspec = {
+        display_name: kind.displayName,
+        language: 'typescript',
+        name: kind.name,
+      };
+    }
     const recorder = new OutputRecorder();
     for (const [index, cell] of notebook.cells.entries()) {
       if (!isCode(cell)) continue;

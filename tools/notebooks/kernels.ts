@@ -1,0 +1,98 @@
+/**
+ * The two kernels the notebooks run on, and everything the runner does differently for each: how to start one on a
+ * connection file, how long its outputs may trail its `idle` status, and whether it refuses requests right after a
+ * failed one. The protocol client (`kernel.ts`) and the runner (`run.ts`) know no kernel by name.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { denoPath } from './deno.ts';
+
+/** The kernels, by the name of their kernelspec. `tslab` comes first: its outputs are the recorded ones. */
+export const KERNEL_NAMES = ['tslab', 'deno'] as const;
+/** A kernel's name: `tslab` or `deno`. */
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+/** Loaded into every tslab kernel process: no lost iopub messages, and no kernel without its runner. */
+export const KERNEL_PRELOAD = join(import.meta.dirname, 'kernel-preload.cjs');
+/** Runs a kernel that is not a Node process (Deno's) on the runner's lifeline; see the file. */
+export const KERNEL_SUPERVISOR = join(import.meta.dirname, 'kernel-supervisor.cjs');
+
+/** The path of tslab's own entry script, run with the same Node as this process. */
+export function tslabBin(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('tslab/package.json')), 'bin', 'tslab');
+}
+
+/** How the runner treats one kernel. */
+export interface KernelKind {
+  readonly name: KernelName;
+  /** The name Jupyter's kernel picker shows. */
+  readonly displayName: string;
+  /** The command that starts the kernel on `connectionFile`: the program, then its arguments. */
+  command(connectionFile: string): [string, ...string[]];
+  /** Start it as the leader of a new process group, to be killed as a group (the supervisor's child with it). */
+  readonly ownProcessGroup: boolean;
+  /** Extra environment for the kernel process. */
+  readonly env: NodeJS.ProcessEnv;
+  /**
+   * After `idle`, keep taking the request's outputs until none has come for `quietMs`, for at most `maxMs` (0: stop
+   * at `idle`, as the protocol says).
+   */
+  readonly lateOutput: { readonly quietMs: number; readonly maxMs: number };
+  /** It refuses (status `abort`) requests that arrive this soon after a failed one, in ms (0: never). */
+  readonly abortsAfterErrorMs: number;
+}
+
+/** Every kernel, by name. */
+export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
+  tslab: {
+    name: 'tslab',
+    displayName: 'TypeScript (tslab)',
+    command: (file) => [
+      process.execPath,
+      '--require',
+      KERNEL_PRELOAD,
+      tslabBin(),
+      'kernel',
+      '--config-path',
+      file,
+    ],
+    ownProcessGroup: false,
+    env: {},
+    lateOutput: { quietMs: 0, maxMs: 0 },
+    abortsAfterErrorMs: 200,
+  },
+  deno: {
+    name: 'deno',
+    displayName: 'TypeScript (Deno)',
+    command: (file) => [
+      process.execPath,
+      KERNEL_SUPERVISOR,
+      denoPath(),
+      'jupyter',
+      '--kernel',
+      '--conn',
+      file,
+    ],
+    ownProcessGroup: true,
+    // No update check (there is no internet here, and a kernel should not phone home), no permission prompts.
+    env: { DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' },
+    // Deno 2.9.6 forwards a cell's console output from a pipe of its own, and sometimes publishes `idle` before the
+    // last lines (9 of 20 awaited cells in a protocol trace). See LATE_OUTPUT in the README for the measurement.
+    lateOutput: { quietMs: 150, maxMs: 2_000 },
+    abortsAfterErrorMs: 0,
+  },
+};
+
+/**
+ * Looks a kernel up by name.
+ * @throws {RangeError} naming the unknown kernel and the known ones.
+ */
+export function kernelKind(name: string): KernelKind {
+  if (!(KERNEL_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(
+      `Unknown kernel ${JSON.stringify(name)}; expected one of ${KERNEL_NAMES.join(', ')}`,
+    );
+  }
+  return KERNELS[name as KernelName];
+}
