@@ -1,15 +1,17 @@
 /**
- * `npm run jupyter [-- jupyter args...]`: registers the tslab kernelspec in `.jupyter/` and starts JupyterLab (or,
- * without it, Jupyter Notebook) on `notebooks/` with `JUPYTER_PATH` pointing there. Nothing is installed globally.
- * `npm run kernel:install` (`--install-only`) only registers the kernelspec, e.g. for VS Code.
+ * `npm run jupyter [-- jupyter args...]`: registers the kernelspecs "TypeScript (tslab)" and "TypeScript (Deno)" in
+ * `.jupyter/` and starts JupyterLab (or, without it, Jupyter Notebook) on `notebooks/` with `JUPYTER_PATH` pointing
+ * there. Nothing is installed globally. `npm run kernel:install` (`--install-only`) only registers them, e.g. for
+ * VS Code.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { DenoUnavailableError } from './notebooks/deno.ts';
 import {
   findJupyter,
   INSTALL_HINT,
-  installKernelspec,
+  installKernelspecs,
   JUPYTER_DATA,
   jupyterEnv,
   ROOT,
@@ -18,10 +20,11 @@ import {
 const program = new Command()
   .name('npm run jupyter --')
   .description(
-    'Register the tslab kernelspec in .jupyter/ and start JupyterLab (or Jupyter Notebook) on notebooks/.\n' +
+    'Register the tslab and Deno kernelspecs in .jupyter/ and start JupyterLab (or Jupyter Notebook) on\n' +
+      'notebooks/. Deno is fetched from the npm registry the first time (once per machine, about 92 MB).\n' +
       'Arguments it does not know are passed to Jupyter, e.g. `npm run jupyter -- --no-browser --port 8888`.',
   )
-  .option('--install-only', 'only register the kernelspec (npm run kernel:install)', false)
+  .option('--install-only', 'only register the kernelspecs (npm run kernel:install)', false)
   .argument('[jupyterArgs...]', 'passed through to jupyter lab / jupyter notebook')
   .allowUnknownOption()
   .parse();
@@ -29,14 +32,25 @@ const program = new Command()
 const { installOnly } = program.opts<{ installOnly: boolean }>();
 
 try {
-  installKernelspec();
+  installKernelspecs({ kernels: ['tslab'] });
 } catch (error) {
   console.error(`error: ${(error as Error).message}`);
   process.exit(1);
 }
+try {
+  installKernelspecs({ kernels: ['deno'] });
+} catch (error) {
+  // tslab is the kernel the notebooks are recorded with; without Deno the notebooks still open.
+  if (!(error instanceof DenoUnavailableError)) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  console.error(`warning: only the tslab kernel is registered: ${error.message}`);
+}
 if (installOnly) {
   console.log(
-    `Jupyter finds it with JUPYTER_PATH=${JUPYTER_DATA}; VS Code: pick the "TypeScript" (tslab) kernel.`,
+    `Jupyter finds them with JUPYTER_PATH=${JUPYTER_DATA}; in VS Code, pick "TypeScript (tslab)" or ` +
+      '"TypeScript (Deno)" under Select Kernel > Jupyter Kernel.',
   );
   process.exit(0);
 }

@@ -1,8 +1,8 @@
 /**
- * `npm run notebooks:nbconvert [-- paths...]`: runs each notebook through real Jupyter
- * (`jupyter nbconvert --to notebook --execute`, i.e. nbclient) with the project's tslab kernelspec, into a temporary
- * folder, and fails naming the notebook and cell when a cell errors that is not tagged `raises-exception`.
- * The notebooks in the repository are never written.
+ * `npm run notebooks:nbconvert [-- paths...] [--kernel tslab,deno]`: runs each notebook through real Jupyter
+ * (`jupyter nbconvert --to notebook --execute`, i.e. nbclient) with the project's kernelspecs, tslab's and Deno's,
+ * into a temporary folder, and fails naming the notebook, kernel and cell when a cell errors that is not tagged
+ * `raises-exception`. The notebooks in the repository are never written.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,12 +10,14 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import pLimit from 'p-limit';
-import { findJupyter, INSTALL_HINT, installKernelspec, jupyterEnv, ROOT } from './notebooks/jupyter-env.ts';
+import { findJupyter, INSTALL_HINT, installKernelspecs, jupyterEnv, ROOT } from './notebooks/jupyter-env.ts';
+import { KERNEL_NAMES, type KernelName, kernelKind } from './notebooks/kernels.ts';
 
 const MARKER = 'ASYNC_BATCHING_CELL_ERROR ';
 
 // nbclient calls this hook after every cell, once its outputs are complete. It reports the reply status (nbclient's
-// own error names neither the cell nor, for tslab, the error; and it takes an aborted request for a success), and
+// own error names neither the cell nor, for tslab, the error; and it takes an aborted request for a success) with
+// the error as the kernel gave it (tslab: text on stderr; Deno: an `error` output), and
 // after a failure it waits: tslab aborts any request that arrives within 200 ms after a failed one, which would
 // silently skip the cell after a `raises-exception` cell.
 const CONFIG = `import json, sys, time
@@ -24,6 +26,8 @@ def _report_cell(cell, cell_index, execute_reply, **kwargs):
     content = (execute_reply or {}).get('content', {})
     stderr = ''.join(o.get('text', '') for o in cell.outputs
                      if o.get('output_type') == 'stream' and o.get('name') == 'stderr')
+    stderr += ''.join('%s: %s\\n' % (o.get('ename'), o.get('evalue')) for o in cell.outputs
+                      if o.get('output_type') == 'error')
     sys.stderr.write(${JSON.stringify(MARKER)} + json.dumps({
         'cell': cell_index + 1,
         'status': content.get('status'),
@@ -39,6 +43,7 @@ c.ExecutePreprocessor.on_cell_executed = _report_cell
 
 interface Outcome {
   path: string;
+  kernel: KernelName;
   ok: boolean;
   message: string;
   seconds: number;
@@ -61,6 +66,7 @@ function firstErrorLine(stderr: string): string {
 
 async function check(
   jupyter: string,
+  kernel: KernelName,
   path: string,
   outDir: string,
   config: string,
@@ -72,11 +78,11 @@ async function check(
     '--to',
     'notebook',
     '--execute',
-    '--ExecutePreprocessor.kernel_name=tslab',
+    `--ExecutePreprocessor.kernel_name=${kernel}`,
     `--ExecutePreprocessor.timeout=${timeout}`,
     `--config=${config}`,
     '--output-dir',
-    outDir,
+    join(outDir, kernel),
     path,
   ];
   const child = spawn(jupyter, args, { env: jupyterEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,6 +109,7 @@ async function check(
   if (unexpected) {
     return {
       path,
+      kernel,
       ok: false,
       seconds,
       message: `cell ${unexpected.cell}: ${firstErrorLine(unexpected.stderr)}`,
@@ -112,6 +119,7 @@ async function check(
   if (refused) {
     return {
       path,
+      kernel,
       ok: false,
       seconds,
       message: `cell ${refused.cell}: the kernel answered ${refused.status}`,
@@ -119,19 +127,32 @@ async function check(
   }
   if (code !== 0) {
     const tail = stderr.trim().split('\n').slice(-15).join('\n');
-    return { path, ok: false, seconds, message: `jupyter nbconvert exited with ${code}:\n${tail}` };
+    return { path, kernel, ok: false, seconds, message: `jupyter nbconvert exited with ${code}:\n${tail}` };
   }
-  return { path, ok: true, seconds, message: `ok  ${seconds.toFixed(1)}s` };
+  return { path, kernel, ok: true, seconds, message: `ok  ${seconds.toFixed(1)}s` };
 }
 
 async function main(): Promise<number> {
   const program = new Command()
     .name('npm run notebooks:nbconvert --')
     .description(
-      'Execute notebooks with real Jupyter (nbconvert/nbclient) and the project tslab kernelspec, into a temporary\n' +
-        'folder; fail on any cell error not tagged raises-exception. Default: every notebooks/*.ipynb.',
+      'Execute notebooks with real Jupyter (nbconvert/nbclient) and the project kernelspecs (tslab and Deno),\n' +
+        'into a temporary folder; fail on any cell error not tagged raises-exception. Default: every\n' +
+        'notebooks/*.ipynb on both kernels.',
     )
     .argument('[paths...]', 'notebooks to execute')
+    .option(
+      '--kernel <names>',
+      `kernels to run on, comma-separated: ${KERNEL_NAMES.join(', ')}`,
+      (value: string) => {
+        try {
+          return [...new Set(value.split(',').map((name) => kernelKind(name.trim()).name))];
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message);
+        }
+      },
+      [...KERNEL_NAMES] as KernelName[],
+    )
     .option('--timeout <seconds>', 'time allowed for one cell', positiveNumber('--timeout', false), 60)
     .option(
       '--jobs <n>',
@@ -140,7 +161,7 @@ async function main(): Promise<number> {
       availableParallelism(),
     )
     .parse();
-  const options = program.opts<{ timeout: number; jobs: number }>();
+  const options = program.opts<{ timeout: number; jobs: number; kernel: KernelName[] }>();
 
   let paths = program.args;
   if (paths.length === 0) {
@@ -170,7 +191,7 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    installKernelspec({ quiet: true });
+    installKernelspecs({ quiet: true, kernels: options.kernel });
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return 1;
@@ -182,19 +203,27 @@ async function main(): Promise<number> {
     await writeFile(config, CONFIG);
     const limit = pLimit(options.jobs);
     const outcomes = await Promise.all(
-      paths.map((path) =>
-        limit(async () => {
-          const outcome = await check(jupyter, path, outDir, config, options.timeout);
-          const shown = relative(process.cwd(), path) || path;
-          console.log(`${shown}  ${outcome.ok ? outcome.message : `FAILED ${outcome.message}`}`);
-          return outcome;
-        }),
+      options.kernel.flatMap((kernel) =>
+        paths.map((path) =>
+          limit(async () => {
+            const outcome = await check(jupyter, kernel, path, outDir, config, options.timeout);
+            const shown = `${relative(process.cwd(), path) || path} [${kernel}]`;
+            console.log(`${shown}  ${outcome.ok ? outcome.message : `FAILED ${outcome.message}`}`);
+            return outcome;
+          }),
+        ),
       ),
     );
     const failed = outcomes.filter((outcome) => !outcome.ok).length;
-    console.log(
-      `\nnbconvert: ${outcomes.length - failed} of ${outcomes.length} notebooks ran in Jupyter without errors`,
-    );
+    for (const kernel of options.kernel) {
+      const mine = outcomes.filter((outcome) => outcome.kernel === kernel);
+      const seconds = mine.reduce((sum, outcome) => sum + outcome.seconds, 0);
+      const ok = mine.filter((outcome) => outcome.ok).length;
+      console.log(
+        `nbconvert on ${kernel}: ${ok} of ${mine.length} notebooks ran in Jupyter without errors ` +
+          `(${seconds.toFixed(1)} s of notebook time)`,
+      );
+    }
     return failed > 0 ? 1 : 0;
   } finally {
     await rm(outDir, { recursive: true, force: true });

@@ -1,17 +1,18 @@
 /**
- * Finding a Jupyter installation and registering the tslab kernelspec in the project-local `.jupyter/` folder, so
- * nothing is installed globally. Shared by `npm run jupyter`, `npm run kernel:install` and
+ * Finding a Jupyter installation and registering the kernelspecs (tslab's and Deno's) in the project-local
+ * `.jupyter/` folder, so nothing is installed globally. Shared by `npm run jupyter`, `npm run kernel:install` and
  * `npm run notebooks:nbconvert`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../nbformat/index.ts';
-import { KERNEL_PRELOAD, tslabBin } from './kernels.ts';
+import { denoPath } from './deno.ts';
+import { KERNEL_PRELOAD, KERNELS, type KernelName, tslabBin } from './kernels.ts';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-/** The prefix the kernelspec is installed under (`<prefix>/share/jupyter/kernels/tslab`). */
+/** The prefix the kernelspecs are installed under (`<prefix>/share/jupyter/kernels/tslab`, `.../deno`). */
 export const JUPYTER_PREFIX = join(ROOT, '.jupyter');
 /** The folder to put on `JUPYTER_PATH` so Jupyter finds the project's kernelspec. */
 export const JUPYTER_DATA = join(JUPYTER_PREFIX, 'share', 'jupyter');
@@ -70,25 +71,46 @@ export function pinNode(kernelsDir: string, node = process.execPath): void {
   for (const name of readdirSync(kernelsDir)) {
     const file = join(kernelsDir, name, 'kernel.json');
     if (!existsSync(file)) continue;
-    const spec = JSON.parse(readFileSync(file, 'utf8')) as { argv: string[] };
+    const spec = JSON.parse(readFileSync(file, 'utf8')) as { argv: string[]; display_name?: string };
     const kernelAt = spec.argv.indexOf('kernel');
     if (kernelAt < 0) continue;
     // The preload keeps tslab from losing output past ~500 messages in a cell (see kernel-preload.cjs).
     spec.argv = [node, '--require', KERNEL_PRELOAD, tslabBin(), ...spec.argv.slice(kernelAt)];
+    // Beside Deno's, the picker must say which TypeScript kernel this is.
+    if (name === 'tslab') spec.display_name = KERNELS.tslab.displayName;
     writeFileAtomicSync(file, `${JSON.stringify(spec, null, 2)}\n`);
   }
 }
 
 /**
- * Registers the tslab kernelspec (and tslab's JavaScript one) under `.jupyter/` with tslab's own installer, then
- * checks that Jupyter lists it.
- * @throws {Error} with the installer's output when Python/Jupyter is missing or the spec is not found afterwards.
+ * Registers the kernelspecs of `kernels` (default: both) under `.jupyter/`, each with its own installer, then checks
+ * that Jupyter finds each one there.
+ * @throws {Error} with the installer's output when Python/Jupyter is missing, Deno cannot be had, or a spec is not
+ *   found afterwards.
  */
-export function installKernelspec(options: { quiet?: boolean } = {}): { python: string; kernelDir: string } {
+export function installKernelspecs(options: { quiet?: boolean; kernels?: readonly KernelName[] } = {}): {
+  python: string;
+  kernelDirs: Record<string, string>;
+} {
   const python = findPython();
   if (!python) {
-    throw new Error(`no Python with jupyter_client found to register the tslab kernel.\n${INSTALL_HINT}`);
+    throw new Error(`no Python with jupyter_client found to register the kernels.\n${INSTALL_HINT}`);
   }
+  const kernelDirs: Record<string, string> = {};
+  for (const kernel of options.kernels ?? ['tslab', 'deno']) {
+    kernelDirs[kernel] = kernel === 'tslab' ? installTslab(python) : installDeno();
+    expectListed(python, kernel, kernelDirs[kernel]);
+    if (!options.quiet) {
+      process.stdout.write(
+        `registered the ${KERNELS[kernel].displayName} kernelspec in ${kernelDirs[kernel]}\n`,
+      );
+    }
+  }
+  return { python, kernelDirs };
+}
+
+/** tslab's own installer (which adds tslab's JavaScript kernel too), then the spec pinned to this Node. */
+function installTslab(python: string): string {
   const binary = join(ROOT, 'node_modules', '.bin', 'tslab');
   const kernelDir = join(JUPYTER_DATA, 'kernels', 'tslab');
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run npm install first`);
@@ -101,20 +123,47 @@ export function installKernelspec(options: { quiet?: boolean } = {}): { python: 
     throw new Error(`tslab install failed:\n${result.stdout}${result.stderr}`);
   }
   pinNode(join(JUPYTER_DATA, 'kernels'));
-  // Ask Jupyter itself (Debian ships no `jupyter kernelspec` command, so through jupyter_client).
+  return kernelDir;
+}
+
+/**
+ * Deno's own installer. It ignores `JUPYTER_DATA_DIR` and writes under `$XDG_DATA_HOME/jupyter`, so that is pointed
+ * into `.jupyter/share`; the spec then gets the environment the runner gives Deno (no update check, no prompts).
+ */
+function installDeno(): string {
+  const deno = denoPath();
+  const kernelDir = join(JUPYTER_DATA, 'kernels', 'deno');
+  const result = spawnSync(
+    deno,
+    ['jupyter', '--install', '--force', '--name', 'deno', '--display', KERNELS.deno.displayName],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ...KERNELS.deno.env, XDG_DATA_HOME: join(JUPYTER_PREFIX, 'share') },
+    },
+  );
+  const file = join(kernelDir, 'kernel.json');
+  if (result.status !== 0 || !existsSync(file)) {
+    throw new Error(`deno jupyter --install failed:\n${result.stdout}${result.stderr}`);
+  }
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  spec.env = { ...(spec.env as Record<string, string> | undefined), ...KERNELS.deno.env };
+  writeFileAtomicSync(file, `${JSON.stringify(spec, null, 2)}\n`);
+  return kernelDir;
+}
+
+/** Asks Jupyter itself where it finds `kernel` (Debian ships no `jupyter kernelspec` command: jupyter_client). */
+function expectListed(python: string, kernel: KernelName, kernelDir: string): void {
   const listed = spawnSync(
     python,
     [
       '-c',
-      'from jupyter_client.kernelspec import KernelSpecManager as M; print(M().find_kernel_specs()["tslab"])',
+      `from jupyter_client.kernelspec import KernelSpecManager as M; print(M().find_kernel_specs()[${JSON.stringify(kernel)}])`,
     ],
     { encoding: 'utf8', env: jupyterEnv() },
   );
   if (listed.status !== 0 || resolve(listed.stdout.trim()) !== kernelDir) {
     throw new Error(
-      `Jupyter does not see the tslab kernelspec in ${kernelDir}:\n${listed.stdout}${listed.stderr}`,
+      `Jupyter does not see the ${kernel} kernelspec in ${kernelDir}:\n${listed.stdout}${listed.stderr}`,
     );
   }
-  if (!options.quiet) process.stdout.write(`registered the tslab kernelspec in ${kernelDir}\n`);
-  return { python, kernelDir };
 }

@@ -77,9 +77,10 @@ export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
     ownProcessGroup: true,
     // No update check (there is no internet here, and a kernel should not phone home), no permission prompts.
     env: { DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' },
-    // Deno 2.9.6 forwards a cell's console output from a pipe of its own, and sometimes publishes `idle` before the
-    // last lines (9 of 20 awaited cells in a protocol trace). See LATE_OUTPUT in the README for the measurement.
-    lateOutput: { quietMs: 150, maxMs: 2_000 },
+    // Deno 2.9.6 sometimes publishes `idle` before a cell's last lines of output. Notebook 08 on Deno, 10 runs each
+    // (`node` on a one-off script, load average 9-12): stopping at `idle`, 3 runs lost lines; waiting for 20, 50 or
+    // 150 ms of quiet, none did. 100 ms keeps a margin for a slower machine; 2 s bounds a cell that prints forever.
+    lateOutput: { quietMs: 100, maxMs: 2_000 },
     abortsAfterErrorMs: 0,
   },
 };
