@@ -53,6 +53,8 @@ describe('polite benchmark scenarios (tiny counts)', () => {
   it('measure the heap of a keyed stream in child processes', async () => {
     expectWellFormed(await keyedMemoryComparison({ count: 5_000, rounds: 1 }), [
       'keyedParallelStream',
+      'keyedParallelStream, look-ahead full',
+      'keyedParallelStream, a key per item',
       'KeyedSemaphore eager',
     ]);
   });

@@ -335,3 +335,59 @@ describe('keyedParallelStream', () => {
     expect(held.cancelled).toBe(true);
   });
 });
+
+describe('keyedParallelStream memory', () => {
+  /** What the stream holds now (an internal accessor): keys with state, and array slots of its queues. */
+  type Held = { keys: number; slots: number };
+  const heldBy = (it: AsyncIterator<unknown>) => (it as unknown as { _held(): Held })._held();
+  /** A job that settles after 0 to 4 microtask turns, so jobs finish out of order. */
+  const job = async (i: number) => {
+    for (let k = 0; k < i % 5; k++) await null;
+    return i;
+  };
+  function* range(n: number) {
+    for (let i = 0; i < n; i++) yield i;
+  }
+
+  async function run(count: number, keyOf: (i: number) => string, perKey: number, lookAhead: number) {
+    const it = keyedParallelStream(range(count), 50, job, { key: keyOf, perKey, lookAhead });
+    const most: Held = { keys: 0, slots: 0 };
+    let seen = 0;
+    for await (const o of it) {
+      if (o.ok) seen++;
+      const held = heldBy(it);
+      most.keys = Math.max(most.keys, held.keys);
+      most.slots = Math.max(most.slots, held.slots);
+    }
+    return { seen, most, after: heldBy(it) };
+  }
+
+  // A leak shows as slots growing with the number of items (100,000 here); the buffers' own bound is about
+  // 2 x (concurrency + lookAhead + backpressure) plus a compaction threshold of 1,024 per queue.
+  const BOUND = 10_000;
+
+  it('keeps its queues bounded while the consumer keeps up with outcomes (the queue of outcomes is seldom empty)', async () => {
+    const { seen, most, after } = await run(100_000, (i) => `host${i % 20}`, 5, 1000);
+    expect(seen).toBe(100_000);
+    expect(most.keys).toBeLessThanOrEqual(20);
+    expect(most.slots).toBeLessThan(BOUND);
+    expect(after).toEqual({ keys: 0, slots: 0 });
+  });
+
+  it('keeps its queues bounded while saturated keys fill the look-ahead buffer', async () => {
+    const { seen, most, after } = await run(100_000, (i) => `host${i % 3}`, 1, 1000);
+    expect(seen).toBe(100_000);
+    expect(most.keys).toBeLessThanOrEqual(3);
+    expect(most.slots).toBeLessThan(BOUND);
+    expect(after).toEqual({ keys: 0, slots: 0 });
+  });
+
+  it('forgets each key once it goes idle, with a key per item', async () => {
+    const { seen, most, after } = await run(100_000, (i) => `host${i}`, 1, 1000);
+    expect(seen).toBe(100_000);
+    // Every key with state runs a job (nothing is buffered when no two items share a key).
+    expect(most.keys).toBeLessThanOrEqual(50);
+    expect(most.slots).toBeLessThan(BOUND);
+    expect(after).toEqual({ keys: 0, slots: 0 });
+  });
+});

@@ -1,5 +1,6 @@
 // One keyed memory measurement in a fresh process:
-//   node --expose-gc bench/scenarios/polite-memory-child.ts <keyedParallelStream|KeyedSemaphore eager> <count>
+//   node --expose-gc bench/scenarios/polite-memory-child.ts <variant> <count>
+// where <variant> is one of VARIANTS' names or "KeyedSemaphore eager".
 // Prints one line of JSON: { peakMB, elapsedMs }.
 import { type Deferred, KeyedSemaphore, keyedParallelStream } from 'async-batching';
 import { gc, range } from '../harness.ts';
@@ -21,17 +22,25 @@ const task = async (i: number): Promise<number> => {
 };
 const keyOf = (i: number) => `host${i % 20}`;
 
+/** The keyed streams measured: the row's name, its key function and its perKey (concurrency 50, look-ahead 1000). */
+const VARIANTS: Record<string, { key: (i: number) => string; perKey: number }> = {
+  // 20 keys x 5 > 50 slots: items hardly ever wait for their key (none did when counted), so the buffer stays empty.
+  keyedParallelStream: { key: keyOf, perKey: 5 },
+  // 20 keys x 1 < 50 slots: the look-ahead buffer stays full of items waiting for their key.
+  'keyedParallelStream, look-ahead full': { key: keyOf, perKey: 1 },
+  // Every key is new and goes idle after its one job: per-key state must be dropped. Base 36, because strings made
+  // from a million distinct decimal numbers cost about 30 MB of peak heap whoever makes them (see RESULTS.md).
+  'keyedParallelStream, a key per item': { key: (i) => `host${i.toString(36)}`, perKey: 5 },
+};
+
 gc();
 gc();
 const base = process.memoryUsage().heapUsed;
 peak = base;
 const start = performance.now();
-if (variant === 'keyedParallelStream') {
-  for await (const outcome of keyedParallelStream(range(count), 50, task, {
-    key: keyOf,
-    perKey: 5,
-    lookAhead: 1000,
-  })) {
+const keyed = variant !== undefined && Object.hasOwn(VARIANTS, variant) ? VARIANTS[variant] : undefined;
+if (keyed !== undefined) {
+  for await (const outcome of keyedParallelStream(range(count), 50, task, { ...keyed, lookAhead: 1000 })) {
     if (!outcome.ok) throw outcome.failure.value;
   }
 } else if (variant === 'KeyedSemaphore eager') {
@@ -42,7 +51,7 @@ if (variant === 'keyedParallelStream') {
   for (const d of pending) await d;
 } else {
   throw new TypeError(
-    `Expected \`variant\` to be keyedParallelStream or "KeyedSemaphore eager", got ${JSON.stringify(variant)}`,
+    `Expected \`variant\` to be one of ${JSON.stringify([...Object.keys(VARIANTS), 'KeyedSemaphore eager'])}, got ${JSON.stringify(variant)}`,
   );
 }
 const elapsedMs = performance.now() - start;

@@ -327,7 +327,17 @@ export async function keyedMemoryComparison(p: KeyedMemoryParams): Promise<Compa
     {
       variant: 'keyedParallelStream',
       ours: true,
-      how: 'keyedParallelStream over a generator, concurrency 50, perKey 5, look-ahead 1000',
+      how: 'keyedParallelStream over a generator, 20 keys, concurrency 50, perKey 5, look-ahead 1000',
+    },
+    {
+      variant: 'keyedParallelStream, look-ahead full',
+      ours: true,
+      how: 'the same with perKey 1: 20 jobs run, 1000 items wait in the look-ahead buffer',
+    },
+    {
+      variant: 'keyedParallelStream, a key per item',
+      ours: true,
+      how: 'the same with a new key per item ("host" + i.toString(36)), each dropped when its job ends',
     },
     {
       variant: 'KeyedSemaphore eager',
@@ -347,20 +357,24 @@ export async function keyedMemoryComparison(p: KeyedMemoryParams): Promise<Compa
     }
     rows.push({ name: c.variant, ours: c.ours, how: c.how, value: median(samples), samples });
   }
-  const ours = (rows[0] as Row).value;
+  const worst = Math.max(...rows.filter((r) => r.ours).map((r) => r.value));
   return {
     id: 'keyed-memory',
     title: 'Per-key limits: memory',
-    workload: `${p.count.toLocaleString('en-US')} no-op tasks over 20 keys, peak heapUsed growth over a collected heap`,
+    workload: `${p.count.toLocaleString('en-US')} no-op tasks, peak heapUsed growth over a collected heap`,
     unit: 'MB',
     baseline: 'keyedParallelStream',
     rows,
     targets: [
       {
-        text: `keyedParallelStream under ${KEYED_LIMIT_MB} MB (O(concurrency + look-ahead))`,
-        holds: ours < KEYED_LIMIT_MB,
-        actual: `${ours.toFixed(1)} MB`,
+        text: `keyedParallelStream under ${KEYED_LIMIT_MB} MB (O(concurrency + look-ahead)) in every shape`,
+        holds: worst < KEYED_LIMIT_MB,
+        actual: `${worst.toFixed(1)} MB at most`,
       },
+    ],
+    notes: [
+      'Peak heapUsed is sampled every 1,024 items from inside the jobs, with no collection forced during the run, so it counts garbage not yet collected as well as what the stream holds.',
+      'The key-per-item row builds its keys in base 36. Decimal keys ("host" + i) for a million distinct numbers raise the peak by about 30 MB on Node 24 whatever uses them: the 20-key row rises as much when each job also builds and drops such a string. A collection forced mid-run leaves 0.1 to 0.25 MB in every shape, decimal keys included.',
     ],
   };
 }

@@ -1,6 +1,7 @@
 import { Deferred, fail, succeed } from './core/deferred.js';
 import { QueueClosed, QueueOverflow, QueueUnderflow } from './core/errors.js';
 import type { Failure } from './core/failure.js';
+import { Fifo } from './fifo.js';
 
 export { QueueClosed, QueueOverflow, QueueUnderflow };
 
@@ -35,47 +36,6 @@ function isThenable(v: unknown): boolean {
     (typeof v === 'object' || typeof v === 'function') &&
     typeof (v as { then?: unknown }).then === 'function'
   );
-}
-
-/** First in, first out, with O(1) `shift()`: an array and the index of its head, compacted as the head advances. */
-class Fifo<T> {
-  #slots: (T | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#slots.length - this.#head;
-  }
-
-  push(value: T): void {
-    this.#slots.push(value);
-  }
-
-  shift(): T {
-    const value = this.#slots[this.#head] as T;
-    this.#slots[this.#head++] = undefined;
-    if (this.#head === this.#slots.length) {
-      this.#slots = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#slots.length) {
-      this.#slots = this.#slots.slice(this.#head);
-      this.#head = 0;
-    }
-    return value;
-  }
-
-  /** Keeps only the values `keep` accepts, in order. */
-  retain(keep: (value: T) => boolean): void {
-    this.#slots = this.#slots.slice(this.#head).filter((v) => keep(v as T));
-    this.#head = 0;
-  }
-
-  /** Takes every value out, oldest first. */
-  drain(): T[] {
-    const values = this.#slots.slice(this.#head) as T[];
-    this.#slots = [];
-    this.#head = 0;
-    return values;
-  }
 }
 
 /**

@@ -11,6 +11,7 @@
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
 import { Failure } from '../core/failure.js';
 import type { DeferredListEntry } from '../deferred-list.js';
+import { Fifo } from '../fifo.js';
 import { type ParallelMapper, type ParallelOutcome, parallelSkip } from '../parallel/options.js';
 import { checkWhole, describe } from './clock.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -39,6 +40,16 @@ export interface KeyedParallelOptions<T> {
 export interface KeyedParallelStreamOptions<T> extends KeyedParallelOptions<T> {
   /** How many finished outcomes may wait for the consumer before no new job is started. Default: `concurrency`. */
   backpressure?: number;
+}
+
+/**
+ * What a keyed pool and its face hold at a moment, for tests that check memory stays bounded without measuring it:
+ * `keys` with state (each key running or buffering), and `slots`, the array slots of its queues, taken ones included.
+ * @internal
+ */
+interface KeyedStreamHeld {
+  keys: number;
+  slots: number;
 }
 
 /** What the pool tells its face about each item. */
@@ -95,8 +106,7 @@ class KeyedPool<T, R> {
   readonly #onEnd: (failure: Failure | null) => void;
   readonly #keys = new Map<string, KeyState<T>>();
   /** Keys that have a buffered item and a free place, once per free place, oldest first. */
-  readonly #ready: string[] = [];
-  #readyHead = 0;
+  readonly #ready = new Fifo<string>();
   readonly #inFlight = new Set<Deferred<unknown>>();
   #running = 0;
   #buffered = 0;
@@ -136,19 +146,21 @@ class KeyedPool<T, R> {
     return this.#buffered;
   }
 
+  /** What the pool holds: keys with state, and array slots of its queues (slots already taken included). */
+  held(): KeyedStreamHeld {
+    let slots = this.#ready.slots;
+    for (const state of this.#keys.values()) slots += state.items.length + state.indexes.length;
+    return { keys: this.#keys.size, slots };
+  }
+
   /** Starts what may start: buffered items whose key has room first, then new items, while slots are free. */
   pump(): void {
     if (this.#pumping || this.#ended) return;
     this.#pumping = true;
     try {
       while (!this.#ended && this.#running < this.#concurrency && this.canStart()) {
-        if (this.#readyHead < this.#ready.length) {
-          const key = this.#ready[this.#readyHead++] as string;
-          if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
-            this.#ready.splice(0, this.#readyHead);
-            this.#readyHead = 0;
-          }
-          this.#startBuffered(key);
+        if (this.#ready.length > 0) {
+          this.#startBuffered(this.#ready.shift());
           continue;
         }
         if (this.#exhausted || this.#pulling || this.#buffered >= this.#lookAhead) break;
@@ -304,7 +316,7 @@ class KeyedPool<T, R> {
     if (this.#ended) return;
     this.#ended = true;
     this.#keys.clear();
-    this.#ready.length = 0;
+    this.#ready.clear();
     this.#buffered = 0;
     if (!this.#exhausted) {
       this.#exhausted = true;
@@ -400,8 +412,9 @@ export function keyedParallelStream<T, R>(
 ): AsyncIterableIterator<ParallelOutcome<T, Awaited<R>>, undefined> {
   checkKeyedArgs(items, concurrency, fn, options);
   const backpressure = options.backpressure ?? concurrency;
-  const done: ParallelOutcome<T, Awaited<R>>[] = [];
-  let doneHead = 0;
+  // A queue that compacts: with outcomes arriving while the consumer takes them, it is seldom empty, and a plain
+  // array emptied only when drained kept a slot per outcome (1,000,000 items: a million-slot array and its copies).
+  const done = new Fifo<ParallelOutcome<T, Awaited<R>>>();
   let waiter: {
     resolve: (r: IteratorResult<ParallelOutcome<T, Awaited<R>>, undefined>) => void;
     reject: (e: unknown) => void;
@@ -432,7 +445,7 @@ export function keyedParallelStream<T, R>(
       unwatch?.();
       ended = true;
       error = failure;
-      if (waiter !== null && doneHead === done.length) {
+      if (waiter !== null && done.length === 0) {
         const w = waiter;
         waiter = null;
         if (failure === null) w.resolve({ done: true, value: undefined });
@@ -440,23 +453,25 @@ export function keyedParallelStream<T, R>(
       }
     },
   );
-  pool.canStart = () => done.length - doneHead < backpressure;
-  const iterator: AsyncIterableIterator<ParallelOutcome<T, Awaited<R>>, undefined> = {
+  pool.canStart = () => done.length < backpressure;
+  const iterator: AsyncIterableIterator<ParallelOutcome<T, Awaited<R>>, undefined> & {
+    _held(): KeyedStreamHeld;
+  } = {
     [Symbol.asyncIterator]() {
       return iterator;
+    },
+    /** @internal For tests: what the pool and the outcomes waiting for the consumer hold now. */
+    _held() {
+      const held = pool.held();
+      return { keys: held.keys, slots: held.slots + done.slots };
     },
     next() {
       if (!started) {
         started = true;
         unwatch = watchSignal(options.signal, pool as KeyedPool<unknown, unknown>);
       }
-      if (doneHead < done.length) {
-        const value = done[doneHead] as ParallelOutcome<T, Awaited<R>>;
-        done[doneHead++] = undefined as unknown as ParallelOutcome<T, Awaited<R>>;
-        if (doneHead === done.length) {
-          done.length = 0;
-          doneHead = 0;
-        }
+      if (done.length > 0) {
+        const value = done.shift();
         pool.pump();
         return Promise.resolve({ done: false, value });
       }
@@ -474,8 +489,7 @@ export function keyedParallelStream<T, R>(
       pool.stop();
       ended = true;
       error = null;
-      done.length = 0;
-      doneHead = 0;
+      done.clear();
       unwatch?.();
       // A next() still waiting (called without awaiting the one before) ends too.
       const w = waiter as {
