@@ -149,7 +149,7 @@ describe('launcher: system packages', () => {
 });
 
 describe('kernelspec', () => {
-  it('starts tslab with the absolute path of the Node that registered it, and follows a re-registration', () => {
+  it('starts tslab with the absolute path of the Node that registered it, names it beside Deno, and follows a re-registration', () => {
     const dir = join(scratch, 'kernels', 'tslab');
     mkdirSync(dir, { recursive: true });
     const spec = {
@@ -161,6 +161,7 @@ describe('kernelspec', () => {
     const read = () => JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8'));
     expect(read()).toEqual({
       ...spec,
+      display_name: 'TypeScript (tslab)',
       argv: [
         '/opt/node24/bin/node',
         '--require',
