@@ -2,12 +2,13 @@
 // tslab, with real kernels and real Jupyter.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
 import { denoPath } from '../../tools/notebooks/deno.ts';
+import { childrenOf, isAlive } from '../helpers/processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNNER = join(ROOT, 'tools', 'run-notebooks.ts');
@@ -53,15 +54,6 @@ function notebook(...sources: string[]): Notebook {
     ],
   };
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 let dir: string;
 const started: ChildProcess[] = [];
@@ -198,23 +190,8 @@ describe('the Deno kernel never outlives the runner', () => {
     started.push(runner);
     await vi.waitFor(() => expect(existsSync(marker)).toBe(true), { timeout: 300_000, interval: 200 });
     // The runner's child is the supervisor; its child is Deno.
-    const children = async (parent: number) => {
-      const found: { pid: number; cmdline: string[] }[] = [];
-      for (const entry of await readdir('/proc')) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-          const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-          if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
-          const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-          found.push({ pid: Number(entry), cmdline });
-        } catch {
-          // A process that ended while we looked.
-        }
-      }
-      return found;
-    };
-    const [supervisor] = await children(runner.pid as number);
-    const [deno] = await children(supervisor.pid);
+    const [supervisor] = childrenOf(runner.pid as number);
+    const [deno] = childrenOf(supervisor.pid);
     expect(deno.cmdline.slice(1, 4)).toEqual(['jupyter', '--kernel', '--conn']);
     denos.add(deno.pid);
     const connectionDir = resolve(deno.cmdline[4], '..');

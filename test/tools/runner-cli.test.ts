@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
 import { Kernel } from '../../tools/notebooks/kernel.ts';
 import { runNotebook } from '../../tools/notebooks/run.ts';
+import { isAlive } from '../helpers/processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 // Each test starts real tslab kernels, whose start-up alone took over 30 s on a loaded 2-core machine; these limits
@@ -53,15 +54,6 @@ async function kernelsIn(dir: string): Promise<number[]> {
   }
   return pids;
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function codeCells(notebook: Notebook): CodeCell[] {
   return notebook.cells.filter((cell): cell is CodeCell => cell.cell_type === 'code');

@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
 import { OutputRecorder } from '../../tools/notebooks/outputs.ts';
 import { runNotebook } from '../../tools/notebooks/run.ts';
+import { childrenOf, isAlive } from '../helpers/processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'tools', 'run-notebooks.ts');
@@ -31,15 +32,6 @@ function notebook(...sources: string[]): Notebook {
 let dir: string;
 const started: ChildProcess[] = [];
 const kernels = new Set<number>();
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'runner-robustness-'));
@@ -117,20 +109,11 @@ async function runnerInEndlessCell(
   });
   started.push(runner);
   await vi.waitFor(() => expect(existsSync(marker)).toBe(true), { timeout: SLOW, interval: 200 });
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== runner.pid) continue;
-      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      const config = cmdline[cmdline.indexOf('--config-path') + 1];
-      kernels.add(Number(entry));
-      return { runner, kernel: Number(entry), connectionDir: resolve(config, '..') };
-    } catch {
-      // A process that ended while we looked.
-    }
-  }
-  throw new Error('the runner has no kernel process');
+  const [kernel] = childrenOf(runner.pid as number);
+  if (!kernel) throw new Error('the runner has no kernel process');
+  const config = kernel.cmdline[kernel.cmdline.indexOf('--config-path') + 1];
+  kernels.add(kernel.pid);
+  return { runner, kernel: kernel.pid, connectionDir: resolve(config, '..') };
 }
 
 describe('the kernel never outlives the runner', () => {
