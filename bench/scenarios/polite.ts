@@ -4,15 +4,35 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { batcher, KeyedSemaphore, keyedParallel, parallel, RateLimiter } from 'async-batching';
+import {
+  batcher,
+  Deferred,
+  gatherResults,
+  KeyedSemaphore,
+  keyedParallel,
+  parallel,
+  RateLimiter,
+} from 'async-batching';
 import Bottleneck from 'bottleneck';
 import DataLoader from 'dataloader';
 import pThrottle from 'p-throttle';
-import { type Comparison, gc, interleave, median, type Row, ratio, times, type Variant } from '../harness.ts';
+import {
+  type Comparison,
+  gc,
+  interleave,
+  median,
+  type Row,
+  ratio,
+  rowNamed,
+  times,
+  type Variant,
+} from '../harness.ts';
 
 export interface PoliteParams {
   /** Tasks through our limiter and p-throttle (a limit that never binds). */
   limiterCount: number;
+  /** Measured runs of that comparison: its runs take milliseconds, and the garbage one leaves varies the next. */
+  limiterRounds: number;
   /** Tasks through our limiter and Bottleneck, which takes milliseconds per task on a busy machine. */
   bottleneckCount: number;
   /** Items of the per-key run, and how long a slow and a fast job take. */
@@ -27,6 +47,7 @@ export interface PoliteParams {
 
 export const POLITE_FULL: PoliteParams = {
   limiterCount: 50_000,
+  limiterRounds: 21,
   bottleneckCount: 1_000,
   // Bottleneck takes milliseconds per task on a busy machine, so its group sets this size.
   keyedCount: 1_000,
@@ -38,6 +59,7 @@ export const POLITE_FULL: PoliteParams = {
 };
 export const POLITE_QUICK: PoliteParams = {
   limiterCount: 20_000,
+  limiterRounds: 7,
   bottleneckCount: 300,
   keyedCount: 400,
   slowMs: 25,
@@ -46,8 +68,6 @@ export const POLITE_QUICK: PoliteParams = {
   warmup: 1,
   rounds: 3,
 };
-
-const noop = async (): Promise<void> => {};
 
 /** Resolves once `fire(countDown)` has called `countDown` `count` times. */
 function countDownFrom(count: number, fire: (countDown: () => void) => void): Promise<void> {
@@ -59,47 +79,67 @@ function countDownFrom(count: number, fire: (countDown: () => void) => void): Pr
   });
 }
 
-const ourLimiter = (count: number, max: number): Variant => ({
+/** A job as programs have them: called with its item, its result wanted. */
+const task = async (item: number): Promise<number> => item;
+
+const ourLimiter = (items: readonly number[], max: number): Variant => ({
   name: 'RateLimiter.run',
   ours: true,
-  how: `limiter.run(task) for every item, windows [{ max: ${max}, per: 1000 }]`,
-  run: () =>
-    countDownFrom(count, (countDown) => {
-      const limiter = new RateLimiter({ max, per: 1000 });
-      for (let i = 0; i < count; i++) limiter.run(noop).addCallback(countDown);
-    }),
+  how: `gatherResults(items.map((item) => limiter.run(task, item))), windows [{ max: ${max}, per: 1000 }]`,
+  run: async () => {
+    const limiter = new RateLimiter({ max, per: 1000 });
+    return await gatherResults(items.map((item) => limiter.run(task, item)));
+  },
 });
+
+const FLOOR_DEFERRED = 'no limiter: Deferred per task (floor)';
+const FLOOR_PROMISE = 'no limiter: Promise.all (floor)';
 
 /** Rate-limiter overhead when the limit does not bind, against p-throttle: what the bookkeeping costs per task. */
 export async function limiterComparison(p: PoliteParams): Promise<Comparison> {
   const count = p.limiterCount;
+  const items = Array.from({ length: count }, (_, i) => i);
   // Generous enough never to bind within one run.
   const max = count * 10;
   const variants: Variant[] = [
-    ourLimiter(count, max),
+    ourLimiter(items, max),
     {
       name: 'p-throttle',
       ours: false,
-      how: 'Promise.all of throttled(task), limit per 1000 ms',
-      run: async () => {
-        const throttled = pThrottle({ limit: max, interval: 1000 })(noop);
-        const ps = [];
-        for (let i = 0; i < count; i++) ps.push(throttled());
-        await Promise.all(ps);
+      how: 'Promise.all(items.map((item) => throttled(item))), limit per 1000 ms',
+      run: () => {
+        const throttled = pThrottle({ limit: max, interval: 1000 })(task);
+        return Promise.all(items.map((item) => throttled(item)));
       },
     },
+    {
+      name: FLOOR_DEFERRED,
+      ours: false,
+      how: 'gatherResults(items.map((item) => Deferred.fromPromise(task(item)))): what run() returns, without the limiter',
+      run: async () => await gatherResults(items.map((item) => Deferred.fromPromise(task(item)))),
+    },
+    {
+      name: FLOOR_PROMISE,
+      ours: false,
+      how: 'Promise.all(items.map(task)): the tasks alone',
+      run: () => Promise.all(items.map((item) => task(item))),
+    },
   ];
-  const rows = await interleave(variants, { warmup: p.warmup, rounds: p.rounds, items: count });
+  const rows = await interleave(variants, { warmup: p.warmup, rounds: p.limiterRounds, items: count });
   const vsThrottle = ratio(rows, 'p-throttle', 'RateLimiter.run');
+  const floorShare = rowNamed(rows, FLOOR_DEFERRED).value / rowNamed(rows, 'RateLimiter.run').value;
   return {
     id: 'limiter',
     title: 'Rate limiter overhead',
-    workload: `${count.toLocaleString('en-US')} no-op async tasks, a rate limit that does not bind`,
+    workload: `${count.toLocaleString('en-US')} async tasks called with their item, results gathered, a rate limit that does not bind`,
     unit: 'ms',
     baseline: 'RateLimiter.run',
     rows,
     targets: [
       { text: ">= 3x p-throttle's tasks per second", holds: vsThrottle >= 3, actual: times(vsThrottle) },
+    ],
+    notes: [
+      `Without a limiter, a Deferred per task gathered by gatherResults (what run() returns) takes ${Math.round(100 * floorShare)}% of RateLimiter.run's time and is ${times(rowNamed(rows, 'p-throttle').value / rowNamed(rows, FLOOR_DEFERRED).value)} p-throttle's speed: a limiter that cost nothing would be about that fast.`,
     ],
   };
 }
@@ -107,23 +147,23 @@ export async function limiterComparison(p: PoliteParams): Promise<Comparison> {
 /** The same against Bottleneck, on fewer tasks: Bottleneck schedules each job through a timer. */
 export async function limiterBottleneckComparison(p: PoliteParams): Promise<Comparison> {
   const count = p.bottleneckCount;
+  const items = Array.from({ length: count }, (_, i) => i);
   const max = count * 10;
   const variants: Variant[] = [
-    ourLimiter(count, max),
+    ourLimiter(items, max),
     {
       name: 'Bottleneck',
       ours: false,
-      how: 'Promise.all of limiter.schedule(task); reservoir refreshed every second',
+      how: 'Promise.all(items.map((item) => limiter.schedule(task, item))); reservoir refreshed every second',
       run: async () => {
         const limiter = new Bottleneck({
           reservoir: max,
           reservoirRefreshAmount: max,
           reservoirRefreshInterval: 1000,
         });
-        const ps = [];
-        for (let i = 0; i < count; i++) ps.push(limiter.schedule(noop));
-        await Promise.all(ps);
+        const results = await Promise.all(items.map((item) => limiter.schedule(task, item)));
         await limiter.disconnect();
+        return results;
       },
     },
   ];
@@ -132,7 +172,7 @@ export async function limiterBottleneckComparison(p: PoliteParams): Promise<Comp
   return {
     id: 'limiter-bottleneck',
     title: 'Rate limiter overhead against Bottleneck',
-    workload: `${count.toLocaleString('en-US')} no-op async tasks, a rate limit that does not bind`,
+    workload: `${count.toLocaleString('en-US')} async tasks called with their item, results gathered, a rate limit that does not bind`,
     unit: 'ms',
     baseline: 'RateLimiter.run',
     rows,
