@@ -223,6 +223,44 @@ describe('cancelling a running run() releases its token when the job’s result 
   });
 });
 
+describe("a finished job's outcome and the order around it are Twisted's (found by test/reference/differential.test.ts)", () => {
+  it("a waiter's callback that cancels a job whose result already fired does not replace that result", async () => {
+    const sem = new DeferredSemaphore(1);
+    let reject = (_: Error) => {};
+    const first = sem.run(() => new Promise<number>((_, no) => (reject = no)));
+    const second = sem.run(() => 2);
+    // When the second job's result fires, the first has already failed: cancelling it must change nothing.
+    second.addCallback((value) => {
+      first.cancel();
+      return value;
+    });
+    reject(new Error('the first job failed'));
+    await expect(first).rejects.toThrow('the first job failed');
+    await expect(second).resolves.toBe(2);
+  });
+
+  it("a job's callbacks run after the jobs its token lets in, last finished first, as Twisted's nested release() calls", () => {
+    const sem = new DeferredSemaphore(1);
+    const order: string[] = [];
+    const holder = sem.acquire();
+    for (const name of ['a', 'b', 'c']) {
+      sem
+        .run(() => {
+          order.push(`job ${name}`);
+          return name;
+        })
+        .addCallback((value) => {
+          order.push(`callback ${value}`);
+          return value;
+        });
+    }
+    expect(outcomeOf(holder)?.ok).toBe(true);
+    sem.release();
+    expect(order).toEqual(['job a', 'job b', 'job c', 'callback c', 'callback b', 'callback a']);
+    expect(sem.tokens).toBe(1);
+  });
+});
+
 describe('held counts the tokens held now', () => {
   it('counts acquire() holders and running jobs, and stays right after the limit is lowered below them', () => {
     const sem = new DeferredSemaphore(3);

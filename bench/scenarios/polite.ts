@@ -18,7 +18,6 @@ import DataLoader from 'dataloader';
 import pThrottle from 'p-throttle';
 import {
   type Comparison,
-  gc,
   interleave,
   median,
   type Row,
@@ -261,7 +260,6 @@ export async function perKeyComparison(p: PoliteParams): Promise<Comparison> {
   for (let r = 0; r < p.rounds; r++) {
     for (let k = 0; k < variants.length; k++) {
       const i = (r + k) % variants.length;
-      gc();
       samples[i]?.push(await (variants[i] as (typeof variants)[number]).run());
     }
   }
