@@ -96,7 +96,9 @@ export { RateLimiter, type RateLimiterOptions, type RateWindow } from './polite/
 export {
   attemptsOf,
   type HttpRetryOptions,
+  IDEMPOTENT_METHODS,
   parseRetryAfter,
+  RETRY_CODES,
   RETRY_STATUSES,
   type RetryEvent,
   type RetryOptions,
