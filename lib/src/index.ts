@@ -116,6 +116,7 @@ export {
   ConcurrencyPrimitive,
   DeferredLock,
   DeferredSemaphore,
+  type DeferredSemaphoreOptions,
   type WaitingQueue,
 } from './semaphore/index.js';
 export {
