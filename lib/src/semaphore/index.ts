@@ -76,6 +76,10 @@ export class DeferredSemaphore extends ConcurrencyPrimitive {
       throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
     }
     this.#rate = options?.rate === undefined ? null : limiterFor(options.rate);
+    if (this.#rate !== null) {
+      this.run = this.#runThrough;
+      this.acquire = this.#acquireRated;
+    }
   }
 
   /**
@@ -99,23 +103,31 @@ export class DeferredSemaphore extends ConcurrencyPrimitive {
     return this.#rate;
   }
 
-  override run<R, A extends unknown[]>(
+  /**
+   * `run()` of a semaphore with a rate: its job takes a token, then waits for the rate. Installed as the instance's own
+   * `run` by the constructor, so a semaphore without a rate runs the primitive's `run()` with no check added (an
+   * override testing for a rate cost ~20% on a million synchronous `run()` calls).
+   */
+  #runThrough<R, A extends unknown[]>(
     fn: (...args: A) => R | PromiseLike<R>,
     ...args: A
   ): Deferred<Awaited<R>> {
-    const rate = this.#rate;
-    if (rate === null) return super.run(fn, ...args);
     if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
-    return super.run(startThrough, rate, fn as (...a: unknown[]) => unknown, args) as Deferred<Awaited<R>>;
+    return super.run(
+      startThrough,
+      this.#rate as RateLimiter,
+      fn as (...a: unknown[]) => unknown,
+      args,
+    ) as Deferred<Awaited<R>>;
   }
 
-  override acquire(): Deferred<this> {
-    const rate = this.#rate;
-    return rate === null ? super.acquire() : this.#acquireThrough(super.acquire(), rate);
-  }
-
-  /** A rated acquire: the token first, then the rate; cancelling gives back whatever is held. */
-  #acquireThrough(token: Deferred<this>, rate: RateLimiter): Deferred<this> {
+  /**
+   * `acquire()` of a semaphore with a rate, installed like {@link #runThrough}: the token first, then the rate;
+   * cancelling gives back whatever is held.
+   */
+  #acquireRated(): Deferred<this> {
+    const token = super.acquire();
+    const rate = this.#rate as RateLimiter;
     let forRate: Deferred<RateLimiter> | null = null;
     const out = new Deferred<this>(() => {
       if (forRate === null) token.cancel();
