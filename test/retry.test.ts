@@ -120,10 +120,10 @@ describe('retry', () => {
     expect(calls).toEqual([1]);
   });
 
-  it('stops before a wait that would take the total past maxWait', async () => {
+  it('stops before a wait that would take the total past maxTotalWait', async () => {
     const clock = new ManualClock();
     const { fn, calls } = flaky(10);
-    const d = retry(fn, { attempts: 10, minDelay: 100, factor: 2, jitter: 0, maxWait: 350, clock });
+    const d = retry(fn, { attempts: 10, minDelay: 100, factor: 2, jitter: 0, maxTotalWait: 350, clock });
     clock.advance(10_000);
     // Waits 100 and 200 fit in 350; the next, 400, would not.
     expect(calls).toEqual([1, 2, 3]);
@@ -166,6 +166,24 @@ describe('retry', () => {
     await expect(d).rejects.toBeInstanceOf(CancelledError);
     expect(cancelled).toBe(1);
     expect(clock.pending).toBe(0);
+  });
+
+  it('cancelling during an attempt fails at once, but the chain goes on only once that attempt has settled', () => {
+    const gate = new Deferred<undefined>();
+    // An attempt that, like getPage, lets its cancellation through only once it has let go of what it holds.
+    const attempt = new Deferred<number>(() => {});
+    attempt.addErrback((failure) => gate.addCallback(() => failure));
+    const d = retry(() => attempt, { clock: new ManualClock() });
+    let reached: unknown = null;
+    d.addErrback((failure) => {
+      reached = failure.value;
+      return null;
+    });
+    d.cancel();
+    expect(d.called).toBe(true);
+    expect(reached).toBe(null);
+    gate.callback(undefined);
+    expect(reached).toBeInstanceOf(CancelledError);
   });
 
   it('aborting the signal stops the retries', async () => {

@@ -368,7 +368,7 @@ describe("Twisted's lock and semaphore tests, in our words", () => {
   });
 
   it('cancelling an acquire still waiting fails it at once with CancelledError', () => {
-    for (const p of [new DeferredLock(), new DeferredSemaphore(1)]) {
+    for (const p of [new DeferredLock(), new DeferredSemaphore(1)] as ConcurrencyPrimitive[]) {
       p.acquire();
       const d = p.acquire();
       d.cancel();

@@ -96,7 +96,9 @@ export { RateLimiter, type RateLimiterOptions, type RateWindow } from './polite/
 export {
   attemptsOf,
   type HttpRetryOptions,
+  IDEMPOTENT_METHODS,
   parseRetryAfter,
+  RETRY_CODES,
   RETRY_STATUSES,
   type RetryEvent,
   type RetryOptions,
@@ -114,6 +116,7 @@ export {
   ConcurrencyPrimitive,
   DeferredLock,
   DeferredSemaphore,
+  type DeferredSemaphoreOptions,
   type WaitingQueue,
 } from './semaphore/index.js';
 export {

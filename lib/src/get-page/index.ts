@@ -7,9 +7,10 @@
 
 import { CancelledError, Deferred } from '../core/deferred.js';
 import { type ResponseHeaders, statusText } from '../core/errors.js';
+import { retryWith } from '../polite/retry.js';
 import { decodeBody, joined } from './decode.js';
 import { Exchange, type RawResponse } from './exchange.js';
-import { type GetPageOptions, settings, target } from './options.js';
+import { type GetPageOptions, type Settings, settings, target } from './options.js';
 
 export { closeDefaultAgent, DEFAULT_CONNECTIONS } from './dispatcher.js';
 export {
@@ -71,6 +72,17 @@ function fetchPage<B>(
     d.errback(new CancelledError('The request was aborted by its signal', { cause: signal.reason }));
     return d;
   }
+  if (s.retry === null) return exchange(start, s, finish);
+  // Each attempt is a whole exchange: its own timeout and redirects, and a typed failure for the policy to judge.
+  return retryWith(
+    () => exchange(start, s, finish),
+    s.retry,
+    signal,
+    'The request was aborted by its signal',
+  ) as Deferred<B>;
+}
+
+function exchange<B>(start: URL, s: Settings, finish: (r: RawResponse) => B): Deferred<B> {
   const x = new Exchange(start, s, finish);
   x.start();
   return x.d;
@@ -94,6 +106,10 @@ function fetchPage<B>(
  * {@link BadResponseError} and {@link InvalidURLError} (also for a URL that does not parse). `d.cancel()`, or aborting
  * `signal`, stops the request, closes its connection and fails the Deferred with `CancelledError`; the chain goes on
  * (and a semaphore or parallel() gets its slot back) once the connection has closed.
+ *
+ * With the `retry` option (`getPage(url, { retry: 3 })`), a failure worth it — a `429` or `503`, a lost connection, a
+ * timeout, for an idempotent method — is tried again after the wait `Retry-After` asks or a backoff; the failure after
+ * the last attempt is the same typed failure, carrying the attempts made (`attemptsOf(error)`).
  *
  * @throws {TypeError | RangeError} at once, for an option of the wrong type or out of range, or a `url` that is not a
  * string or URL.

@@ -1,6 +1,8 @@
 /** getPage's options: their defaults, and the checks that turn a wrong one into a TypeError or RangeError at the call. */
 import type { Dispatcher } from 'undici';
 import { InvalidURLError } from '../core/errors.js';
+import { describe } from '../polite/clock.js';
+import { type HttpRetryOptions, httpRetryPolicy, type RetrySettings } from '../polite/retry.js';
 import { VERSION } from '../version.js';
 
 /** Options of {@link getPage}, {@link getPageBytes} and {@link getResponse}. */
@@ -17,7 +19,8 @@ export interface GetPageOptions {
   /**
    * Milliseconds the whole exchange may take (connecting, every redirect, reading the body) before it fails with a
    * {@link TimeoutError}. `0` or `Infinity` means no limit; anything else must be at most 2^31−1 (about 24.8 days), the
-   * longest delay a Node timer keeps. Default 30000.
+   * longest delay a Node timer keeps. Default 30000. With `retry`, each attempt has its own `timeout` (the waits between
+   * attempts are not counted: `retry.maxTotalWait` bounds them).
    */
   timeout?: number;
   /** Whether to follow 301, 302, 303, 307 and 308 redirects. Default `true`. */
@@ -41,6 +44,21 @@ export interface GetPageOptions {
   dispatcher?: Dispatcher;
   /** The `User-Agent` header, unless `headers` has one. Default `async-batching/<version>`. */
   userAgent?: string;
+  /**
+   * Whether and how to try again after a failure: `false` or absent for one attempt; a number for that many attempts
+   * in all with the default policy; `true` for the default policy (3 attempts); or {@link HttpRetryOptions}. The
+   * default policy retries only idempotent methods (`methods`), on the statuses {@link RETRY_STATUSES} and on lost or
+   * refused connections and timeouts ({@link RETRY_CODES}); it waits as `Retry-After` asks (seconds or HTTP date; one
+   * longer than `maxRetryAfter`, default 60 s, ends the retries), otherwise an exponential backoff with jitter
+   * (`minDelay` 100, `factor` 2, `jitter` 0.5, `maxDelay` 30000), all waits together at most `maxTotalWait` (default
+   * Infinity). Each attempt is a whole exchange (its own `timeout` and redirects). The failure after the last attempt
+   * is the usual typed one (an `HttpError` stays an `HttpError`) with `attempts` set (see `attemptsOf`). Cancelling the
+   * Deferred or aborting `signal` stops the wait or the attempt in progress, and makes no further attempt.
+   *
+   * This is apart from the one silent resend of an idempotent request whose kept-alive connection the server had
+   * closed: that resend happens inside an attempt and is not counted as one.
+   */
+  retry?: number | boolean | HttpRetryOptions;
 }
 
 /** The default of the `timeout` option, in milliseconds. */
@@ -86,6 +104,8 @@ export interface Settings {
   maxBytes: number;
   signal: AbortSignal | undefined;
   dispatcher: Dispatcher | undefined;
+  /** How to retry, for this request's method; `null` for a single attempt. */
+  retry: RetrySettings | null;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -196,6 +216,7 @@ function checkedSettings(options: GetPageOptions): Settings {
     signal,
     dispatcher,
     userAgent = `async-batching/${VERSION}`,
+    retry,
   } = options;
   if (typeof method !== 'string' || !TOKEN.test(method)) {
     throw new TypeError(`Expected \`method\` to be an HTTP method name, got ${shown(method)}`);
@@ -244,10 +265,11 @@ function checkedSettings(options: GetPageOptions): Settings {
     );
   }
   const stripAcrossOrigins = checkedStripList(stripHeadersAcrossOrigins);
+  const upperMethod = method.toUpperCase();
   if (finalHeaders['user-agent'] === undefined && userAgent !== '') finalHeaders['user-agent'] = userAgent;
   if (finalHeaders['accept-encoding'] === undefined) finalHeaders['accept-encoding'] = ACCEPT_ENCODING;
   return {
-    method: method.toUpperCase(),
+    method: upperMethod,
     headers: finalHeaders,
     body: body ?? undefined,
     timeout,
@@ -257,7 +279,28 @@ function checkedSettings(options: GetPageOptions): Settings {
     maxBytes,
     signal,
     dispatcher,
+    retry: checkedRetry(retry, upperMethod),
   };
+}
+
+/** The `retry` option as the settings of a retry for `method`, or `null` for none. */
+function checkedRetry(retry: unknown, method: string): RetrySettings | null {
+  if (retry === undefined || retry === false) return null;
+  if (retry === true) return httpRetryPolicy({}, 'retry.')(method);
+  if (typeof retry === 'number') {
+    if (!Number.isInteger(retry) || retry < 1) {
+      throw new RangeError(
+        `Expected \`retry\` to be a whole number of attempts >= 1, got ${describe(retry)}`,
+      );
+    }
+    return httpRetryPolicy({ attempts: retry }, 'retry.')(method);
+  }
+  if (typeof retry !== 'object' || retry === null) {
+    throw new TypeError(
+      `Expected \`retry\` to be a number of attempts, a boolean or an object of retry options, got ${describe(retry)}`,
+    );
+  }
+  return httpRetryPolicy(retry as HttpRetryOptions, 'retry.')(method);
 }
 
 /** Parses a URL to fetch; only http: and https: are ever requested. */

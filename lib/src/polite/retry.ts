@@ -7,10 +7,26 @@
  * `AbortSignal` but cannot cancel the attempt in flight when that attempt is a Deferred; and it waits on the real
  * timers, where our tests drive an injected {@link Clock}. The loop itself is short, so it lives here.
  *
- * Why `retrying(getPage)` is not undici's retry interceptor (`interceptors.retry`, which it would otherwise be):
- * that one retries below getPage, invisibly — it reports no attempt count, has no jitter and no cap on the total wait,
- * and a failure after its last attempt is undici's own `RequestRetryError` rather than our typed `HttpError`. For
- * transport-level retries it is still the right tool: pass `dispatcher: new Agent().compose(interceptors.retry(...))`.
+ * Why getPage's `retry` option (and `retrying`) is built on this loop and not on undici's retry support
+ * (`interceptors.retry`, i.e. its `RetryHandler`), as the design asks of undici's interceptors where they fit — read
+ * for undici 8.13 (lib/handler/retry-handler.js). Its policy hook (`retry(err, state, cb)`) could take our backoff,
+ * jitter, caps and clock, but what surrounds the hook does not fit:
+ * - it retries below getPage's exchange, per dispatch: getPage follows redirects itself, so each hop would get its own
+ *   attempts and wait budget, and getPage's `timeout` (a timer over the exchange) would span every attempt and wait and
+ *   abort them all — a timed-out attempt could never be retried;
+ * - the hook is handed undici's raw errors (`ECONNRESET`, `RequestRetryError`), not our typed ones, so `shouldRetry`
+ *   and the status and code lists would see something else than the caller finally gets;
+ * - after the last attempt a retried status arrives as undici's `RequestRetryError` without the body; keeping the
+ *   response instead (`throwOnError: false`) pauses the connection with the unread `429` on it for the whole
+ *   `Retry-After` wait, holding a pool slot to a server that asked us to go away;
+ * - its own policy caps a `Retry-After` at `maxTimeout` (retrying sooner than the server asked) rather than giving
+ *   up, reads HTTP dates with `Date.now()`, and waits on the real timers;
+ * - it also resumes a broken body with a `Range` request and retries `UND_ERR_SOCKET`, overlapping getPage's own
+ *   stale keep-alive retry.
+ * What it would have saved is one `dispatch()` per attempt, which a fresh exchange does anyway; so each attempt is a
+ * whole getPage exchange (own timeout, redirects, typed failure) driven by {@link retry}'s loop, the one
+ * implementation. For transport-level retries under a single exchange the interceptor still fits: pass
+ * `dispatcher: new Agent().compose(interceptors.retry(...))`.
  */
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
 import { AsyncBatchingError, HttpError } from '../core/errors.js';
@@ -42,13 +58,16 @@ export interface RetryOptions {
    * "full jitter"). Default 0.5: from half the backoff to all of it. Spread keeps many clients from retrying in step.
    */
   jitter?: number;
-  /** The most milliseconds to spend waiting between attempts, all waits together; a retry that would go past it is not made. Default Infinity. */
-  maxWait?: number;
+  /**
+   * The most milliseconds to spend waiting between attempts, all waits together; a retry whose wait would take the
+   * total past it is not made (the last failure is the outcome). Default Infinity.
+   */
+  maxTotalWait?: number;
   /** Whether a failure is worth another attempt. Default: every error but a `CancelledError`. */
   shouldRetry?: (error: unknown, attempt: number) => boolean;
   /**
    * The wait a failure asks for, in milliseconds (e.g. from `Retry-After`), or `undefined` to use the backoff. A wait
-   * asked for this way is neither jittered nor capped by `maxDelay`, but still counts against `maxWait`.
+   * asked for this way is neither jittered nor capped by `maxDelay`, but still counts against `maxTotalWait`.
    */
   delayFor?: (error: unknown, attempt: number) => number | undefined;
   /** Told of each retry before its wait. */
@@ -74,6 +93,12 @@ function checkFn(value: unknown, name: string): void {
   }
 }
 
+function checkObject(value: unknown, name: string): void {
+  if (value === null || typeof value !== 'object') {
+    throw new TypeError(`Expected \`${name}\` to be an object, got ${describe(value)}`);
+  }
+}
+
 /** Records on the error that gave up how many attempts were made (readable with {@link attemptsOf}). */
 function markAttempts(error: unknown, attempts: number): void {
   if (error instanceof AsyncBatchingError) error.attempts = attempts;
@@ -89,13 +114,14 @@ export function attemptsOf(error: unknown): number | undefined {
   return typeof n === 'number' ? n : undefined;
 }
 
-interface Settings {
+/** @internal {@link RetryOptions}, checked, with the defaults filled in. */
+export interface RetrySettings {
   attempts: number;
   minDelay: number;
   factor: number;
   maxDelay: number;
   jitter: number;
-  maxWait: number;
+  maxTotalWait: number;
   clock: Clock;
   random: () => number;
   shouldRetry: (error: unknown, attempt: number) => boolean;
@@ -103,23 +129,24 @@ interface Settings {
   onRetry: ((event: RetryEvent) => void) | undefined;
 }
 
-function readOptions(options: RetryOptions): Settings {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
+/** Checks `options`; `prefix` goes before each option's name in messages (`retry.` for getPage's option). */
+function readOptions(options: RetryOptions, prefix = ''): RetrySettings {
+  checkObject(options, prefix === '' ? 'options' : prefix.slice(0, -1));
+  const jitter = checkNumber(options.jitter ?? 0.5, `${prefix}jitter`, 0);
+  if (jitter > 1) {
+    throw new RangeError(`Expected \`${prefix}jitter\` to be a number from 0 to 1, got ${jitter}`);
   }
-  const jitter = checkNumber(options.jitter ?? 0.5, 'jitter', 0);
-  if (jitter > 1) throw new RangeError(`Expected \`jitter\` to be a number from 0 to 1, got ${jitter}`);
-  checkFn(options.shouldRetry, 'shouldRetry');
-  checkFn(options.delayFor, 'delayFor');
-  checkFn(options.onRetry, 'onRetry');
-  checkFn(options.random, 'random');
+  checkFn(options.shouldRetry, `${prefix}shouldRetry`);
+  checkFn(options.delayFor, `${prefix}delayFor`);
+  checkFn(options.onRetry, `${prefix}onRetry`);
+  checkFn(options.random, `${prefix}random`);
   return {
-    attempts: checkWhole(options.attempts ?? 3, 'attempts', 1),
-    minDelay: checkNumber(options.minDelay ?? 100, 'minDelay', 0),
-    factor: checkNumber(options.factor ?? 2, 'factor', 1),
-    maxDelay: checkNumber(options.maxDelay ?? 30_000, 'maxDelay', 0),
+    attempts: checkWhole(options.attempts ?? 3, `${prefix}attempts`, 1),
+    minDelay: checkNumber(options.minDelay ?? 100, `${prefix}minDelay`, 0),
+    factor: checkNumber(options.factor ?? 2, `${prefix}factor`, 1),
+    maxDelay: checkNumber(options.maxDelay ?? 30_000, `${prefix}maxDelay`, 0),
     jitter,
-    maxWait: checkNumber(options.maxWait ?? Number.POSITIVE_INFINITY, 'maxWait', 0),
+    maxTotalWait: checkNumber(options.maxTotalWait ?? Number.POSITIVE_INFINITY, `${prefix}maxTotalWait`, 0),
     clock: options.clock === undefined ? systemClock : checkClock(options.clock),
     random: options.random ?? Math.random,
     shouldRetry: options.shouldRetry ?? ((e: unknown) => !(e instanceof CancelledError)),
@@ -137,25 +164,36 @@ function checkSignal(signal: unknown): AbortSignal | undefined {
 
 /**
  * Calls `fn(attempt)` (the first attempt is 1) until it succeeds, a failure is not worth retrying, the attempts run
- * out, or the next wait would go past `maxWait`; fires with the first success, or fails with the last error — the
- * very error the job failed with (an `HttpError` stays an `HttpError`), its `attempts` set to the attempts made.
+ * out, or the next wait would take the total past `maxTotalWait`; fires with the first success, or fails with the last
+ * error — the very error the job failed with (an `HttpError` stays an `HttpError`), its `attempts` set to the attempts
+ * made.
  *
  * The wait before attempt `n + 1` is `min(maxDelay, minDelay * factor^(n-1))`, of which a share `jitter` is random,
- * unless `delayFor` names a wait. Cancelling the returned Deferred (or aborting `signal`) cancels the attempt in flight
- * when it returned a Deferred, or the wait between attempts; no further attempt is made.
+ * unless `delayFor` names a wait. Cancelling the returned Deferred (or aborting `signal`) clears the wait between
+ * attempts, or cancels the attempt in flight when it returned a Deferred; no further attempt is made. In the second
+ * case the returned Deferred fails with `CancelledError` at once, but its chain goes on only once the cancelled
+ * attempt's Deferred has settled — so a semaphore or `parallel()` running the retry gets its slot back only when the
+ * attempt has let go of what it held (getPage: its connection).
+ *
+ * @throws {TypeError | RangeError} at once, for an option of the wrong type or out of range, naming it.
  */
 export function retry<R>(
   fn: (attempt: number) => R | PromiseLike<R>,
   options: RetryOptions = {},
 ): Deferred<Awaited<R>> {
   if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${describe(fn)}`);
-  return retryWith(fn, readOptions(options), checkSignal(options.signal));
+  return retryWith(fn, readOptions(options), checkSignal(options.signal), 'The operation was aborted');
 }
 
-function retryWith<R>(
+/**
+ * @internal The loop of {@link retry}, over checked settings. `abortMessage` is the message of the `CancelledError`
+ * an aborted `signal` fails it with (its `cause` is the signal's reason).
+ */
+export function retryWith<R>(
   fn: (attempt: number) => R | PromiseLike<R>,
-  settings: Settings,
+  settings: RetrySettings,
   signal: AbortSignal | undefined,
+  abortMessage: string,
 ): Deferred<Awaited<R>> {
   const {
     attempts,
@@ -163,7 +201,7 @@ function retryWith<R>(
     factor,
     maxDelay,
     jitter,
-    maxWait,
+    maxTotalWait,
     clock,
     random,
     shouldRetry,
@@ -175,6 +213,10 @@ function retryWith<R>(
   let timer: unknown = null;
   let inner: Deferred<unknown> | null = null;
   let stopped = false;
+  /** Told when the cancelled attempt's Deferred settles. */
+  let released: (() => void) | null = null;
+  /** Fires once the cancelled attempt's Deferred has settled: until then `out`'s chain waits. */
+  let hold: Deferred<undefined> | null = null;
   const out = new Deferred<Awaited<R>>(() => {
     stopped = true;
     finish();
@@ -184,8 +226,21 @@ function retryWith<R>(
     }
     const d = inner;
     inner = null;
-    d?.cancel();
+    if (d !== null) {
+      let settled = false;
+      released = () => {
+        settled = true;
+      };
+      d.cancel();
+      if (!settled) {
+        const h = new Deferred<undefined>();
+        hold = h;
+        released = () => h.callback(undefined);
+      }
+    }
+    if (signal?.aborted) out.errback(new CancelledError(abortMessage, { cause: signal.reason }));
   });
+  out.addErrback((failure: Failure) => (hold === null ? failure : hold.addCallback(() => failure)));
   const onAbort = () => {
     if (!out.called) out.cancel();
   };
@@ -195,11 +250,6 @@ function retryWith<R>(
   const failed = (failure: Failure): void => {
     inner = null;
     if (out.called) return;
-    if (stopped) {
-      // The attempt failed because the retry was cancelled: that failure is the outcome, whatever shouldRetry says.
-      out.errback(failure);
-      return;
-    }
     const error = failure.value;
     let delay: number | undefined;
     if (attempt < attempts && shouldRetry(error, attempt)) {
@@ -209,7 +259,7 @@ function retryWith<R>(
         const backoff = Math.min(maxDelay, minDelay * factor ** (attempt - 1));
         delay = backoff * (1 - jitter * random());
       }
-      if (waited + delay > maxWait) delay = undefined;
+      if (waited + delay > maxTotalWait) delay = undefined;
     }
     if (delay === undefined) {
       markAttempts(error, attempt);
@@ -232,6 +282,10 @@ function retryWith<R>(
     inner = d;
     d.addCallbacks(
       (value: unknown) => {
+        if (stopped) {
+          released?.();
+          return value;
+        }
         inner = null;
         if (!out.called) {
           finish();
@@ -240,7 +294,8 @@ function retryWith<R>(
         return undefined;
       },
       (failure: Failure) => {
-        failed(failure);
+        if (stopped) released?.();
+        else failed(failure);
         return null;
       },
     );
@@ -248,7 +303,7 @@ function retryWith<R>(
 
   if (signal?.aborted) {
     finish();
-    out.errback(new CancelledError('The operation was aborted', { cause: signal.reason }));
+    out.errback(new CancelledError(abortMessage, { cause: signal.reason }));
   } else next();
   return out;
 }
@@ -272,18 +327,46 @@ export function parseRetryAfter(
   return Math.max(0, at - now);
 }
 
-/** The statuses {@link retrying} retries by default: timeouts, too many requests, and the server errors that pass. */
-export const RETRY_STATUSES: readonly number[] = [408, 425, 429, 500, 502, 503, 504];
+/** The statuses HTTP retries retry by default: timeouts, too many requests, and the server errors that pass. */
+export const RETRY_STATUSES: readonly number[] = Object.freeze([408, 425, 429, 500, 502, 503, 504]);
 
-/** Options of {@link retrying}: {@link RetryOptions} plus what an HTTP failure is worth retrying. */
-export interface HttpRetryOptions extends Omit<RetryOptions, 'shouldRetry' | 'delayFor' | 'signal'> {
+/** The error codes HTTP retries retry by default: lost and refused connections, and timeouts. */
+export const RETRY_CODES: readonly string[] = Object.freeze([
+  'AB_ERR_CONNECTION_LOST',
+  'AB_ERR_CONNECTION_REFUSED',
+  'AB_ERR_TIMEOUT',
+]);
+
+/**
+ * The methods HTTP retries retry by default: the idempotent ones (RFC 9110, 9.2.2), which a server may receive twice
+ * without harm.
+ */
+export const IDEMPOTENT_METHODS: readonly string[] = Object.freeze([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'PUT',
+  'DELETE',
+]);
+
+/**
+ * Options of an HTTP retry: getPage's `retry` option, and {@link retrying}. {@link RetryOptions} (attempts, backoff,
+ * jitter, caps, clock) plus which failures are worth another attempt and how `Retry-After` is honoured.
+ */
+export interface HttpRetryOptions extends Omit<RetryOptions, 'delayFor' | 'signal'> {
   /** The `HttpError` statuses to retry. Default {@link RETRY_STATUSES}. */
   statuses?: readonly number[];
-  /**
-   * The other failures to retry, by error code. Default: lost and refused connections and timeouts
-   * (`AB_ERR_CONNECTION_LOST`, `AB_ERR_CONNECTION_REFUSED`, `AB_ERR_TIMEOUT`).
-   */
+  /** The other failures to retry, by error code. Default {@link RETRY_CODES}. */
   codes?: readonly string[];
+  /** The request methods that are retried at all. Default {@link IDEMPOTENT_METHODS}. */
+  methods?: readonly string[];
+  /**
+   * Whether a failure is worth another attempt, deciding alone: `methods`, `statuses` and `codes` are then not
+   * consulted (a `Retry-After` is still honoured, and `maxRetryAfter` still ends the retries). It is given the typed
+   * failure (`HttpError`, `TimeoutError`, ...) and the number of the attempt that failed.
+   */
+  shouldRetry?: (error: unknown, attempt: number) => boolean;
   /** Whether to wait as long as a `Retry-After` header asks (seconds or HTTP date). Default `true`. */
   retryAfter?: boolean;
   /** The longest `Retry-After` honoured, in milliseconds; a longer one ends the retries with that failure. Default 60000. */
@@ -292,56 +375,101 @@ export interface HttpRetryOptions extends Omit<RetryOptions, 'shouldRetry' | 'de
   now?: () => number;
 }
 
-const RETRY_CODES: readonly string[] = [
-  'AB_ERR_CONNECTION_LOST',
-  'AB_ERR_CONNECTION_REFUSED',
-  'AB_ERR_TIMEOUT',
-];
+function checkList<T>(value: unknown, name: string, ok: (item: unknown) => boolean, what: string): Set<T> {
+  if (!Array.isArray(value) || !value.every(ok)) {
+    throw new TypeError(`Expected \`${name}\` to be an array of ${what}, got ${describe(value)}`);
+  }
+  return new Set(value as T[]);
+}
+
+/**
+ * @internal Checks HTTP retry options once; the result gives the settings of a retry for one request's method.
+ * `prefix` goes before each option's name in messages (`retry.` for getPage's option).
+ */
+export function httpRetryPolicy(options: HttpRetryOptions, prefix = ''): (method: string) => RetrySettings {
+  checkObject(options, prefix === '' ? 'options' : prefix.slice(0, -1));
+  const statuses = checkList<number>(
+    options.statuses ?? RETRY_STATUSES,
+    `${prefix}statuses`,
+    (s) => Number.isInteger(s),
+    'status codes',
+  );
+  const codes = checkList<string>(
+    options.codes ?? RETRY_CODES,
+    `${prefix}codes`,
+    (c) => typeof c === 'string',
+    'error codes',
+  );
+  const methods = checkList<string>(
+    options.methods ?? IDEMPOTENT_METHODS,
+    `${prefix}methods`,
+    (m) => typeof m === 'string',
+    'method names',
+  );
+  const upperMethods = new Set([...methods].map((m) => m.toUpperCase()));
+  const honour = options.retryAfter ?? true;
+  if (typeof honour !== 'boolean') {
+    throw new TypeError(`Expected \`${prefix}retryAfter\` to be a boolean, got ${describe(honour)}`);
+  }
+  const maxRetryAfter = checkNumber(options.maxRetryAfter ?? 60_000, `${prefix}maxRetryAfter`, 0);
+  checkFn(options.now, `${prefix}now`);
+  checkFn(options.shouldRetry, `${prefix}shouldRetry`);
+  const now = options.now ?? Date.now;
+  const {
+    statuses: _s,
+    codes: _c,
+    methods: _m,
+    retryAfter: _r,
+    maxRetryAfter: _x,
+    now: _n,
+    ...rest
+  } = options;
+  const asked = (error: unknown): number | undefined =>
+    honour && error instanceof HttpError ? parseRetryAfter(error.headers['retry-after'], now()) : undefined;
+  const byLists = (error: unknown): boolean =>
+    error instanceof HttpError
+      ? statuses.has(error.status)
+      : error instanceof AsyncBatchingError && codes.has(error.code);
+  const decide = options.shouldRetry ?? byLists;
+  const worthIt = (error: unknown, attempt: number): boolean => {
+    if (error instanceof CancelledError || !decide(error, attempt)) return false;
+    const ms = asked(error);
+    return ms === undefined || ms <= maxRetryAfter;
+  };
+  const base = readOptions({ ...rest, shouldRetry: worthIt, delayFor: asked }, prefix);
+  // A method that is not retried gets one attempt; the caller's own shouldRetry may still retry any method.
+  const once = { ...base, attempts: 1 };
+  return (method) =>
+    options.shouldRetry !== undefined || upperMethods.has(method.toUpperCase()) ? base : once;
+}
 
 /**
  * Wraps a `getPage`-like function (`getPage`, `getPageBytes`, `getResponse`, or one of your own taking a URL and
- * options and failing with our typed errors) so that each call retries as `options` say: the statuses and error codes
- * listed, waiting as `Retry-After` asks when the server says. The options of a call (its `signal` included) are passed
- * through to every attempt; aborting that signal also stops the retries.
+ * options and failing with our typed errors) so that each call retries as `options` say — the same options and
+ * behaviour as getPage's own `retry` option, which is the simpler way for getPage itself: the statuses and error codes
+ * listed, for the idempotent methods (read from the call's `method` option, `GET` without one), waiting as
+ * `Retry-After` asks when the server says. The options of a call (its `signal` included) are passed through to every
+ * attempt; aborting that signal also stops the retries.
  *
  * ```ts
  * const politeGet = retrying(getPage, { attempts: 4, minDelay: 200 });
  * politeGet(url).addCallback(console.log);
  * ```
+ *
+ * @throws {TypeError | RangeError} at once, for an option of the wrong type or out of range, naming it.
  */
-export function retrying<O extends { signal?: AbortSignal }, R>(
+export function retrying<O extends { signal?: AbortSignal; method?: string }, R>(
   get: (url: string | URL, options?: O) => Deferred<R> | PromiseLike<R>,
   options: HttpRetryOptions = {},
 ): (url: string | URL, requestOptions?: O) => Deferred<R> {
   if (typeof get !== 'function')
     throw new TypeError(`Expected \`get\` to be a function, got ${describe(get)}`);
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
-  }
-  const statuses = new Set(options.statuses ?? RETRY_STATUSES);
-  const codes = new Set(options.codes ?? RETRY_CODES);
-  const honour = options.retryAfter ?? true;
-  const maxRetryAfter = checkNumber(options.maxRetryAfter ?? 60_000, 'maxRetryAfter', 0);
-  const now = options.now ?? Date.now;
-  const { statuses: _s, codes: _c, retryAfter: _r, maxRetryAfter: _m, now: _n, ...rest } = options;
-  const retryOptions: RetryOptions = {
-    ...rest,
-    shouldRetry: (error) => {
-      if (error instanceof HttpError) {
-        if (!statuses.has(error.status)) return false;
-        const ms = honour ? parseRetryAfter(error.headers['retry-after'], now()) : undefined;
-        return ms === undefined || ms <= maxRetryAfter;
-      }
-      return error instanceof AsyncBatchingError && codes.has(error.code);
-    },
-    delayFor: (error) =>
-      honour && error instanceof HttpError ? parseRetryAfter(error.headers['retry-after'], now()) : undefined,
-  };
-  const settings = readOptions(retryOptions);
+  const policy = httpRetryPolicy(options);
   return (url, requestOptions) =>
     retryWith(
       () => get(url, requestOptions) as Deferred<R> | PromiseLike<R>,
-      settings,
+      policy(typeof requestOptions?.method === 'string' ? requestOptions.method : 'GET'),
       checkSignal(requestOptions?.signal),
+      'The operation was aborted',
     ) as Deferred<R>;
 }
