@@ -167,6 +167,52 @@ describe('npm run notebooks -- --check --kernel tslab,deno', () => {
   });
 });
 
+describe('Deno comes from the npm registry, pinned, or from where the user says', () => {
+  /** Runs `denoPath()` in a fresh process with `env`, and returns what it printed or the error it threw. */
+  function denoPathWith(env: NodeJS.ProcessEnv): Promise<CliResult> {
+    const script = `import(${JSON.stringify(join(ROOT, 'tools', 'notebooks', 'deno.ts'))}).then(
+      (m) => console.log(m.denoPath()),
+      (e) => { console.error(e.name + ': ' + e.message); process.exitCode = 1; })`;
+    return new Promise((done) => {
+      execFile(
+        process.execPath,
+        ['-e', script],
+        { env: { ...process.env, ...env } },
+        (error, stdout, stderr) => {
+          done({ code: error ? 1 : 0, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  it('refuses a deno of another version, naming the variable and the version needed', async () => {
+    const wrong = await denoPathWith({ ASYNC_BATCHING_DENO: '/bin/true' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('DenoUnavailableError: ASYNC_BATCHING_DENO=/bin/true does not run');
+    expect(wrong.stderr).toContain('the checks need Deno 2.9.6');
+  });
+
+  it('does not fetch when told not to, and says how to provide Deno instead', async () => {
+    const empty = await mkdtemp(join(dir, 'no-deno-'));
+    const refused = await denoPathWith({
+      ASYNC_BATCHING_DENO: '',
+      ASYNC_BATCHING_DENO_CACHE: empty,
+      ASYNC_BATCHING_NO_DENO_DOWNLOAD: '1',
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /Deno 2\.9\.6 is not in .*no-deno-.* and ASYNC_BATCHING_NO_DENO_DOWNLOAD=1 forbids/,
+    );
+    expect(refused.stderr).toContain('set ASYNC_BATCHING_DENO to a deno 2.9.6 executable');
+  });
+
+  it('uses the cached Deno 2.9.6 when there is one', async () => {
+    const cached = await denoPathWith({});
+    expect(cached.code, cached.stderr).toBe(0);
+    expect(cached.stdout.trim()).toBe(denoPath());
+  });
+});
+
 describe('the Deno kernel never outlives the runner', () => {
   it('ends the Deno kernel and removes its connection file when the runner gets SIGKILL mid-cell', async () => {
     const marker = join(dir, 'endless.started');

@@ -40,6 +40,9 @@ export function denoVersion(deno: string): string | null {
 }
 
 let found: string | undefined;
+// A failed fetch is not tried again by the same process: a run of twelve notebooks reports it once per notebook
+// without twelve downloads.
+let failed: DenoUnavailableError | undefined;
 
 /**
  * The path of a Deno of {@link DENO_VERSION}: `$ASYNC_BATCHING_DENO`, else the cached one, else fetched now with
@@ -48,6 +51,17 @@ let found: string | undefined;
  */
 export function denoPath(env: NodeJS.ProcessEnv = process.env): string {
   if (found) return found;
+  if (failed) throw failed;
+  try {
+    found = locateDeno(env);
+    return found;
+  } catch (error) {
+    if (error instanceof DenoUnavailableError) failed = error;
+    throw error;
+  }
+}
+
+function locateDeno(env: NodeJS.ProcessEnv): string {
   const given = env[DENO_ENV];
   if (given) {
     const version = denoVersion(given);
@@ -56,15 +70,11 @@ export function denoPath(env: NodeJS.ProcessEnv = process.env): string {
         `${DENO_ENV}=${given} ${version ? `is Deno ${version}` : 'does not run'}; the checks need Deno ${DENO_VERSION}`,
       );
     }
-    found = given;
     return given;
   }
   const cache = denoCache(env);
   const cached = cachedDeno(cache);
-  if (cached) {
-    found = cached;
-    return cached;
-  }
+  if (cached) return cached;
   if (env[NO_DOWNLOAD_ENV] === '1') {
     throw new DenoUnavailableError(
       `Deno ${DENO_VERSION} is not in ${cache} and ${NO_DOWNLOAD_ENV}=1 forbids fetching it; ` +
@@ -93,7 +103,6 @@ export function denoPath(env: NodeJS.ProcessEnv = process.env): string {
       `could not fetch Deno ${DENO_VERSION} into ${cache} (npm install deno@${DENO_VERSION} failed; see above)`,
     );
   }
-  found = fetched;
   return fetched;
 }
 

@@ -1,7 +1,7 @@
 /**
- * A minimal Jupyter client for one kernel (tslab or Deno's, see `kernels.ts`): starts the kernel process, speaks the Jupyter messaging protocol
- * (v5.3, HMAC-SHA256 signed multipart messages over ZeroMQ) on its shell, iopub and control channels, and cleans the
- * process up however the session ends.
+ * A minimal Jupyter client for one kernel (tslab or Deno's, see `kernels.ts`): starts the kernel process, speaks
+ * the Jupyter messaging protocol (v5.3, HMAC-SHA256 signed multipart messages over ZeroMQ) on its shell, iopub and
+ * control channels, and cleans the process up however the session ends.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -200,7 +200,8 @@ export class Kernel {
   }
 
   /**
-   * Starts a kernel (tslab unless `options.kernel` says otherwise) in `options.cwd` and resolves once it answers on shell and publishes on iopub.
+   * Starts a kernel (tslab unless `options.kernel` says otherwise) in `options.cwd` and resolves once it answers on
+   * shell and publishes on iopub.
    * @throws {KernelDiedError} when the process exits during start-up.
    * @throws {KernelTimeoutError} when it is not ready within `startupTimeoutMs`; the process is killed.
    */
