@@ -18,7 +18,8 @@ import {
 } from 'async-batching';
 import { type PoliteSite, startPoliteSite } from 'async-batching/demo';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { interceptWithNock } from './helpers/nock.ts';
 
 const ORIGIN = 'http://retry.test';
 
@@ -51,18 +52,7 @@ function answering(path: string, answers: [number, Record<string, string>?][], m
 }
 
 describe('getPage retry option (nock)', () => {
-  beforeAll(() => {
-    nock.disableNetConnect();
-  });
-  afterEach(() => {
-    nock.abortPendingRequests();
-    nock.cleanAll();
-  });
-  afterAll(async () => {
-    await closeDefaultAgent();
-    nock.enableNetConnect();
-    nock.restore();
-  });
+  interceptWithNock();
 
   it('refuses bad retry options with a TypeError or RangeError naming them', () => {
     const url = `${ORIGIN}/x`;

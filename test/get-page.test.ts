@@ -7,7 +7,6 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import {
   BadResponseError,
   CancelledError,
-  closeDefaultAgent,
   DEFAULT_MAX_BYTES,
   Deferred,
   GetPageError,
@@ -25,7 +24,8 @@ import {
 } from 'async-batching';
 import nock from 'nock';
 import { MockAgent } from 'undici';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { interceptWithNock } from './helpers/nock.ts';
 
 const ORIGIN = 'http://pages.test';
 
@@ -39,20 +39,7 @@ async function failureOf(d: PromiseLike<unknown>): Promise<Error> {
   throw new Error('Expected the Deferred to fail');
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-
-afterEach(() => {
-  nock.abortPendingRequests();
-  nock.cleanAll();
-});
-
-afterAll(async () => {
-  await closeDefaultAgent();
-  nock.enableNetConnect();
-  nock.restore();
-});
+interceptWithNock();
 
 describe('getPage', () => {
   it('returns a Deferred that delivers the body as text to addCallback, with extra arguments', async () => {

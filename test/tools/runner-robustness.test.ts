@@ -116,6 +116,48 @@ async function runnerInEndlessCell(
   return { runner, kernel: kernel.pid, connectionDir: resolve(config, '..') };
 }
 
+describe("what the kernel starts is not the runner's", () => {
+  it(
+    'a process forked by a cell gets neither the lifeline nor the preload, and its IPC channel works',
+    async () => {
+      const child = join(dir, 'forked-child.cjs');
+      await writeFile(
+        child,
+        `process.on('message', (m) => process.send({
+        echo: m,
+        lifeline: process.env.ASYNC_BATCHING_KERNEL_LIFELINE ?? null,
+        folder: process.env.ASYNC_BATCHING_KERNEL_DIR ?? null,
+        preload: process.execArgv.some((arg) => arg.includes('kernel-preload')),
+      }, () => process.exit(0)));`,
+      );
+      const path = join(dir, 'forks.ipynb');
+      await writeFile(
+        path,
+        serializeNotebook(
+          notebook(
+            `const { fork } = require('node:child_process');
+const forked = fork(${JSON.stringify(child)});
+const answer = new Promise((resolve) => forked.once('message', resolve));
+for (let i = 0; i < 50; i++) forked.send('x'.repeat(1000));
+console.log(JSON.stringify(await answer));`,
+          ),
+        ),
+      );
+      const result = await runNotebook(path, { cellTimeoutMs: 60_000 });
+      expect(result.failure).toBeNull();
+      const cell = result.notebook?.cells[0] as CodeCell;
+      const printed = joinText((cell.outputs[0] as { text: string[] }).text);
+      expect(JSON.parse(printed)).toEqual({
+        echo: 'x'.repeat(1000),
+        lifeline: null,
+        folder: null,
+        preload: false,
+      });
+    },
+    SLOW,
+  );
+});
+
 describe('the kernel never outlives the runner', () => {
   for (const [signal, endless] of [
     ['SIGKILL', 'while (true) {}'],

@@ -36,10 +36,21 @@ zmq.Reply = queued(zmq.Reply, {});
 // kernel goes too, with its connection folder (the file in it holds the HMAC key). The pipe is watched from a worker
 // thread, because a cell stuck in a synchronous loop never lets the main thread see it close.
 const connectionDir = process.env.ASYNC_BATCHING_KERNEL_DIR;
+const lifeline = process.env.ASYNC_BATCHING_KERNEL_LIFELINE;
+// None of this is for the processes a notebook starts (a forked worker, say): fork() passes on the environment and
+// this process's execArgv, and in a forked child fd 3 is its IPC channel, which a watchdog here would read from (one
+// cell of notebook 12, with a forked BullMQ worker, took 39 s instead of 13), and its exit would delete our
+// connection folder.
+delete process.env.ASYNC_BATCHING_KERNEL_DIR;
+delete process.env.ASYNC_BATCHING_KERNEL_LIFELINE;
+const preloadAt = process.execArgv.findIndex(
+  (arg, i) => (arg === '--require' || arg === '-r') && process.execArgv[i + 1] === __filename,
+);
+if (preloadAt >= 0) process.execArgv.splice(preloadAt, 2);
 process.on('exit', () => {
   if (connectionDir) rmSync(connectionDir, { recursive: true, force: true });
 });
-if (process.env.ASYNC_BATCHING_KERNEL_LIFELINE === '3') {
+if (lifeline === '3') {
   const { Worker } = require('node:worker_threads');
   const watchdog = new Worker(
     `const { rmSync } = require('node:fs');

@@ -15,7 +15,12 @@ const cleanUp = () => {
 };
 process.on('exit', cleanUp);
 
-const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+const lifeline = process.env.ASYNC_BATCHING_KERNEL_LIFELINE;
+// The kernel and what its notebooks start get neither: the lifeline and the folder are this supervisor's.
+const env = { ...process.env };
+delete env.ASYNC_BATCHING_KERNEL_DIR;
+delete env.ASYNC_BATCHING_KERNEL_LIFELINE;
+const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
 child.on('error', (error) => {
   process.stderr.write(`could not start ${command}: ${error.message}\n`);
   process.exit(127);
@@ -25,7 +30,7 @@ for (const signal of /** @type {NodeJS.Signals[]} */ (['SIGTERM', 'SIGINT', 'SIG
   process.on(signal, () => child.kill(signal));
 }
 
-if (process.env.ASYNC_BATCHING_KERNEL_LIFELINE === '3') {
+if (lifeline === '3') {
   const lifeline = new Socket({ fd: 3, readable: true, writable: false });
   const end = () => {
     child.kill('SIGKILL');
