@@ -53,9 +53,10 @@ describe('benchmark harness (tiny counts)', () => {
     results.push(c);
   });
 
-  it('measures DeferredList against Promise.allSettled', async () => {
+  it('measures DeferredList and gatherResults against Promise.allSettled and Promise.all', async () => {
     const c = await deferredListComparison({ count: 2_000, warmup: 0, rounds: 1 });
-    expectWellFormed(c, ['DeferredList', 'Promise.allSettled']);
+    expectWellFormed(c, ['DeferredList', 'gatherResults', 'Promise.all', 'Promise.allSettled']);
+    expect(c.notes?.[0]).toMatch(/^gatherResults takes [\d.]+x the time of Promise\.all/);
     results.push(c);
   });
 
