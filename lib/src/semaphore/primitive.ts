@@ -367,22 +367,12 @@ export abstract class ConcurrencyPrimitive {
       this._jobEnded(t);
       return;
     }
-    if (this._waitingCount === 0 && !this._draining) {
-      // Nobody's code runs when the token goes back: no pause needed (bench row "DeferredSemaphore.run", where most
-      // jobs find the queue empty at the end).
-      this._jobEnded(t);
-      fire(t, outcome);
-      return;
-    }
+    const inDrain = this._draining;
     t.pause();
     fire(t, outcome);
-    if (this._draining) {
-      this._resumeLater.push(t);
-      this._jobEnded(t);
-      return;
-    }
+    if (inDrain) this._resumeLater.push(t);
     this._jobEnded(t);
-    t.unpause();
+    if (!inDrain) t.unpause();
   }
 
   /** @internal A running job's token comes back, and goes to the next waiter. */
