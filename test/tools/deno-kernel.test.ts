@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
 import { denoPath } from '../../tools/notebooks/deno.ts';
+import { notebookOf } from '../helpers/notebooks.ts';
 import { childrenOf, isAlive } from '../helpers/processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -37,22 +38,12 @@ function run(script: string, args: string[]): Promise<CliResult> {
   });
 }
 
+/** A notebook recorded for tslab, a markdown cell first (cell numbers count it), then a code cell per source. */
 function notebook(...sources: string[]): Notebook {
-  return {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { display_name: 'TypeScript', language: 'typescript', name: 'tslab' } },
-    cells: [
-      { cell_type: 'markdown', metadata: {}, source: '# A fixture' },
-      ...sources.map((source) => ({
-        cell_type: 'code' as const,
-        metadata: {},
-        source,
-        outputs: [],
-        execution_count: null,
-      })),
-    ],
-  };
+  const kernelspec = { display_name: 'TypeScript', language: 'typescript', name: 'tslab' };
+  const built = notebookOf(sources, { kernelspec });
+  built.cells.unshift({ cell_type: 'markdown', metadata: {}, source: '# A fixture' });
+  return built;
 }
 
 let dir: string;

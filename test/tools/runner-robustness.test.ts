@@ -4,9 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
+import { type CodeCell, joinText, serializeNotebook } from '../../tools/nbformat/index.ts';
 import { OutputRecorder } from '../../tools/notebooks/outputs.ts';
 import { runNotebook } from '../../tools/notebooks/run.ts';
+import { notebookOf } from '../helpers/notebooks.ts';
 import { childrenOf, isAlive } from '../helpers/processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -14,20 +15,7 @@ const CLI = join(ROOT, 'tools', 'run-notebooks.ts');
 // Kernel start-up and a 100,000-line cell take long on a loaded machine; these limits only bound a hang.
 const SLOW = 600_000;
 
-function notebook(...sources: string[]): Notebook {
-  return {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {},
-    cells: sources.map((source) => ({
-      cell_type: 'code',
-      metadata: {},
-      source,
-      outputs: [],
-      execution_count: null,
-    })),
-  };
-}
+const notebook = (...sources: string[]) => notebookOf(sources);
 
 let dir: string;
 const started: ChildProcess[] = [];
