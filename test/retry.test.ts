@@ -186,6 +186,30 @@ describe('retry', () => {
     expect(reached).toBeInstanceOf(CancelledError);
   });
 
+  it('takes a signal from another realm, as getPage does, and refuses one without the listener API', async () => {
+    const listeners: (() => void)[] = [];
+    const foreign = {
+      aborted: false,
+      reason: new Error('stopped from elsewhere'),
+      addEventListener: (_: string, listener: () => void) => listeners.push(listener),
+      removeEventListener: () => {},
+    };
+    const clock = new ManualClock();
+    const d = retry(() => Promise.reject(new Error('down')), {
+      attempts: 5,
+      clock,
+      signal: foreign as never,
+    });
+    await Promise.resolve();
+    foreign.aborted = true;
+    for (const listener of listeners) listener();
+    await expect(d).rejects.toBeInstanceOf(CancelledError);
+    const half = { aborted: false, addEventListener() {} };
+    expect(() => retry(() => 1, { signal: half as never })).toThrow(
+      /Expected `signal` to be an AbortSignal.*got/,
+    );
+  });
+
   it('aborting the signal stops the retries', async () => {
     const clock = new ManualClock();
     const ac = new AbortController();

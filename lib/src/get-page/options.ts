@@ -1,5 +1,7 @@
 /** getPage's options: their defaults, and the checks that turn a wrong one into a TypeError or RangeError at the call. */
+
 import type { Dispatcher } from 'undici';
+import { isAbortSignal } from '../abort-signal.js';
 import { InvalidURLError } from '../core/errors.js';
 import { describe } from '../polite/clock.js';
 import { type HttpRetryOptions, httpRetryPolicy, type RetrySettings } from '../polite/retry.js';
@@ -186,18 +188,6 @@ function checkedStripList(list: unknown): Set<string> | null {
   }
   for (const name of list as string[]) strip.add(name.toLowerCase());
   return strip;
-}
-
-/** Whether `signal` can be listened to and let go of, as getPage does: an AbortSignal, of this realm or another. */
-function isAbortSignal(signal: unknown): signal is AbortSignal {
-  if (signal instanceof AbortSignal) return true;
-  if (typeof signal !== 'object' || signal === null) return false;
-  const s = signal as Partial<AbortSignal>;
-  return (
-    typeof s.aborted === 'boolean' &&
-    typeof s.addEventListener === 'function' &&
-    typeof s.removeEventListener === 'function'
-  );
 }
 
 function checkedSettings(options: GetPageOptions): Settings {

@@ -28,6 +28,7 @@
  * implementation. For transport-level retries under a single exchange the interceptor still fits: pass
  * `dispatcher: new Agent().compose(interceptors.retry(...))`.
  */
+import { isAbortSignal } from '../abort-signal.js';
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
 import { AsyncBatchingError, HttpError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
@@ -155,8 +156,9 @@ function readOptions(options: RetryOptions, prefix = ''): RetrySettings {
   };
 }
 
+/** The `signal` option, checked as getPage checks its own: an AbortSignal of any realm. */
 function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+  if (signal !== undefined && !isAbortSignal(signal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
   }
   return signal;
