@@ -4,14 +4,16 @@
  * into a temporary folder, and fails naming the notebook, kernel and cell when a cell errors that is not tagged
  * `raises-exception`. The notebooks in the repository are never written.
  */
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import pLimit from 'p-limit';
+import { kernelList, positiveNumber } from './notebooks/cli-options.ts';
 import { findJupyter, INSTALL_HINT, installKernelspecs, jupyterEnv, ROOT } from './notebooks/jupyter-env.ts';
-import { KERNEL_NAMES, type KernelName, kernelKind } from './notebooks/kernels.ts';
+import { KERNEL_NAMES, type KernelName } from './notebooks/kernels.ts';
 
 const MARKER = 'ASYNC_BATCHING_CELL_ERROR ';
 
@@ -47,16 +49,6 @@ interface Outcome {
   ok: boolean;
   message: string;
   seconds: number;
-}
-
-function positiveNumber(name: string, integer: boolean) {
-  return (value: string): number => {
-    const number = Number(value);
-    if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
-      throw new InvalidArgumentError(`${name} must be a positive ${integer ? 'whole number' : 'number'}.`);
-    }
-    return number;
-  };
 }
 
 function firstErrorLine(stderr: string): string {
@@ -144,13 +136,7 @@ async function main(): Promise<number> {
     .option(
       '--kernel <names>',
       `kernels to run on, comma-separated: ${KERNEL_NAMES.join(', ')}`,
-      (value: string) => {
-        try {
-          return [...new Set(value.split(',').map((name) => kernelKind(name.trim()).name))];
-        } catch (error) {
-          throw new InvalidArgumentError((error as Error).message);
-        }
-      },
+      kernelList,
       [...KERNEL_NAMES] as KernelName[],
     )
     .option('--timeout <seconds>', 'time allowed for one cell', positiveNumber('--timeout', false), 60)

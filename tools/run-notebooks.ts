@@ -4,39 +4,21 @@
  * Executes notebooks in tslab kernels (or Deno's) and writes their outputs back as Jupyter would, or with `--check`
  * compares a fresh run against the recorded outputs without writing anything.
  */
+
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import pLimit from 'p-limit';
 import { joinText, removeUnfinishedWrites, writeNotebook } from './nbformat/index.ts';
 import { compareNotebooks } from './notebooks/check.ts';
+import { kernelList, positiveNumber } from './notebooks/cli-options.ts';
 import { killAllKernels } from './notebooks/kernel.ts';
-import { KERNEL_NAMES, type KernelName, kernelKind } from './notebooks/kernels.ts';
+import { KERNEL_NAMES, type KernelName } from './notebooks/kernels.ts';
 import { Progress } from './notebooks/progress.ts';
 import { type CellProblem, type RunResult, runNotebook } from './notebooks/run.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-
-function positiveNumber(name: string, integer: boolean) {
-  return (value: string): number => {
-    const number = Number(value);
-    if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
-      throw new InvalidArgumentError(`${name} must be a positive ${integer ? 'whole number' : 'number'}.`);
-    }
-    return number;
-  };
-}
-
-/** Parses `--kernel tslab,deno` into kernel names, each once, in the order given. */
-function kernelList(value: string): KernelName[] {
-  const names = value.split(',').map((name) => name.trim());
-  try {
-    return [...new Set(names.map((name) => kernelKind(name).name))];
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
 
 async function notebooksIn(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
