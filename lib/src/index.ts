@@ -25,18 +25,7 @@ export {
   QueueUnderflow,
 } from './blocks/queue.js';
 export { RateLimiter, type RateLimiterOptions, type RateWindow } from './blocks/rate-limiter.js';
-export {
-  attemptsOf,
-  type HttpRetryOptions,
-  IDEMPOTENT_METHODS,
-  parseRetryAfter,
-  RETRY_CODES,
-  RETRY_STATUSES,
-  type RetryEvent,
-  type RetryOptions,
-  retry,
-  retrying,
-} from './blocks/retry.js';
+export { attemptsOf, type RetryEvent, type RetryOptions, retry } from './blocks/retry.js';
 export {
   ConcurrencyPrimitive,
   DeferredLock,
@@ -127,3 +116,11 @@ export {
   type PageResponse,
   SAFE_CROSS_ORIGIN_HEADERS,
 } from './io/get-page/index.js';
+export {
+  type HttpRetryOptions,
+  IDEMPOTENT_METHODS,
+  parseRetryAfter,
+  RETRY_CODES,
+  RETRY_STATUSES,
+  retrying,
+} from './io/get-page/retry-policy.js';

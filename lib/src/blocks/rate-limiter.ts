@@ -32,7 +32,8 @@
  * The test in `test/rate-limiter.test.ts` compares this with the plain model in `test/reference/rate-limiter.ts`.
  */
 
-import { type Clock, checkClock, checkWhole, describe, systemClock } from '../core/clock.js';
+import { checkWhole, describe } from '../core/args.js';
+import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
 import { runInto, startJob } from './job.js';
 

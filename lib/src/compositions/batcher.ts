@@ -9,7 +9,8 @@
  */
 
 import { runInto } from '../blocks/job.js';
-import { type Clock, checkClock, checkWhole, describe, systemClock } from '../core/clock.js';
+import { checkWhole, describe } from '../core/args.js';
+import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
 import { BatchResultCountError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';

@@ -1,3 +1,5 @@
+import { checkFiniteNumber, describe } from './args.js';
+
 /**
  * The time source of the polite helpers (rate limiter, retry, batcher). Injecting one is how tests drive time by hand
  * instead of sleeping, as Twisted's `task.Clock` does for its schedulers.
@@ -73,29 +75,6 @@ export class ManualClock implements Clock {
     }
     this.#now = end;
   }
-}
-
-/** @internal */
-export function checkFiniteNumber(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** @internal A value as an error message shows it: its text, and its type when that is not a number. */
-export function describe(value: unknown): string {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
-  return `${String(value)} (${value === null ? 'null' : typeof value})`;
-}
-
-/** @internal */
-export function checkWhole(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= ${min}, got ${describe(value)}`);
-  }
-  return value;
 }
 
 /** @internal */

@@ -1,4 +1,4 @@
-import { describe } from '../../core/clock.js';
+import { describe } from '../../core/args.js';
 import { Deferred } from '../../core/deferred.js';
 import { TooManyReleasesError } from '../../core/errors.js';
 import type { Failure } from '../../core/failure.js';

@@ -1,4 +1,4 @@
-import { checkWhole, describe } from '../../core/clock.js';
+import { checkWhole, describe } from '../../core/args.js';
 import type { Deferred } from '../../core/deferred.js';
 import { TooManyReleasesError } from '../../core/errors.js';
 import { DeferredSemaphore } from './index.js';

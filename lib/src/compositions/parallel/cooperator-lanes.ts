@@ -1,8 +1,7 @@
 import type { CooperativeTask, Cooperator } from '../../blocks/cooperator.js';
 import { Deferred } from '../../core/deferred.js';
 import type { Failure } from '../../core/failure.js';
-import { type Lanes, PULLING } from './lanes.js';
-import type { Pool, Slot } from './pool.js';
+import { type LanePool, type LaneSlot, type Lanes, PULLING } from './lanes.js';
 
 type LaneStep = IteratorResult<Deferred<undefined> | undefined, undefined>;
 
@@ -15,8 +14,8 @@ const NEXT: LaneStep = Object.freeze({ done: false, value: undefined });
  * time slices, with everything else on that Cooperator.
  * @internal
  */
-export class CooperatorLanes<T, R> implements Lanes<T, R> {
-  readonly pool: Pool<T, R>;
+export class CooperatorLanes implements Lanes {
+  readonly pool: LanePool;
   readonly cooperator: Cooperator;
   tasks: CooperativeTask[] = [];
   /** What tasks with nothing to do now wait on, until room to start a job opens. */
@@ -26,7 +25,7 @@ export class CooperatorLanes<T, R> implements Lanes<T, R> {
   /** What the task that pulled from an async source waits on. */
   pullWait: Deferred<undefined> | null = null;
 
-  constructor(pool: Pool<T, R>, cooperator: Cooperator) {
+  constructor(pool: LanePool, cooperator: Cooperator) {
     this.pool = pool;
     this.cooperator = cooperator;
   }
@@ -72,7 +71,7 @@ export class CooperatorLanes<T, R> implements Lanes<T, R> {
     for (const w of wakers) w.callback(undefined);
   }
 
-  jobDone(slot: Slot<T, R>): void {
+  jobDone(slot: LaneSlot): void {
     const wake = this.wakes[slot.id];
     if (wake !== undefined && wake !== null) {
       this.wakes[slot.id] = null;
@@ -81,7 +80,7 @@ export class CooperatorLanes<T, R> implements Lanes<T, R> {
     this.pool.maybeEnd();
   }
 
-  pulled(slot: Slot<T, R> | null): void {
+  pulled(slot: LaneSlot | null): void {
     const wait = this.pullWait;
     this.pullWait = null;
     // The task that pulled waits on the job it started, if that job still runs.

@@ -11,7 +11,7 @@
 
 import { Fifo } from '../../blocks/fifo.js';
 import { RateLimiter } from '../../blocks/rate-limiter.js';
-import { checkWhole, describe } from '../../core/clock.js';
+import { checkWhole, describe } from '../../core/args.js';
 import { CancelledError, Deferred, maybeDeferred } from '../../core/deferred.js';
 import { Failure } from '../../core/failure.js';
 import type { DeferredListEntry } from '../deferred-list.js';

@@ -1,10 +1,8 @@
-/**
- * @internal How `parallel` and `parallelStream` take the polite options (`key`, `perKey`, `lookAhead`, `rate`): with a
- * key the work goes to the keyed pool; a `rate` alone wraps each job in the limiter, and the usual pool runs it.
- */
+// How `parallel` and `parallelStream` take the polite options (`key`, `perKey`, `lookAhead`, `rate`): with a key the
+// work goes to the keyed pool; a `rate` alone wraps each job in the limiter, and the usual pool runs it. Internal.
 
 import { RateLimiter } from '../../blocks/rate-limiter.js';
-import { describe } from '../../core/clock.js';
+import { describe } from '../../core/args.js';
 import type { Deferred } from '../../core/deferred.js';
 import type { DeferredListEntry } from '../deferred-list.js';
 import { keyedParallel, keyedParallelStream } from './keyed.js';

@@ -2,7 +2,7 @@ import { reportUnhandled } from '../../core/chain.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
 import { Failure } from '../../core/failure.js';
 import { CooperatorLanes } from './cooperator-lanes.js';
-import { type Lanes, PULLING } from './lanes.js';
+import { type LanePool, type Lanes, PULLING } from './lanes.js';
 import {
   type AnyIterator,
   isThenable,
@@ -117,14 +117,14 @@ export class Slot<T, R> {
  * input pulled from the shared iterator only when its {@link Lanes} allow one more.
  * @internal
  */
-export abstract class Pool<T, R> {
+export abstract class Pool<T, R> implements LanePool {
   readonly it: AnyIterator<T>;
   readonly isAsync: boolean;
   readonly fn: ParallelMapper<unknown, R>;
   readonly concurrency: number;
   readonly signal: AbortSignal | undefined;
   readonly stopOnError: boolean;
-  readonly lanes: Lanes<T, R>;
+  readonly lanes: Lanes;
   readonly slots: Slot<T, R>[] = [];
   /** The free slots, a stack linked through {@link Slot.nextFree}. */
   free: Slot<T, R> | null = null;

@@ -1,16 +1,15 @@
-import type { Lanes } from './lanes.js';
-import type { Pool } from './pool.js';
+import type { LanePool, Lanes } from './lanes.js';
 
 /**
  * The plain strategy: `concurrency` workers pulling from one shared iterator, with no scheduler in between. A job
  * that settles starts the next item at once, in the same call.
  * @internal
  */
-export class WorkerLanes<T, R> implements Lanes<T, R> {
-  readonly pool: Pool<T, R>;
+export class WorkerLanes implements Lanes {
+  readonly pool: LanePool;
   pumping = false;
 
-  constructor(pool: Pool<T, R>) {
+  constructor(pool: LanePool) {
     this.pool = pool;
   }
 

@@ -1,11 +1,11 @@
 /** getPage's options: their defaults, and the checks that turn a wrong one into a TypeError or RangeError at the call. */
 
 import type { Dispatcher } from 'undici';
-import { type HttpRetryOptions, httpRetryPolicy, type RetrySettings } from '../../blocks/retry.js';
-import { isAbortSignal } from '../../core/abort-signal.js';
-import { describe } from '../../core/clock.js';
+import type { RetrySettings } from '../../blocks/retry.js';
+import { describe, isAbortSignal } from '../../core/args.js';
 import { InvalidURLError } from '../../core/errors.js';
 import { VERSION } from '../../core/version.js';
+import { type HttpRetryOptions, httpRetryPolicy } from './retry-policy.js';
 
 /** Options of {@link getPage}, {@link getPageBytes} and {@link getResponse}. */
 export interface GetPageOptions {
