@@ -78,7 +78,6 @@ export {
   maybeDeferred,
   setUnhandledFailureReporter,
   succeed,
-  type TimeoutClock,
   type UnhandledFailureReporter,
 } from './core/deferred.js';
 export {
@@ -112,7 +111,6 @@ export {
   getPage,
   getPageBytes,
   getResponse,
-  MAX_TIMEOUT,
   type PageResponse,
   SAFE_CROSS_ORIGIN_HEADERS,
 } from './io/get-page/index.js';

@@ -1,3 +1,4 @@
+import { isThenable } from '../core/args.js';
 import { Deferred, fail, maybeDeferred, succeed } from '../core/deferred.js';
 import type { Failure } from '../core/failure.js';
 
@@ -51,12 +52,6 @@ export function startJob(fn: (...args: never[]) => unknown, ...args: unknown[]):
     runIntoFrom(inner, relay);
     return relay;
   }
-  if (
-    out !== null &&
-    (typeof out === 'object' || typeof out === 'function') &&
-    typeof (out as PromiseLike<unknown>).then === 'function'
-  ) {
-    return Deferred.fromPromise(out as PromiseLike<unknown>);
-  }
+  if (isThenable(out)) return Deferred.fromPromise(out);
   return succeed(out);
 }

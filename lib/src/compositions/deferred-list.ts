@@ -1,3 +1,4 @@
+import { checkObject, describe, isThenable } from '../core/args.js';
 import {
   type IndexedListener,
   listenIndexed,
@@ -72,11 +73,7 @@ function listenAll<R>(list: Deferred<R> & IndexedListener, deferreds: readonly D
 function toDeferred<T>(item: Input<T>): Deferred<T> {
   if (item instanceof Deferred) return item;
   const d = new Deferred<T>();
-  if (
-    item !== null &&
-    (typeof item === 'object' || typeof item === 'function') &&
-    typeof (item as { then?: unknown }).then === 'function'
-  ) {
+  if (isThenable(item)) {
     (item as PromiseLike<T>).then(
       (v) => d.callback(v),
       (e) => d.errback(e),
@@ -115,11 +112,11 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> imp
   constructor(items: Iterable<Input<T>>, options: DeferredListOptions = {}) {
     super(cancelInputs as (self: Deferred<R>) => void);
     if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
-      throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+      throw new TypeError(
+        `Expected \`items\` to be an iterable of Deferreds or Promises, got ${describe(items)}`,
+      );
     }
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError('Expected `options` to be an object');
-    }
+    checkObject(options, 'options');
     this._fireOnOneCallback = Boolean(options.fireOnOneCallback);
     this._fireOnOneErrback = Boolean(options.fireOnOneErrback);
     this._consumeErrors = Boolean(options.consumeErrors);
@@ -193,7 +190,9 @@ function cancelInputs(list: Deferred<unknown> & { readonly deferreds: readonly D
  */
 export function gatherResults<T>(items: Iterable<Input<T>>, consumeErrors = false): Deferred<T[]> {
   if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+    throw new TypeError(
+      `Expected \`items\` to be an iterable of Deferreds or Promises, got ${describe(items)}`,
+    );
   }
   return new GatheredResults(toDeferreds(items), Boolean(consumeErrors));
 }
@@ -239,7 +238,9 @@ class GatheredResults<T> extends Deferred<T[]> implements IndexedListener {
  */
 export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
   if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+    throw new TypeError(
+      `Expected \`items\` to be an iterable of Deferreds or Promises, got ${describe(items)}`,
+    );
   }
   const inputs = Array.from(items, toDeferred);
   if (inputs.length === 0) {

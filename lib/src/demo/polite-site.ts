@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { checkMs, checkObject, checkWhole } from '../core/args.js';
 import { pageHtml } from './content.js';
 import { listenOn } from './listen.js';
 
@@ -69,13 +70,6 @@ export function demoItem(id: string): { id: string; value: string } {
   return { id, value: `item ${id}`.toUpperCase() };
 }
 
-function checkMs(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * Starts a second demo site, for the polite-crawling notebooks: a real `node:http` server (on 127.0.0.1 and a free
  * port by default) whose answers depend only on the path and on how fast it is asked.
@@ -89,14 +83,11 @@ function checkMs(value: unknown, name: string): number {
  * - `POST /bulk` — a JSON array of ids in, the array of their items out (same order), after `bulkLatency`.
  */
 export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<PoliteSite> {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError('Expected `options` to be an object');
+  checkObject(options, 'options');
   const { port = 0, host = '127.0.0.1', limit = { max: 10, per: 1000 }, hosts = {} } = options;
   const itemLatency = checkMs(options.itemLatency ?? 0, 'itemLatency');
   const bulkLatency = checkMs(options.bulkLatency ?? 0, 'bulkLatency');
-  if (!Number.isInteger(limit.max) || limit.max < 1) {
-    throw new RangeError(`Expected \`limit.max\` to be a whole number >= 1, got ${String(limit.max)}`);
-  }
+  checkWhole(limit.max, 'limit.max', 1);
   checkMs(limit.per, 'limit.per');
   const latencies = new Map<string, number>();
   for (const [name, h] of Object.entries(hosts))

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { checkMs, checkNonEmptyString, checkObject, checkWhole, describe } from '../core/args.js';
 import { escapeHtml, fillBytes, indexHtml, NOT_FOUND_HTML, pageHtml, unitHash } from './content.js';
 import { listenOn } from './listen.js';
 
@@ -71,10 +72,7 @@ function wholeNumberIn(text: string, max: number): number | undefined {
 }
 
 function checkLatency(latency: unknown, name: string): number {
-  if (typeof latency !== 'number' || !Number.isFinite(latency) || latency < 0) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0, got ${String(latency)}`);
-  }
-  return latency;
+  return checkMs(latency, name);
 }
 
 /** The delay for each path: a constant, or a point in the range picked by a hash of the path. */
@@ -99,16 +97,12 @@ function checkOptions(options: DemoSiteOptions): {
   host: string;
   latencyOf: (path: string) => number;
 } {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('Expected `options` to be an object');
-  }
+  checkObject(options, 'options');
   const { port = 0, host = '127.0.0.1', latency = 0 } = options;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`Expected \`port\` to be a whole number from 0 to 65535, got ${String(port)}`);
+  if (checkWhole(port, 'port', 0) > 65535) {
+    throw new RangeError(`Expected \`port\` to be a whole number from 0 to 65535, got ${describe(port)}`);
   }
-  if (typeof host !== 'string' || host.length === 0) {
-    throw new TypeError('Expected `host` to be a non-empty string');
-  }
+  checkNonEmptyString(host, 'host');
   return { port, host, latencyOf: latencyFunction(latency) };
 }
 
@@ -296,13 +290,12 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
   return {
     url,
     pageUrl(name: string): string {
-      if (typeof name !== 'string' || name.length === 0) {
-        throw new TypeError('Expected `name` to be a non-empty string');
-      }
+      checkNonEmptyString(name, 'name');
       return `${url}page/${encodeURIComponent(name)}`;
     },
     latencyOf(path: string): number {
-      if (typeof path !== 'string') throw new TypeError('Expected `path` to be a string');
+      if (typeof path !== 'string')
+        throw new TypeError(`Expected \`path\` to be a string, got ${describe(path)}`);
       return latencyOf(path);
     },
     stats(): DemoStats {

@@ -1,4 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
+import { checkFn } from '../../core/args.js';
 import { Deferred } from '../../core/deferred.js';
 import { TooManyReleasesError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
@@ -190,7 +191,7 @@ export abstract class ConcurrencyPrimitive {
    * fires with that outcome. `fn` may return a value or a Promise or Deferred, or throw.
    */
   run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>> {
-    if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') checkFn(fn, 'fn');
     const t = new Ticket<Awaited<R>>(
       this._cancel as (d: Deferred<Awaited<R>>) => void,
       fn as Job,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, Job, type JobsOptions, Queue, QueueEvents } from 'bullmq';
+import { checkIterable, checkNonEmptyString, checkObject, checkSignal, checkWhole } from '../../core/args.js';
 import { CancelledError, DistributedJobError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
 import { checkConnection, withPatientRetries } from './connection.js';
@@ -40,13 +41,6 @@ interface Outstanding<T> {
   since: number;
 }
 
-function checkWhole(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * The walkthrough's lazy recipe across machines: pulls `items` (any iterable or async iterable) one at a time, keeps at
  * most `window` of them outstanding as BullMQ jobs in Redis, and yields each item's outcome as its job finishes on
@@ -63,33 +57,15 @@ export function distributedStream<T, R = unknown>(
   items: Iterable<T> | AsyncIterable<T>,
   options: DistributedStreamOptions,
 ): AsyncGenerator<DistributedOutcome<T, R>, void, undefined> {
-  if (
-    items === null ||
-    typeof items !== 'object' ||
-    !(Symbol.iterator in items || Symbol.asyncIterator in items)
-  ) {
-    throw new TypeError('Expected `items` to be an iterable or an async iterable');
-  }
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('Expected `options` to be an object');
-  if (typeof options.queue !== 'string' || options.queue === '') {
-    throw new TypeError('Expected `options.queue` to be a non-empty string');
-  }
+  checkIterable(items, 'items');
+  checkObject(options, 'options');
+  checkNonEmptyString(options.queue, 'options.queue');
   checkConnection(options.connection, 'options.connection');
   const window = checkWhole(options.window ?? 100, 'options.window', 1);
   const pollInterval = checkWhole(options.pollInterval ?? 1_000, 'options.pollInterval', 1);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError('Expected `options.signal` to be an AbortSignal');
-  }
-  if (
-    options.jobOptions !== undefined &&
-    (options.jobOptions === null || typeof options.jobOptions !== 'object')
-  ) {
-    throw new TypeError('Expected `options.jobOptions` to be an object');
-  }
-  const jobName = options.jobName ?? 'item';
-  if (typeof jobName !== 'string' || jobName === '')
-    throw new TypeError('Expected `options.jobName` to be a string');
+  checkSignal(options.signal, 'options.signal');
+  if (options.jobOptions !== undefined) checkObject(options.jobOptions, 'options.jobOptions');
+  const jobName = checkNonEmptyString(options.jobName ?? 'item', 'options.jobName');
   return run<T, R>(items, options, window, pollInterval, jobName);
 }
 

@@ -1,5 +1,6 @@
 import { type ConnectionOptions, Worker } from 'bullmq';
 import { DeferredSemaphore } from '../../blocks/semaphore/index.js';
+import { checkFn, checkNonEmptyString, checkObject, checkWhole, describe } from '../../core/args.js';
 import { checkConnection, withPatientRetries } from './connection.js';
 
 /** Options of {@link runWorker}. */
@@ -36,13 +37,6 @@ export interface DistributedWorker {
   close(): Promise<void>;
 }
 
-function checkWhole(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * Runs `fn(item)` for the jobs of `queue` that {@link distributedStream} adds, at most `concurrency` at once. `fn` may
  * return a value, a Promise or a Deferred; a throw or a failure fails the job (its message travels back). The value
@@ -53,18 +47,16 @@ export function runWorker<T, R>(
   fn: (item: T) => R | PromiseLike<R>,
   options: RunWorkerOptions,
 ): DistributedWorker {
-  if (typeof queue !== 'string' || queue === '')
-    throw new TypeError('Expected `queue` to be a non-empty string');
-  if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('Expected `options` to be an object');
+  checkNonEmptyString(queue, 'queue');
+  checkFn(fn, 'fn');
+  checkObject(options, 'options');
   checkConnection(options.connection, 'options.connection');
   const concurrency = checkWhole(options.concurrency ?? 1, 'options.concurrency', 1);
   const lockDuration = checkWhole(options.lockDuration ?? 4_000, 'options.lockDuration', 100);
   const stalledInterval = checkWhole(options.stalledInterval ?? 2_000, 'options.stalledInterval', 100);
   const maxStalledCount = checkWhole(options.maxStalledCount ?? 3, 'options.maxStalledCount', 0);
   if (options.name !== undefined && typeof options.name !== 'string') {
-    throw new TypeError('Expected `options.name` to be a string');
+    throw new TypeError(`Expected \`options.name\` to be a string, got ${describe(options.name)}`);
   }
   const sem = new DeferredSemaphore(concurrency);
   let executed = 0;

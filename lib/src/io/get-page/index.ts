@@ -6,6 +6,7 @@
  */
 
 import { retryWith } from '../../blocks/retry.js';
+import { describe } from '../../core/args.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
 import { type ResponseHeaders, statusText } from '../../core/errors.js';
 import { decodeBody, joined } from './decode.js';
@@ -18,7 +19,6 @@ export {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_TIMEOUT,
   type GetPageOptions,
-  MAX_TIMEOUT,
   SAFE_CROSS_ORIGIN_HEADERS,
 } from './options.js';
 
@@ -53,9 +53,7 @@ function fetchPage<B>(
   finish: (r: RawResponse) => B,
 ): Deferred<B> {
   if (typeof url !== 'string' && !(url instanceof URL)) {
-    throw new TypeError(
-      `Expected \`url\` to be a string or a URL, got ${url === null ? 'null' : typeof url}`,
-    );
+    throw new TypeError(`Expected \`url\` to be a string or a URL, got ${describe(url)}`);
   }
   const s = settings(options);
   let start: URL;
