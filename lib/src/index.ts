@@ -82,13 +82,22 @@ export {
 } from './core/deferred.js';
 export {
   AsyncBatchingError,
-  BadResponseError,
+  type AsyncBatchingErrorCode,
   BatchResultCountError,
+  DeferredTimeoutError,
+  FailureGroup,
+  type GetPageErrorCode,
+  type TaskFinishedCode,
+  TooManyReleasesError,
+} from './core/errors.js';
+export { Failure } from './core/failure.js';
+export { VERSION } from './core/version.js';
+export { type AnyAsyncBatchingError, isAsyncBatchingError } from './io/errors.js';
+export {
+  BadResponseError,
   ConnectionLostError,
   ConnectionRefusedError,
-  DeferredTimeoutError,
   DNSLookupError,
-  FailureGroup,
   GetPageError,
   type GetPageErrorOptions,
   HttpError,
@@ -97,10 +106,7 @@ export {
   ResponseTooLargeError,
   TimeoutError,
   TooManyRedirectsError,
-  TooManyReleasesError,
-} from './core/errors.js';
-export { Failure } from './core/failure.js';
-export { VERSION } from './core/version.js';
+} from './io/get-page/errors.js';
 export {
   closeDefaultAgent,
   DEFAULT_CONNECTIONS,

@@ -19,7 +19,6 @@ import {
 } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
-import { AsyncBatchingError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
@@ -69,10 +68,12 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-/** Records on the error that gave up how many attempts were made (readable with {@link attemptsOf}). */
+/**
+ * Records on the error that gave up how many attempts were made, as its own `attempts` property (readable with
+ * {@link attemptsOf}; getPage's failures declare it). A frozen error, or a primitive, carries nothing.
+ */
 function markAttempts(error: unknown, attempts: number): void {
-  if (error instanceof AsyncBatchingError) error.attempts = attempts;
-  else if (error !== null && typeof error === 'object' && Object.isExtensible(error)) {
+  if (error !== null && typeof error === 'object' && Object.isExtensible(error)) {
     Object.defineProperty(error, 'attempts', { value: attempts, configurable: true, writable: true });
   }
 }

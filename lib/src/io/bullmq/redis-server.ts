@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkMs, checkNonEmptyString, checkOptionalBoolean, describe } from '../../core/args.js';
-import { RedisServerError } from '../../core/errors.js';
+import { RedisServerError } from './errors.js';
 
 /** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {

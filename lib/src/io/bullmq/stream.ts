@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, Job, type JobsOptions, Queue, QueueEvents } from 'bullmq';
 import { checkIterable, checkNonEmptyString, checkObject, checkSignal, checkWhole } from '../../core/args.js';
-import { CancelledError, DistributedJobError } from '../../core/errors.js';
+import { CancelledError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
 import { checkConnection, withPatientRetries } from './connection.js';
+import { DistributedJobError } from './errors.js';
 
 /** One item's outcome, in completion order — the same shape as `parallelStream`'s. */
 export type DistributedOutcome<T, R> =

@@ -7,7 +7,7 @@ import {
   DNSLookupError,
   GetPageError,
   TimeoutError,
-} from '../../core/errors.js';
+} from './errors.js';
 
 const DNS_CODES = new Set([
   'ENOTFOUND',

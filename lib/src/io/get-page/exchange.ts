@@ -2,6 +2,10 @@
 import type { Dispatcher } from 'undici';
 import { systemClock } from '../../core/clock.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
+import type { Failure } from '../../core/failure.js';
+import { classify, closedBeforeResponse } from './classify.js';
+import { type BodyChunks, decodeBody, single } from './decode.js';
+import { decompressing, defaultDispatcher, QUEUED_ABORT } from './dispatcher.js';
 import {
   GetPageError,
   HttpError,
@@ -9,11 +13,7 @@ import {
   ResponseTooLargeError,
   TimeoutError,
   TooManyRedirectsError,
-} from '../../core/errors.js';
-import type { Failure } from '../../core/failure.js';
-import { classify, closedBeforeResponse } from './classify.js';
-import { type BodyChunks, decodeBody, single } from './decode.js';
-import { decompressing, defaultDispatcher, QUEUED_ABORT } from './dispatcher.js';
+} from './errors.js';
 import { type Settings, target } from './options.js';
 import { afterConnectionClosed, endedLater } from './phases.js';
 import { type Hop, REDIRECTS, redirectHop } from './redirect.js';

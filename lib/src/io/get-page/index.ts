@@ -8,8 +8,8 @@
 import { retryWith } from '../../blocks/retry.js';
 import { describe } from '../../core/args.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
-import { type ResponseHeaders, statusText } from '../../core/errors.js';
 import { decodeBody, joined } from './decode.js';
+import { type ResponseHeaders, statusText } from './errors.js';
 import { Exchange, type RawResponse } from './exchange.js';
 import { type GetPageOptions, type Settings, settings, target } from './options.js';
 

@@ -10,8 +10,8 @@ import {
   checkWhole,
   describe,
 } from '../../core/args.js';
-import { InvalidURLError } from '../../core/errors.js';
 import { VERSION } from '../../core/version.js';
+import { InvalidURLError } from './errors.js';
 import { type HttpRetryOptions, httpRetryPolicy } from './retry-policy.js';
 
 /** Options of {@link getPage}, {@link getPageBytes} and {@link getResponse}. */

@@ -35,7 +35,8 @@ import {
   describe,
 } from '../../core/args.js';
 import { CancelledError, type Deferred } from '../../core/deferred.js';
-import { AsyncBatchingError, HttpError } from '../../core/errors.js';
+import { AsyncBatchingError } from '../../core/errors.js';
+import { HttpError } from './errors.js';
 
 /**
  * Parses an HTTP `Retry-After` value into milliseconds from `now` (epoch milliseconds, default `Date.now()`): a whole
