@@ -898,11 +898,12 @@ export function maybeDeferred<T, A extends unknown[]>(
   let out: unknown;
   try {
     out = fn(...args);
+    if (out instanceof Deferred) return out as Deferred<Awaited<T>>;
+    // Inside the try: a `then` getter that throws, or a revoked Proxy, is the call's failure, never a throw from here.
+    if (isThenable(out)) return Deferred.fromPromise(out) as Deferred<Awaited<T>>;
   } catch (e) {
     return fail(e);
   }
-  if (out instanceof Deferred) return out as Deferred<Awaited<T>>;
-  if (isThenable(out)) return Deferred.fromPromise(out) as Deferred<Awaited<T>>;
   return succeed(out as Awaited<T>);
 }
 
