@@ -1,0 +1,127 @@
+// parallelStream(..., { ordered: true }): outcomes in input order (p-map's pMapIterable), with the same bound on what
+// is held: started items not yet yielded never exceed concurrency + backpressure, however slow one item is.
+import { Cooperator, Deferred, parallelSkip, parallelStream } from 'async-batching';
+import { describe, expect, it } from 'vitest';
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe('parallelStream with ordered: true', () => {
+  it('yields outcomes in input order when later items finish first', async () => {
+    const ds = [0, 1, 2, 3].map(() => new Deferred<string>());
+    const stream = parallelStream([0, 1, 2, 3], 4, (i) => ds[i] as Deferred<string>, { ordered: true });
+    const first = stream.next();
+    for (const i of [3, 1, 2, 0]) (ds[i] as Deferred<string>).callback(`item ${i}`);
+    const rest = await collect(stream);
+    const all = [(await first).value, ...rest];
+    expect(all.map((o) => o?.index)).toEqual([0, 1, 2, 3]);
+    expect(all.map((o) => o?.ok && o.value)).toEqual(['item 0', 'item 1', 'item 2', 'item 3']);
+  });
+
+  it('keeps started items not yet yielded within concurrency + backpressure while the first item is slow', async () => {
+    const concurrency = 2;
+    const backpressure = 3;
+    const slow = new Deferred<number>();
+    let started = 0;
+    let yielded = 0;
+    let worst = 0;
+    const stream = parallelStream(
+      Array.from({ length: 30 }, (_, i) => i),
+      concurrency,
+      (i) => {
+        started++;
+        worst = Math.max(worst, started - yielded);
+        return i === 0 ? slow : i % 3 === 0 ? Promise.resolve(i) : i;
+      },
+      { ordered: true, backpressure },
+    );
+    const first = stream.next();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Item 0 runs; items 1-4 finished and wait for it; nothing more starts, however long it takes.
+    expect(started).toBe(concurrency + backpressure);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toBe(concurrency + backpressure);
+    slow.callback(0);
+    const indexes = [((await first).value as { index: number }).index];
+    yielded++;
+    for await (const o of stream) {
+      indexes.push(o.index);
+      yielded++;
+      expect(started - yielded).toBeLessThanOrEqual(concurrency + backpressure);
+    }
+    expect(indexes).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    // Counted by the consumer, one more: next() starts an item as it hands an outcome over, before the loop sees it.
+    expect(worst).toBeLessThanOrEqual(concurrency + backpressure + 1);
+  });
+
+  it('keeps failures as outcomes in their place and leaves skipped items out', async () => {
+    const out = await collect(
+      parallelStream(
+        [1, 2, 3, 4, 5],
+        3,
+        async (n) => {
+          await new Promise((resolve) => setTimeout(resolve, (6 - n) * 2));
+          if (n === 2) throw new Error('two');
+          return n === 4 ? parallelSkip : n * 10;
+        },
+        { ordered: true },
+      ),
+    );
+    expect(out.map((o) => [o.index, o.ok ? o.value : o.failure.getErrorMessage()])).toEqual([
+      [0, 10],
+      [1, 'two'],
+      [2, 30],
+      [4, 50],
+    ]);
+  });
+
+  it('hands each of several pending next() calls the next outcome in order', async () => {
+    const ds = [0, 1, 2].map(() => new Deferred<number>());
+    const stream = parallelStream([0, 1, 2], 3, (i) => ds[i] as Deferred<number>, { ordered: true });
+    const pending = Promise.all([stream.next(), stream.next(), stream.next(), stream.next()]);
+    for (const i of [2, 0, 1]) (ds[i] as Deferred<number>).callback(i);
+    const results = await pending;
+    expect(results.map((r) => (r.done ? 'done' : r.value.index))).toEqual([0, 1, 2, 'done']);
+  });
+
+  it('with stopOnError, delivers what finished before the failure in input order, then throws it', async () => {
+    const ds = [0, 1, 2, 3].map(() => new Deferred<number>());
+    const stream = parallelStream([0, 1, 2, 3], 4, (i) => ds[i] as Deferred<number>, {
+      ordered: true,
+      stopOnError: true,
+    });
+    const first = stream.next();
+    (ds[3] as Deferred<number>).callback(3);
+    (ds[1] as Deferred<number>).callback(1);
+    (ds[2] as Deferred<number>).errback(new Error('two failed'));
+    // Item 0 was cancelled by the stop; items 1 and 3 had finished.
+    expect(((await first).value as { index: number }).index).toBe(1);
+    expect(((await stream.next()).value as { index: number }).index).toBe(3);
+    await expect(stream.next()).rejects.toThrow('two failed');
+  });
+
+  it('runs ordered on a Cooperator and from an async source', async () => {
+    async function* source() {
+      for (let i = 0; i < 8; i++) yield i;
+    }
+    const out = await collect(
+      parallelStream(source(), 3, (i) => new Promise<number>((r) => setTimeout(() => r(i), (8 - i) * 2)), {
+        ordered: true,
+        cooperator: new Cooperator(),
+      }),
+    );
+    expect(out.map((o) => o.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('refuses an ordered option that is not a boolean, and ordered together with a key', () => {
+    expect(() => parallelStream([1], 1, (x) => x, { ordered: 'yes' as never })).toThrow(
+      new TypeError('Expected `options.ordered` to be a boolean, got "yes"'),
+    );
+    expect(() => parallelStream([1], 1, (x) => x, { ordered: true, key: () => 'k', perKey: 1 })).toThrow(
+      /`options.ordered` together with `options.key`/,
+    );
+  });
+});
