@@ -63,10 +63,13 @@ class Queue<V> {
 
 /** A consumer's `next()` that found nothing to hand over. */
 class Waiter<T, R> {
-  readonly resolve: (r: StreamResult<T, R>) => void;
+  readonly resolve: (r: StreamResult<T, R> | PromiseLike<StreamResult<T, R>>) => void;
   readonly reject: (e: unknown) => void;
 
-  constructor(resolve: (r: StreamResult<T, R>) => void, reject: (e: unknown) => void) {
+  constructor(
+    resolve: (r: StreamResult<T, R> | PromiseLike<StreamResult<T, R>>) => void,
+    reject: (e: unknown) => void,
+  ) {
     this.resolve = resolve;
     this.reject = reject;
   }
@@ -118,7 +121,7 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     return r;
   }
 
-  skip(): void {}
+  skip(_index: number): void {}
 
   end(failure: Failure | null, dropOutcomes: boolean): void {
     if (dropOutcomes) this.buffer.clear();
