@@ -243,16 +243,17 @@ function maybeDeferred(f: () => unknown): RefDeferred {
   let out: unknown;
   try {
     out = f();
+    if (out instanceof RefDeferred) return out;
+    // library: a result whose `then` getter throws is the call's failure, as a throw from `f` is.
+    if (isThenable(out)) {
+      out.then(
+        (v) => d.callback(v),
+        (e) => d.errback(e),
+      );
+      return d;
+    }
   } catch (e) {
     d.errback(e);
-    return d;
-  }
-  if (out instanceof RefDeferred) return out;
-  if (isThenable(out)) {
-    out.then(
-      (v) => d.callback(v),
-      (e) => d.errback(e),
-    );
     return d;
   }
   d.callback(out);
