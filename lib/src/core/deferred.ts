@@ -566,10 +566,18 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (promise instanceof Deferred) return promise as Deferred<T>;
     if (!isThenable(promise)) throw new TypeError('Expected `promise` to be a Promise or thenable');
     const d = new Deferred<T>();
-    promise.then(
-      (v) => d._start(v),
-      (e) => d._start(new Failure(e)),
-    );
+    // A foreign thenable may call back twice, or throw from `then` itself: the first outcome counts, a throw included.
+    let settled = false;
+    const once = (outcome: unknown) => {
+      if (settled) return;
+      settled = true;
+      d._start(outcome);
+    };
+    try {
+      promise.then(once, (e) => once(new Failure(e)));
+    } catch (e) {
+      once(new Failure(e));
+    }
     return d;
   }
 

@@ -144,3 +144,28 @@ describe('an empty DeferredList', () => {
     expect((f.value as AggregateError).errors).toEqual([]);
   });
 });
+
+describe('a Deferred that follows a foreign thenable', () => {
+  it('fails with what its then() throws, instead of throwing', () => {
+    const boom = new Error('then threw');
+    const thenable = {
+      then() {
+        throw boom;
+      },
+    };
+    const d = ensureDeferred(thenable);
+    expect(failureOf(d as Deferred<unknown>).value).toBe(boom);
+  });
+
+  it('takes the first outcome of a thenable that calls back twice', async () => {
+    const thenable: PromiseLike<number> = {
+      then(ok, err) {
+        ok?.(1);
+        ok?.(2);
+        err?.(new Error('late'));
+        return Promise.resolve(undefined as never);
+      },
+    };
+    expect(await ensureDeferred(thenable)).toBe(1);
+  });
+});
