@@ -1,6 +1,7 @@
 // parallelStream(..., { ordered: true }): outcomes in input order (p-map's pMapIterable), with the same bound on what
 // is held: started items not yet yielded never exceed concurrency + backpressure, however slow one item is.
 import { Cooperator, Deferred, parallelSkip, parallelStream } from 'async-batching';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -122,6 +123,67 @@ describe('parallelStream with ordered: true', () => {
     );
     expect(() => parallelStream([1], 1, (x) => x, { ordered: true, key: () => 'k', perKey: 1 })).toThrow(
       /`options.ordered` together with `options.key`/,
+    );
+  });
+});
+
+describe('parallelStream with ordered: true, under random completion orders', () => {
+  // Without skips: a skipped item counts as handed out the moment its turn comes, which the consumer cannot see.
+  it('yields every item once, in input order, never stalls, and keeps the bound', async () => {
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+        async (n, concurrency, backpressure, choices) => {
+          const running: { i: number; d: Deferred<unknown> }[] = [];
+          let started = 0;
+          let consumed = 0;
+          let worst = 0;
+          const stream = parallelStream(
+            Array.from({ length: n }, (_, i) => i),
+            concurrency,
+            (i) => {
+              started++;
+              worst = Math.max(worst, started - consumed);
+              const d = new Deferred<unknown>();
+              running.push({ i, d });
+              return d;
+            },
+            { ordered: true, backpressure },
+          );
+          const seen: number[] = [];
+          let k = 0;
+          for (;;) {
+            let result: IteratorResult<{ index: number; ok: boolean }> | undefined;
+            stream.next().then((r) => {
+              result = r;
+            });
+            await turn();
+            while (result === undefined) {
+              if (running.length === 0) throw new Error(`stalled after ${seen.length} outcomes`);
+              const [{ i, d }] = running.splice(
+                (choices[k++ % choices.length] as number) % running.length,
+                1,
+              ) as [{ i: number; d: Deferred<unknown> }];
+              if (i % 7 === 3) d.errback(new Error(`item ${i}`));
+              else d.callback(i);
+              await turn();
+            }
+            if (result.done) break;
+            consumed++;
+            seen.push(result.value.index);
+            expect(result.value.ok).toBe(result.value.index % 7 !== 3);
+          }
+          expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
+          expect(started).toBe(n);
+          // The consumer counts an outcome once its loop sees it, one after next() handed it over.
+          expect(worst).toBeLessThanOrEqual(concurrency + backpressure + 1);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });
