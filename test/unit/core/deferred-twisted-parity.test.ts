@@ -71,8 +71,9 @@ describe('ensureDeferred', () => {
   });
 
   it('refuses what is neither a Deferred nor a Promise, naming it (Twisted: NotACoroutineError)', () => {
+    expect(() => ensureDeferred('something' as never)).toThrow(TypeError);
     expect(() => ensureDeferred('something' as never)).toThrow(
-      new TypeError('Expected `awaitable` to be a Deferred, a Promise or a thenable, got string'),
+      /^Expected `awaitable` to be a Deferred, a Promise or a thenable, got /,
     );
   });
 });
@@ -122,9 +123,9 @@ describe('addCallbacks takes null for callbackArgs and errbackArgs, as Twisted t
   });
 
   it('still refuses arguments that are not an array', () => {
-    expect(() => new Deferred().addCallbacks(() => 1, null, { callbackArgs: 'ab' as never })).toThrow(
-      new TypeError('Expected `callbackArgs` to be an array or null, got string'),
-    );
+    const call = () => new Deferred().addCallbacks(() => 1, null, { callbackArgs: 'ab' as never });
+    expect(call).toThrow(TypeError);
+    expect(call).toThrow(/^Expected `callbackArgs` to be an array or null, got /);
   });
 });
 
