@@ -26,6 +26,7 @@ export type AsyncBatchingErrorCode =
   | 'AB_ERR'
   | 'AB_ERR_ALREADY_CALLED'
   | 'AB_ERR_CANCELLED'
+  | 'AB_ERR_CIRCULAR_CHAIN'
   | 'AB_ERR_FIRST_ERROR'
   | 'AB_ERR_DEFERRED_TIMEOUT'
   | 'AB_ERR_FAILURE_GROUP'
@@ -106,6 +107,23 @@ export class AlreadyCalledError extends AsyncBatchingError {
   constructor(message = 'This Deferred has already been fired') {
     super(message);
     this.name = 'AlreadyCalledError';
+  }
+}
+
+/**
+ * The failure of a chain whose callback returned the very Deferred it was added to, which would wait on itself forever
+ * (Twisted's circular-chain check: "Callback returned the Deferred it was attached to").
+ */
+export class CircularChainError extends AsyncBatchingError {
+  override readonly code = 'AB_ERR_CIRCULAR_CHAIN' as const;
+
+  static {
+    brand(this, 'AB_ERR_CIRCULAR_CHAIN');
+  }
+
+  constructor(message = 'Callback returned the Deferred it was attached to: a chain cannot wait on itself') {
+    super(message);
+    this.name = 'CircularChainError';
   }
 }
 

@@ -3,6 +3,7 @@ import {
   AsyncBatchingError,
   type BatchResultCountError,
   type CancelledError,
+  type CircularChainError,
   type DeferredTimeoutError,
   type FailureGroup,
   type FirstError,
@@ -50,6 +51,7 @@ export type AnyAsyncBatchingError =
   | (AsyncBatchingError & { readonly code: 'AB_ERR' })
   | AlreadyCalledError
   | CancelledError
+  | CircularChainError
   | FirstError
   | DeferredTimeoutError
   | FailureGroup

@@ -92,7 +92,7 @@ const rows: Row[] = [
     'addCallbacks args',
     () => new Deferred().addCallbacks(id, id, { callbackArgs: 'ab' as never }),
     TypeError,
-    'Expected `callbackArgs` to be an array, got "ab" (string)',
+    'Expected `callbackArgs` to be an array or null, got "ab" (string)',
   ],
   [
     'callback',

@@ -81,6 +81,12 @@ export interface ParallelStreamOptions extends ParallelOptions {
    * Memory is bounded by `concurrency + backpressure` items, however many there are. May be `Infinity`.
    */
   backpressure?: number;
+  /**
+   * Yield outcomes in input order rather than completion order (p-map's `pMapIterable`). Default `false`. An outcome
+   * that finished early waits for the earlier ones; no new item starts while `concurrency + backpressure` started
+   * items have not been yielded, so one slow item stalls the stream instead of growing its memory. Not with `key`.
+   */
+  ordered?: boolean;
 }
 
 /** @internal */
@@ -92,7 +98,7 @@ export function checkArgs(items: unknown, concurrency: unknown, fn: unknown, opt
   checkIterable(items, 'items');
   checkFn(fn, 'fn');
   checkObject(options, 'options');
-  const { signal, cooperator, backpressure, stopOnError } = options as ParallelStreamOptions;
+  const { signal, cooperator, backpressure, stopOnError, ordered } = options as ParallelStreamOptions;
   checkSignal(signal, 'options.signal');
   if (cooperator !== undefined && !(cooperator instanceof Cooperator)) {
     throw new TypeError(`Expected \`options.cooperator\` to be a Cooperator, got ${describe(cooperator)}`);
@@ -104,6 +110,7 @@ export function checkArgs(items: unknown, concurrency: unknown, fn: unknown, opt
   }
   if (backpressure !== undefined) checkWhole(backpressure, 'options.backpressure', 1, true);
   checkOptionalBoolean(stopOnError, 'options.stopOnError');
+  checkOptionalBoolean(ordered, 'options.ordered');
 }
 
 /** @internal */
