@@ -93,7 +93,6 @@ export {
   TooManyReleasesError,
 } from './core/errors.js';
 export { Failure } from './core/failure.js';
-export { VERSION } from './core/version.js';
 export { type AnyAsyncBatchingError, isAsyncBatchingError } from './io/errors.js';
 export {
   BadResponseError,
@@ -130,3 +129,4 @@ export {
   RETRY_STATUSES,
   retrying,
 } from './io/get-page/retry-policy.js';
+export { VERSION } from './io/version.js';

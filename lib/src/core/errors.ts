@@ -71,7 +71,7 @@ export class AsyncBatchingError extends Error {
   readonly code: AsyncBatchingErrorCode = 'AB_ERR';
 
   static {
-    brand(this, 'AB_ERR');
+    brand(AsyncBatchingError, 'AB_ERR');
   }
 
   /**
@@ -79,12 +79,12 @@ export class AsyncBatchingError extends Error {
    * package made it. A subclass of yours without a brand gets the ordinary prototype check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (!Object.hasOwn(this, BRAND)) return Function.prototype[Symbol.hasInstance].call(this, value);
+    // biome-ignore lint/complexity/noThisInStatic: instanceof asks the class on its right, often a subclass.
+    const own = Object.getOwnPropertyDescriptor(this, BRAND)?.value as symbol | undefined;
+    // biome-ignore lint/complexity/noThisInStatic: a class of the user's, without a brand: the ordinary check.
+    if (own === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
     if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
-    return (
-      (value as Record<symbol, unknown>)[(this as unknown as Record<symbol, symbol>)[BRAND] as symbol] ===
-      true
-    );
+    return (value as Record<symbol, unknown>)[own] === true;
   }
 
   constructor(message: string, options?: { cause?: unknown }) {
@@ -101,7 +101,7 @@ export class AlreadyCalledError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_ALREADY_CALLED' as const;
 
   static {
-    brand(this, 'AB_ERR_ALREADY_CALLED');
+    brand(AlreadyCalledError, 'AB_ERR_ALREADY_CALLED');
   }
 
   constructor(message = 'This Deferred has already been fired') {
@@ -118,7 +118,7 @@ export class CircularChainError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_CIRCULAR_CHAIN' as const;
 
   static {
-    brand(this, 'AB_ERR_CIRCULAR_CHAIN');
+    brand(CircularChainError, 'AB_ERR_CIRCULAR_CHAIN');
   }
 
   constructor(message = 'Callback returned the Deferred it was attached to: a chain cannot wait on itself') {
@@ -132,7 +132,7 @@ export class CancelledError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_CANCELLED' as const;
 
   static {
-    brand(this, 'AB_ERR_CANCELLED');
+    brand(CancelledError, 'AB_ERR_CANCELLED');
   }
 
   constructor(message = 'The Deferred was cancelled', options?: { cause?: unknown }) {
@@ -146,7 +146,7 @@ export class FirstError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_FIRST_ERROR' as const;
 
   static {
-    brand(this, 'AB_ERR_FIRST_ERROR');
+    brand(FirstError, 'AB_ERR_FIRST_ERROR');
   }
 
   /** The failure of the input that failed first. */
@@ -172,7 +172,7 @@ export class DeferredTimeoutError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_DEFERRED_TIMEOUT' as const;
 
   static {
-    brand(this, 'AB_ERR_DEFERRED_TIMEOUT');
+    brand(DeferredTimeoutError, 'AB_ERR_DEFERRED_TIMEOUT');
   }
 
   /** The limit that was passed to `addTimeout`, in milliseconds. */
@@ -190,7 +190,7 @@ export class FailureGroup extends AsyncBatchingError {
   override readonly code = 'AB_ERR_FAILURE_GROUP' as const;
 
   static {
-    brand(this, 'AB_ERR_FAILURE_GROUP');
+    brand(FailureGroup, 'AB_ERR_FAILURE_GROUP');
   }
 
   /** Each input's failure, in input order. */
@@ -211,7 +211,7 @@ export class TooManyReleasesError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_TOO_MANY_RELEASES' as const;
 
   static {
-    brand(this, 'AB_ERR_TOO_MANY_RELEASES');
+    brand(TooManyReleasesError, 'AB_ERR_TOO_MANY_RELEASES');
   }
 
   constructor(message = 'release() was called more times than acquire(): no token is held') {
@@ -228,7 +228,7 @@ export class QueueOverflow extends AsyncBatchingError {
   override readonly code = 'AB_ERR_QUEUE_OVERFLOW' as const;
 
   static {
-    brand(this, 'AB_ERR_QUEUE_OVERFLOW');
+    brand(QueueOverflow, 'AB_ERR_QUEUE_OVERFLOW');
   }
 
   /** The queue's `size` limit. */
@@ -246,7 +246,7 @@ export class QueueUnderflow extends AsyncBatchingError {
   override readonly code = 'AB_ERR_QUEUE_UNDERFLOW' as const;
 
   static {
-    brand(this, 'AB_ERR_QUEUE_UNDERFLOW');
+    brand(QueueUnderflow, 'AB_ERR_QUEUE_UNDERFLOW');
   }
 
   /** The queue's `backlog` limit. */
@@ -264,7 +264,7 @@ export class QueueClosed extends AsyncBatchingError {
   override readonly code = 'AB_ERR_QUEUE_CLOSED' as const;
 
   static {
-    brand(this, 'AB_ERR_QUEUE_CLOSED');
+    brand(QueueClosed, 'AB_ERR_QUEUE_CLOSED');
   }
 
   constructor(message = 'The queue is closed') {
@@ -281,7 +281,7 @@ export class TaskFinished extends AsyncBatchingError {
   override readonly code: TaskFinishedCode = 'AB_ERR_TASK_FINISHED';
 
   static {
-    brand(this, 'AB_ERR_TASK_FINISHED');
+    brand(TaskFinished, 'AB_ERR_TASK_FINISHED');
   }
 
   constructor(message = 'The task has already finished') {
@@ -295,7 +295,7 @@ export class TaskDone extends TaskFinished {
   override readonly code = 'AB_ERR_TASK_DONE' as const;
 
   static {
-    brand(this, 'AB_ERR_TASK_DONE');
+    brand(TaskDone, 'AB_ERR_TASK_DONE');
   }
 
   constructor(message = 'The task has already completed') {
@@ -309,7 +309,7 @@ export class TaskFailed extends TaskFinished {
   override readonly code = 'AB_ERR_TASK_FAILED' as const;
 
   static {
-    brand(this, 'AB_ERR_TASK_FAILED');
+    brand(TaskFailed, 'AB_ERR_TASK_FAILED');
   }
 
   constructor(message = 'The task has already failed') {
@@ -323,7 +323,7 @@ export class TaskStopped extends TaskFinished {
   override readonly code = 'AB_ERR_TASK_STOPPED' as const;
 
   static {
-    brand(this, 'AB_ERR_TASK_STOPPED');
+    brand(TaskStopped, 'AB_ERR_TASK_STOPPED');
   }
 
   constructor(message = 'The task was stopped') {
@@ -337,7 +337,7 @@ export class SchedulerStopped extends AsyncBatchingError {
   override readonly code = 'AB_ERR_SCHEDULER_STOPPED' as const;
 
   static {
-    brand(this, 'AB_ERR_SCHEDULER_STOPPED');
+    brand(SchedulerStopped, 'AB_ERR_SCHEDULER_STOPPED');
   }
 
   constructor(message = 'The Cooperator was stopped') {
@@ -351,7 +351,7 @@ export class NotPaused extends AsyncBatchingError {
   override readonly code = 'AB_ERR_NOT_PAUSED' as const;
 
   static {
-    brand(this, 'AB_ERR_NOT_PAUSED');
+    brand(NotPaused, 'AB_ERR_NOT_PAUSED');
   }
 
   constructor(message = 'resume() was called on a task that is not paused') {
@@ -368,7 +368,7 @@ export class BatchResultCountError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_BATCH_RESULT_COUNT' as const;
 
   static {
-    brand(this, 'AB_ERR_BATCH_RESULT_COUNT');
+    brand(BatchResultCountError, 'AB_ERR_BATCH_RESULT_COUNT');
   }
 
   /** How many keys the bulk call was given. */

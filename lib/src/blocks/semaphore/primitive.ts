@@ -1,5 +1,5 @@
-import { AsyncResource } from 'node:async_hooks';
 import { checkFn } from '../../core/args.js';
+import { CallerContextResource } from '../../core/async-context.js';
 import { Deferred } from '../../core/deferred.js';
 import { TooManyReleasesError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
@@ -204,7 +204,8 @@ export abstract class ConcurrencyPrimitive {
     } else {
       // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
       // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it.
-      t.callerContext = new AsyncResource('DeferredSemaphore.run');
+      t.callerContext =
+        CallerContextResource === null ? null : new CallerContextResource('DeferredSemaphore.run');
       this._enqueue(t as Ticket<unknown>);
     }
     return t;

@@ -6,7 +6,7 @@ export class RedisServerError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_REDIS_SERVER' as const;
 
   static {
-    brand(this, 'AB_ERR_REDIS_SERVER');
+    brand(RedisServerError, 'AB_ERR_REDIS_SERVER');
   }
 
   constructor(message: string, options?: { cause?: unknown }) {
@@ -23,7 +23,7 @@ export class DistributedJobError extends AsyncBatchingError {
   override readonly code = 'AB_ERR_DISTRIBUTED_JOB' as const;
 
   static {
-    brand(this, 'AB_ERR_DISTRIBUTED_JOB');
+    brand(DistributedJobError, 'AB_ERR_DISTRIBUTED_JOB');
   }
 
   /** The BullMQ job id. */

@@ -1,7 +1,7 @@
 // The failures getPage delivers: GetPageError and its subclasses, under the package's root AsyncBatchingError, each
 // with its own literal code and brand (see core/errors.ts). They live with getPage because they speak HTTP.
-import { STATUS_CODES } from 'node:http';
 import { AsyncBatchingError, brand, type GetPageErrorCode } from '../../core/errors.js';
+import { nodeHttp } from '../node-builtins.js';
 
 /** What every {@link GetPageError} is built from: the URL it concerns and, where there is one, the underlying error. */
 export interface GetPageErrorOptions {
@@ -25,7 +25,7 @@ export class GetPageError extends AsyncBatchingError {
   declare attempts?: number;
 
   static {
-    brand(this, 'AB_ERR_GET_PAGE');
+    brand(GetPageError, 'AB_ERR_GET_PAGE');
   }
 
   /** The URL that was being fetched when the failure happened. */
@@ -43,8 +43,11 @@ export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 /** @internal The reason phrase HTTP/1.1 uses for `status` (`Not Found` for 404), or `Unknown Status`. */
 export function statusText(status: number): string {
-  return STATUS_CODES[status] ?? 'Unknown Status';
+  reasons ??= nodeHttp().STATUS_CODES;
+  return reasons[status] ?? 'Unknown Status';
 }
+
+let reasons: Record<number, string | undefined> | undefined;
 
 /**
  * The server answered with an error status (400 and up), or with a 3xx that was not followed (redirects switched off,
@@ -54,7 +57,7 @@ export class HttpError extends GetPageError {
   override readonly code = 'AB_ERR_HTTP' as const;
 
   static {
-    brand(this, 'AB_ERR_HTTP');
+    brand(HttpError, 'AB_ERR_HTTP');
   }
 
   /** The HTTP status code. */
@@ -82,7 +85,7 @@ export class DNSLookupError extends GetPageError {
   override readonly code = 'AB_ERR_DNS_LOOKUP' as const;
 
   static {
-    brand(this, 'AB_ERR_DNS_LOOKUP');
+    brand(DNSLookupError, 'AB_ERR_DNS_LOOKUP');
   }
 
   /** The host name that did not resolve. */
@@ -100,7 +103,7 @@ export class ConnectionRefusedError extends GetPageError {
   override readonly code = 'AB_ERR_CONNECTION_REFUSED' as const;
 
   static {
-    brand(this, 'AB_ERR_CONNECTION_REFUSED');
+    brand(ConnectionRefusedError, 'AB_ERR_CONNECTION_REFUSED');
   }
 
   constructor(options: GetPageErrorOptions) {
@@ -114,7 +117,7 @@ export class ConnectionLostError extends GetPageError {
   override readonly code = 'AB_ERR_CONNECTION_LOST' as const;
 
   static {
-    brand(this, 'AB_ERR_CONNECTION_LOST');
+    brand(ConnectionLostError, 'AB_ERR_CONNECTION_LOST');
   }
 
   constructor(options: GetPageErrorOptions) {
@@ -128,7 +131,7 @@ export class TimeoutError extends GetPageError {
   override readonly code = 'AB_ERR_TIMEOUT' as const;
 
   static {
-    brand(this, 'AB_ERR_TIMEOUT');
+    brand(TimeoutError, 'AB_ERR_TIMEOUT');
   }
 
   /** The limit that was passed, in milliseconds, when known. */
@@ -151,7 +154,7 @@ export class ResponseTooLargeError extends GetPageError {
   override readonly code = 'AB_ERR_RESPONSE_TOO_LARGE' as const;
 
   static {
-    brand(this, 'AB_ERR_RESPONSE_TOO_LARGE');
+    brand(ResponseTooLargeError, 'AB_ERR_RESPONSE_TOO_LARGE');
   }
 
   /** The limit, in bytes. */
@@ -169,7 +172,7 @@ export class TooManyRedirectsError extends GetPageError {
   override readonly code = 'AB_ERR_TOO_MANY_REDIRECTS' as const;
 
   static {
-    brand(this, 'AB_ERR_TOO_MANY_REDIRECTS');
+    brand(TooManyRedirectsError, 'AB_ERR_TOO_MANY_REDIRECTS');
   }
 
   /** The limit that was exceeded. */
@@ -187,7 +190,7 @@ export class InvalidURLError extends GetPageError {
   override readonly code = 'AB_ERR_INVALID_URL' as const;
 
   static {
-    brand(this, 'AB_ERR_INVALID_URL');
+    brand(InvalidURLError, 'AB_ERR_INVALID_URL');
   }
 
   constructor(reason: string, options: GetPageErrorOptions) {
@@ -204,7 +207,7 @@ export class BadResponseError extends GetPageError {
   override readonly code = 'AB_ERR_BAD_RESPONSE' as const;
 
   static {
-    brand(this, 'AB_ERR_BAD_RESPONSE');
+    brand(BadResponseError, 'AB_ERR_BAD_RESPONSE');
   }
 
   constructor(options: GetPageErrorOptions) {

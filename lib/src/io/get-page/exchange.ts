@@ -5,7 +5,7 @@ import { CancelledError, Deferred } from '../../core/deferred.js';
 import type { Failure } from '../../core/failure.js';
 import { classify, closedBeforeResponse } from './classify.js';
 import { type BodyChunks, decodeBody, single } from './decode.js';
-import { decompressing, defaultDispatcher, QUEUED_ABORT } from './dispatcher.js';
+import { decompressing, defaultDispatcher, queuedAbortKey } from './dispatcher.js';
 import {
   GetPageError,
   HttpError,
@@ -185,8 +185,9 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
       headers: this.headers,
       body: this.body ?? null,
     };
-    if (QUEUED_ABORT !== undefined)
-      opts[QUEUED_ABORT] = (cancel: (reason: Error) => void) => this.queued(cancel);
+    const queuedAbort = queuedAbortKey();
+    if (queuedAbort !== undefined)
+      opts[queuedAbort] = (cancel: (reason: Error) => void) => this.queued(cancel);
     try {
       this.dispatcher.dispatch(opts, this);
     } catch (e) {

@@ -10,7 +10,7 @@ import {
   checkWhole,
   describe,
 } from '../../core/args.js';
-import { VERSION } from '../../core/version.js';
+import { VERSION } from '../version.js';
 import { InvalidURLError } from './errors.js';
 import { type HttpRetryOptions, httpRetryPolicy } from './retry-policy.js';
 
