@@ -58,6 +58,7 @@ function listenAll<R>(list: Deferred<R> & IndexedListener, deferreds: readonly D
   }
   for (let i = 0; i < deferreds.length; i++) {
     const d = deferreds[i];
+    if (d === undefined) continue;
     // A success that has already run its whole chain is read as it is: a callback that returns its argument would
     // leave that Deferred exactly as it was, so the link (and its argument array) need not exist.
     const value = settledValue(d);
@@ -267,7 +268,7 @@ export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
   const succeeded = (value: T, index: number): undefined => {
     // A second success can only come from a loser whose canceller fired it with a result: ignore it.
     if (winner !== null) return undefined;
-    winner = inputs[index];
+    winner = inputs[index] ?? null;
     for (const d of inputs) {
       if (d === winner) continue;
       try {
@@ -284,8 +285,8 @@ export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
     if (++failed === inputs.length) result.errback(new FailureGroup(failures as Failure[]));
     return undefined;
   };
-  for (let i = 0; i < inputs.length; i++) {
-    inputs[i].addCallbacks(succeeded, lost, { callbackArgs: [i], errbackArgs: [i] });
+  for (const [i, d] of inputs.entries()) {
+    d.addCallbacks(succeeded, lost, { callbackArgs: [i], errbackArgs: [i] });
   }
   return result;
 }

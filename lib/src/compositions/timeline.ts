@@ -246,13 +246,11 @@ export class Timeline {
    * its creation to its end and the number of rows is the most jobs that existed at once.
    */
   #pack(last: number): number[] {
-    const order = this.#bars
-      .map((b) => b.id)
-      .sort((a, b) => this.#bars[a].queued - this.#bars[b].queued || a - b);
+    const order = [...this.#bars].sort((a, b) => a.queued - b.queued || a.id - b.id);
     const rowEnds: number[] = [];
     const rows: number[] = new Array(this.#bars.length);
-    for (const id of order) {
-      const b = this.#bars[id];
+    for (const b of order) {
+      const id = b.id;
       let row = rowEnds.findIndex((end) => end <= b.queued);
       if (row === -1) row = rowEnds.length;
       rowEnds[row] = b.end ?? last;
@@ -351,7 +349,7 @@ export class Timeline {
       const end = b.end ?? last;
       const bx = x(b.start);
       const bw = Math.max(x(end) - bx, 1);
-      const by = top + rows[b.id] * (ROW + GAP);
+      const by = top + (rows[b.id] ?? 0) * (ROW + GAP);
       const fill = b.ok === undefined ? RUNNING_FILL : b.ok ? OK_FILL : FAIL_FILL;
       const state = b.ok === undefined ? 'running' : b.ok ? 'ok' : 'failed';
       const wait = b.start > b.queued ? `, waited ${formatMs(b.start - b.queued, 0.1)}` : '';

@@ -43,7 +43,8 @@ function bodyText(r: RawResponse): string {
 }
 
 function bodyBytes(r: RawResponse): Uint8Array {
-  return r.chunks.length === 1 ? r.chunks[0] : joined(r);
+  const [only] = r.chunks;
+  return r.chunks.length === 1 && only !== undefined ? only : joined(r);
 }
 
 /** Starts an exchange and delivers `finish(response)` through a cancellable Deferred. */
