@@ -4,4 +4,13 @@ export { DistributedJobError, RedisServerError } from '../core/errors.js';
 export { type ForkWorkerOptions, forkWorker, type WorkerProcess } from './fork.js';
 export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.js';
 export { type DistributedOutcome, type DistributedStreamOptions, distributedStream } from './stream.js';
-export { type DistributedWorker, type RunWorkerOptions, runWorker } from './worker.js';
+export {
+  type DistributedWorker,
+  type DistributedWorkerEvents,
+  type JobInfo,
+  type LateCompletionEvent,
+  type LockLostEvent,
+  type RunWorkerOptions,
+  runWorker,
+  WORKER_DIAGNOSTICS_CHANNEL,
+} from './worker.js';
