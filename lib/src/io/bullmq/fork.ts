@@ -36,6 +36,8 @@ export interface WorkerProcess {
   readonly lostLocks: number;
   /** Its `lateCompletions` at its last report: see {@link DistributedWorker}. */
   readonly lateCompletions: number;
+  /** Asks the worker for its counts now; resolves once they have arrived (or the process has ended). */
+  refresh(): Promise<void>;
   /** Resolves once the worker is connected and taking jobs. */
   readonly ready: Promise<void>;
   /** Resolves when the process has ended, with its exit code or signal. */
@@ -109,6 +111,7 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
       resolve({ code, signal });
     });
   });
+  let refreshed: (() => void)[] = [];
   child.on(
     'message',
     (m: { type?: string; executed?: number; lostLocks?: number; lateCompletions?: number }) => {
@@ -117,9 +120,20 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
         executed = m.executed;
         lostLocks = m.lostLocks ?? lostLocks;
         lateCompletions = m.lateCompletions ?? lateCompletions;
+        const waiting = refreshed;
+        refreshed = [];
+        for (const r of waiting) r();
       }
     },
   );
+  const refresh = () => {
+    if (child.exitCode !== null || child.signalCode !== null || !child.connected) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      refreshed.push(resolve);
+      void exited.then(() => resolve());
+      child.send({ type: 'report' });
+    });
+  };
   const send = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
@@ -137,6 +151,7 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
     get lateCompletions() {
       return lateCompletions;
     },
+    refresh,
     ready,
     exited,
     stop: () => send('SIGTERM'),

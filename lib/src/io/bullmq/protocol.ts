@@ -10,7 +10,11 @@ export interface JobData<T> {
   run?: string;
 }
 
-/** The stream one run of distributedStream reads its outcomes from; workers append to it with `NOMKSTREAM`. */
+/**
+ * The stream one run of distributedStream reads its outcomes from; workers append to it only while it exists. An entry
+ * holds one or more outcomes, each `j <job id>` followed by `v <JSON value>`, `u ''` (undefined) or
+ * `e <reason> a <attempts made>` (a final failure).
+ */
 export const resultsKey = (run: string): string => `ab:results:${run}`;
 
 /** The sorted set where each runWorker announces its concurrency: member `<worker id>|<concurrency>`, score its expiry. */
@@ -18,12 +22,6 @@ export const WORKERS_KEY = 'ab:workers';
 
 /** How often a worker renews its entry in {@link WORKERS_KEY}, in ms; an entry lives three times as long. */
 export const HEARTBEAT_MS = 1_000;
-
-/** Fields of a results-stream entry: `j` the job id, then `v` (a JSON value), `u` (undefined) or `e` (a failure). */
-export type ResultFields =
-  | ['j', string, 'v', string]
-  | ['j', string, 'u', '']
-  | ['j', string, 'e', string, 'a', string];
 
 /**
  * What a job threw, as an Error BullMQ can store: BullMQ reads `.message` of whatever was thrown, so `null` or

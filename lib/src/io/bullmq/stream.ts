@@ -171,12 +171,6 @@ function until<V>(
   });
 }
 
-function fieldsOf(flat: string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i], flat[i + 1]);
-  return m;
-}
-
 function idList(ids: string[]): string {
   const shown = ids.slice(0, 5).join(', ');
   return ids.length > 5 ? `${shown} and ${ids.length - 5} more` : shown;
@@ -230,15 +224,22 @@ async function* run<T, R>(
   };
   const failureOf = (jobId: string, reason: string | undefined, attempts: string | null | undefined) =>
     new Failure(new DistributedJobError(reason ?? 'the job failed', jobId, Number(attempts ?? 0) || 0));
+  // One stream entry holds one or more outcomes: `j <job id>` then `v <json>`, `u ''` or `e <reason> a <attempts>`.
   const take = (flat: string[]) => {
-    const f = fieldsOf(flat);
-    const jobId = f.get('j');
-    if (jobId === undefined) return;
-    if (f.has('e')) {
-      if (outstanding.has(jobId)) failedIds.push(jobId);
-      settle(jobId, { ok: false, failure: failureOf(jobId, f.get('e'), f.get('a')) });
-    } else if (f.has('v')) settle(jobId, { ok: true, value: JSON.parse(f.get('v') as string) as R });
-    else if (f.has('u')) settle(jobId, { ok: true, value: undefined as R });
+    let i = 0;
+    while (i + 3 < flat.length && flat[i] === 'j') {
+      const jobId = flat[i + 1];
+      const kind = flat[i + 2];
+      if (kind === 'e') {
+        if (outstanding.has(jobId)) failedIds.push(jobId);
+        settle(jobId, { ok: false, failure: failureOf(jobId, flat[i + 3], flat[i + 5]) });
+        i += 6;
+        continue;
+      }
+      if (kind === 'v') settle(jobId, { ok: true, value: JSON.parse(flat[i + 3]) as R });
+      else if (kind === 'u') settle(jobId, { ok: true, value: undefined as R });
+      i += 4;
+    }
   };
 
   // The results stream: made here (workers never create it), read in order from its first entry.

@@ -23,15 +23,15 @@ const tell = (what: string, jobId: string) =>
 w.on('lockLost', (e) => tell('lost the lock of job', e.jobId));
 w.on('lateCompletion', (e) => tell('finished after losing the lock of job', e.jobId));
 let reported = '';
-const report = () => {
+const report = (force = false) => {
   const counts = { executed: w.executed, lostLocks: w.lostLocks, lateCompletions: w.lateCompletions };
   const key = JSON.stringify(counts);
-  if (key !== reported && process.connected) {
+  if ((force || key !== reported) && process.connected) {
     reported = key;
     process.send?.({ type: 'executed', ...counts });
   }
 };
-setInterval(report, 50).unref();
+setInterval(() => report(), 50).unref();
 await w.worker.waitUntilReady();
 process.send?.({ type: 'ready' });
 // SIGTERM/SIGINT: finish the running jobs, send the final count, and exit.
@@ -57,5 +57,5 @@ process.on('disconnect', () => {
   );
 });
 process.on('message', (m: { type?: string }) => {
-  if (m?.type === 'report') report();
+  if (m?.type === 'report') report(true);
 });
