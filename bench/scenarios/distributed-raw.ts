@@ -22,7 +22,7 @@ export interface DistributedRawParams {
 }
 
 export const RAW_NOOP_FULL: DistributedRawParams = {
-  count: 20_000,
+  count: 10_000,
   concurrency: 50,
   jobMs: 0,
   warmup: 1,
@@ -36,7 +36,7 @@ export const RAW_NOOP_QUICK: DistributedRawParams = {
   rounds: 1,
 };
 export const RAW_IO_FULL: DistributedRawParams = {
-  count: 5_000,
+  count: 3_000,
   concurrency: 50,
   jobMs: 20,
   warmup: 1,
