@@ -47,6 +47,13 @@ const WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'e
 
 /** [notebook, what its prose says, the notebook that shows it, what its recorded output shows]. */
 const CLAIMS: [string, RegExp, string, RegExp][] = [
+  ['01', /Four requests reached the site/, '01', /requests: 4\n/],
+  [
+    '06',
+    /two pairs hold a Failure/,
+    '06',
+    /true 8060 characters\nfalse 404 Not Found\ntrue 4550 characters\nfalse DNS/,
+  ],
   ['03', /after 100, 400, then 700 ms/, '03', /arrived: Deferred.*\narrived: Callbacks.*\narrived: Twisted/],
   ['06', /The list's own flags are all `true` now/, '06', /the list's flags: true, true, true, true/],
   ['06', /`ok` column is a field of those records/, '06', /│ 1 +│ '\/no\/such\/page' +│ false/],
