@@ -58,7 +58,12 @@ if (lifeline === '3') {
      const lifeline = new (require('node:net').Socket)({ fd: 3, readable: true, writable: false });
      const end = () => {
        if (workerData.connectionDir) rmSync(workerData.connectionDir, { recursive: true, force: true });
-       process.kill(workerData.pid, 'SIGKILL');
+       // The runner starts the kernel as the leader of a process group: what its cells started goes too.
+       try {
+         process.kill(-workerData.pid, 'SIGKILL');
+       } catch {
+         process.kill(workerData.pid, 'SIGKILL');
+       }
      };
      lifeline.on('data', () => {});
      lifeline.on('close', end);
