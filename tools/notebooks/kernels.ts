@@ -89,6 +89,18 @@ export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
 };
 
 /**
+ * A notebook's `kernelspec` metadata for `kind`, as Jupyter writes it from the registered kernelspec (`name`, and
+ * the spec's `display_name` and `language`).
+ */
+export function kernelspecMetadata(kind: KernelKind): {
+  display_name: string;
+  language: string;
+  name: KernelName;
+} {
+  return { display_name: kind.displayName, language: 'typescript', name: kind.name };
+}
+
+/**
  * Looks a kernel up by name.
  * @throws {RangeError} naming the unknown kernel and the known ones.
  */
