@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   findJupyter,
   installKernelspecs,
+  JUPYTER_DATA,
   jupyterEnv,
   trustNotebooks,
 } from '../../../tools/notebooks/jupyter-env.ts';
@@ -208,6 +209,19 @@ afterAll(async () => {
   }
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
+
+describe('the kernels the project registers', () => {
+  it('are two, tslab and Deno: no "JavaScript" (jslab) kernel beside them', async () => {
+    expect(readdirSync(join(JUPYTER_DATA, 'kernels')).sort()).toEqual(['deno', 'tslab']);
+    const specs = await api<{ kernelspecs: Record<string, { spec: { display_name: string } }> }>(
+      'GET',
+      '/api/kernelspecs',
+    );
+    expect(Object.keys(specs.kernelspecs)).not.toContain('jslab');
+    expect(specs.kernelspecs.tslab.spec.display_name).toBe('TypeScript (tslab)');
+    expect(specs.kernelspecs.deno.spec.display_name).toBe('TypeScript (Deno)');
+  });
+});
 
 describe('a notebook opened and saved in Jupyter Notebook', () => {
   it(
