@@ -3,13 +3,16 @@
 // are written into the metadata (what the page does on `spec_changed` and `kernel_ready`), and the notebook is saved
 // back. The saved file must be the committed file, byte for byte: opening a notebook must not change it.
 // Trust is checked through the same server: untrusted, a chart is shown as its text fallback; `npm run jupyter`
-// signs the notebooks, and the server then marks their outputs trusted. Needs Debian's jupyter-notebook.
+// signs the notebooks, and the server then marks their outputs trusted. Then the same in Notebook's own page in
+// Chromium: opening does not mark a notebook changed, an untrusted chart shows as its text, saving changes no byte,
+// and a signed notebook draws its chart. Needs Debian's jupyter-notebook and chromium (npm test brings both).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   findJupyter,
@@ -23,6 +26,8 @@ const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const NOTEBOOKS = readdirSync(join(ROOT, 'notebooks'))
   .filter((name) => name.endsWith('.ipynb'))
   .sort();
+/** Opened in Chromium, untrusted first: notebooks with charts. */
+const PAGE_NOTEBOOKS = ['07-deferred-semaphore.ipynb', '11-batch-window.ipynb'];
 // Kernel start-up takes long on a loaded machine; this only bounds a hang.
 const SLOW = 600_000;
 
@@ -291,12 +296,15 @@ describe('trust', () => {
   });
 
   it('shows the charts of notebooks signed the way npm run jupyter signs them', async () => {
+    // Not the notebooks the page test opens untrusted below: a signature is of the content, wherever it is.
+    const signed = chartNotebooks.filter((name) => !PAGE_NOTEBOOKS.includes(name));
+    expect(signed.length).toBeGreaterThan(0);
     trustNotebooks(
       python,
-      chartNotebooks.map((name) => join(dir, name)),
+      signed.map((name) => join(dir, name)),
       notary,
     );
-    for (const name of chartNotebooks) {
+    for (const name of signed) {
       const cells = await cellsWithCharts(name);
       expect(cells.length, name).toBeGreaterThan(0);
       expect(
@@ -305,4 +313,75 @@ describe('trust', () => {
       ).toEqual(cells.map(() => true));
     }
   });
+});
+
+describe('in Chromium, the Notebook page itself', () => {
+  const CHROMIUM = '/usr/bin/chromium';
+  let browser: Browser | undefined;
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  /** Opens `name` in the page, waits for its kernel, and reports what the page holds and shows. */
+  async function openInPage(name: string) {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium`);
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    const page = await browser.newPage();
+    await page.goto(`${base}/notebooks/${encodeURIComponent(name)}?token=${token}`);
+    // kernel_ready: the page has written the kernelspec and language_info into its model by now.
+    await page.waitForFunction(
+      () =>
+        (
+          window as unknown as {
+            IPython?: { notebook?: { kernel?: { info_reply?: { language_info?: unknown } } } };
+          }
+        ).IPython?.notebook?.kernel?.info_reply?.language_info !== undefined,
+      null,
+      { timeout: SLOW },
+    );
+    const state = await page.evaluate(() => {
+      const notebook = (window as unknown as { IPython: { notebook: { dirty: boolean } } }).IPython.notebook;
+      const texts = [...document.querySelectorAll('.output_subarea pre')].map((pre) => pre.textContent ?? '');
+      return {
+        dirty: notebook.dirty,
+        charts: document.querySelectorAll('.output_subarea svg').length,
+        fallbacks: texts.filter((text) => /Timeline of \d+ jobs/.test(text)).length,
+      };
+    });
+    return { page, state };
+  }
+
+  it(
+    'does not mark a notebook changed on open, shows untrusted charts as their text, and saves it unchanged',
+    async () => {
+      for (const name of PAGE_NOTEBOOKS) {
+        const { page, state } = await openInPage(name);
+        expect(state, name).toEqual({ dirty: false, charts: 0, fallbacks: expect.any(Number) });
+        expect(state.fallbacks, name).toBeGreaterThan(0);
+        await page.evaluate(() =>
+          (
+            window as unknown as { IPython: { notebook: { save_notebook(): Promise<unknown> } } }
+          ).IPython.notebook.save_notebook(),
+        );
+        await page.close();
+        expect(readFileSync(join(dir, name), 'utf8'), name).toBe(
+          readFileSync(join(ROOT, 'notebooks', name), 'utf8'),
+        );
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'draws the charts of a notebook signed the way npm run jupyter signs it',
+    async () => {
+      const name = PAGE_NOTEBOOKS[0];
+      trustNotebooks(python, [join(dir, name)], notary);
+      const { page, state } = await openInPage(name);
+      await page.close();
+      expect(state.dirty).toBe(false);
+      expect(state.charts).toBeGreaterThan(0);
+    },
+    SLOW,
+  );
 });
