@@ -492,8 +492,11 @@ async function* run<T, R>(
         code: 'AB_BULLMQ_CLEANUP',
       });
     }
+    // The reader may be blocked in XREAD for up to pollInterval: a QUIT would wait behind it, so it is cut off.
+    stopping = true;
+    reader.disconnect();
     const closed = await until(
-      Promise.allSettled([queue.close(), cmd.quit(), reader.quit()]).then(() => true),
+      Promise.allSettled([queue.close(), cmd.quit()]).then(() => true),
       { deadline: Math.max(deadline, Date.now() + 500) },
     );
     if (closed !== true) {
