@@ -219,9 +219,9 @@ export function runWorker<T, R>(
   // Outcomes that finish within the same millisecond share one script call and one stream entry: fewer Redis commands
   // per job, and fewer entries for the producer to read.
   const pending = new Map<string, { fields: string[]; waiters: ((added: unknown) => void)[] }>();
-  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  let flushScheduled = false;
   const flush = () => {
-    flushTimer = undefined;
+    flushScheduled = false;
     const batches = [...pending];
     pending.clear();
     for (const [run, { fields, waiters }] of batches) {
@@ -244,7 +244,10 @@ export function runWorker<T, R>(
       }
       batch.fields.push(...fields);
       batch.waiters.push(resolve);
-      flushTimer ??= setTimeout(flush, 1);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setTimeout(flush, 1);
+      }
     });
   worker.on('completed', (job, value) => {
     if (job.id === undefined) return;
