@@ -73,6 +73,28 @@ export class RefDeferred<T = unknown> {
     );
   }
 
+  /**
+   * library: a Deferred is awaitable. A Promise settled by a link added at the end of the chain now: with the result,
+   * or rejected with a failure's value (which counts as handling it); the link passes the result on.
+   */
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return new Promise<T>((resolve, reject) => {
+      this.addCallbacks(
+        (r) => {
+          resolve(r as T);
+          return r;
+        },
+        (f) => {
+          reject((f as Failure).value);
+          return f;
+        },
+      );
+    }).then(onFulfilled, onRejected);
+  }
+
   callback(result: T): void {
     if (isThenable(result)) throw new TypeError('A Deferred cannot fire with a Deferred or Promise');
     this.startRunCallbacks(result);
