@@ -11,6 +11,8 @@ export interface Variant {
   how: string;
   /** Runs the whole workload once. */
   run: () => Promise<unknown>;
+  /** The row this one is held against: the floor of its shape, or the peer a user would pick instead. */
+  anchor?: string;
 }
 
 /** A measured row: every round's duration and their median. */
@@ -28,6 +30,8 @@ export interface Row {
   cpuMicrosPerItem?: number;
   /** The row this one's ratio is taken against, when not the comparison's baseline. */
   against?: string;
+  /** The row this one is held against: the floor of its shape, or the peer a user would pick instead. */
+  anchor?: string;
 }
 
 /** A target the brief sets, checked against the measured medians. */
@@ -114,6 +118,7 @@ export async function interleave(variants: readonly Variant[], options: RoundOpt
   return variants.map((v, i) => {
     const value = median(samples[i]);
     const row: Row = { name: v.name, ours: v.ours, how: v.how, value, samples: samples[i] };
+    if (v.anchor !== undefined) row.anchor = v.anchor;
     if (items !== undefined) {
       row.perSecond = items / (value / 1000);
       row.cpuMicrosPerItem = median(cpu[i]) / items;

@@ -1,38 +1,35 @@
 /**
- * The floor of the eager-semaphore shape: the least a limiter that hands back one Promise per job can do. One Promise
- * per job, an array as the queue, no options, no cancellation, no checks. The semaphore rows are held against it.
+ * The floor of the eager-semaphore shape: the least a limiter that hands back a Promise per job can do. One Promise
+ * per job, an array as the queue; no options, no cancellation, no argument checks. The semaphore rows are held
+ * against it.
  */
 export function minimalSemaphore(concurrency: number) {
   const queue: (() => void)[] = [];
   let head = 0;
   let active = 0;
-  const next = () => {
-    active--;
-    if (head < queue.length) {
-      const start = queue[head];
-      queue[head++] = undefined as never;
-      active++;
-      start();
-    }
+  // A finished job hands its place to the oldest waiting one, if any.
+  const done = () => {
+    if (head < queue.length) queue[head++]();
+    else active--;
   };
   return <A, R>(fn: (arg: A) => Promise<R>, arg: A): Promise<R> =>
     new Promise<R>((resolve, reject) => {
-      const start = () =>
+      const start = () => {
         fn(arg).then(
-          (value) => {
-            next();
-            resolve(value);
+          (v) => {
+            done();
+            resolve(v);
           },
-          (reason) => {
-            next();
-            reject(reason);
+          (e) => {
+            done();
+            reject(e);
           },
         );
-      if (active < concurrency) {
+      };
+      if (active >= concurrency) queue.push(start);
+      else {
         active++;
         start();
-      } else {
-        queue.push(start);
       }
     });
 }

@@ -57,6 +57,15 @@ function ratioText(c: Comparison, row: Row): string {
   return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}`;
 }
 
+/** `1.18x minimal eager semaphore`: the row's cost over its anchor's; empty for a row without one. */
+function anchorText(c: Comparison, row: Row): string {
+  if (row.anchor === undefined) return '';
+  const anchor = c.rows.find((r) => r.name === row.anchor);
+  if (anchor === undefined) return '';
+  const r = row.value / anchor.value;
+  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}x ${row.anchor}`;
+}
+
 function verdict(holds: boolean | null): string {
   if (holds === null) return 'not measured';
   return holds ? 'holds' : 'MISSED';
@@ -70,12 +79,13 @@ interface Table {
 function rowsTable(c: Comparison): Table {
   const costName = c.unit === 'MB' ? 'peak heap growth' : 'median time';
   return {
-    header: ['', costName, 'throughput', `${c.unit === 'MB' ? 'memory' : 'time'} ÷ ours`, 'how'],
+    header: ['', costName, 'throughput', `${c.unit === 'MB' ? 'memory' : 'time'} ÷ ours`, '÷ anchor', 'how'],
     body: c.rows.map((row) => [
       `${row.ours ? '★ ' : ''}${row.name}`,
       figure(row.value, c.unit),
       perSecond(row),
       ratioText(c, row),
+      anchorText(c, row),
       row.how,
     ]),
   };
@@ -185,6 +195,9 @@ export function validateComparison(c: Comparison): string[] {
     }
     if (r.against !== undefined && !c.rows.some((o) => o.name === r.against)) {
       problems.push(`${where}, row ${r.name}: compared to a missing row`);
+    }
+    if (r.anchor !== undefined && !c.rows.some((o) => o.name === r.anchor)) {
+      problems.push(`${where}, row ${r.name}: anchored to a missing row`);
     }
   }
   for (const t of c.targets) {

@@ -31,6 +31,18 @@ export {
   type UnhandledFailureReporter,
 } from './core/deferred.js';
 export {
+  type BatchMessage,
+  type BullmqAddedMessage,
+  type BullmqSettledMessage,
+  CHANNEL_NAMES,
+  type JobEndMessage,
+  type JobQueuedMessage,
+  type JobSource,
+  type JobStartMessage,
+  type RateWaitMessage,
+  type RetryMessage,
+} from './core/diagnostics.js';
+export {
   AsyncBatchingError,
   BadResponseError,
   BatchResultCountError,

@@ -77,14 +77,14 @@ export class RefDeferred<T = unknown> {
    * library: a Deferred is awaitable. A Promise settled by a link added at the end of the chain now: with the result,
    * or rejected with a failure's value (which counts as handling it); the link passes the result on.
    */
-  then<R1 = T, R2 = never>(
-    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    return new Promise<T>((resolve, reject) => {
+  then(
+    onFulfilled?: ((value: unknown) => unknown) | null,
+    onRejected?: ((reason: unknown) => unknown) | null,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
       this.addCallbacks(
         (r) => {
-          resolve(r as T);
+          resolve(r);
           return r;
         },
         (f) => {

@@ -8,6 +8,7 @@
  * flight; it has no minimum size, no maximum wait and no bound on concurrent bulk calls.
  */
 import { Deferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { BatchResultCountError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 import { type Clock, checkClock, checkWhole, describe, systemClock } from './clock.js';
@@ -177,6 +178,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
     inFlight++;
     calls++;
     const keys = batch.loads.map((l) => l.key);
+    if (channels.batch.hasSubscribers) channels.batch.publish({ batcher: self, keys });
     const outcome = new Deferred<unknown>();
     outcome.addCallbacks(
       (results: unknown) => {
@@ -225,7 +227,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
     pump();
   };
 
-  return {
+  const self: Batcher<K, V> = {
     load(key: K): Deferred<V> {
       let batch = open;
       if (batch === null) {
@@ -270,4 +272,5 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
       return calls;
     },
   };
+  return self;
 }

@@ -32,6 +32,7 @@
  * The test in `test/rate-limiter.test.ts` compares this with the plain model in `test/reference/rate-limiter.ts`.
  */
 import { Deferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { type Clock, checkClock, checkWhole, describe, systemClock } from './clock.js';
 import { runInto, startJob } from './job.js';
 
@@ -386,6 +387,9 @@ export class RateLimiter {
               this.#clearTimer();
               this.#timerAt = at;
               this.#timer = this.#clock.setTimeout(this.#onTimer, at - now);
+              if (channels.rateWait.hasSubscribers) {
+                channels.rateWait.publish({ limiter: this, delay: at - now, waiting: this.#waiting });
+              }
             }
             return;
           }

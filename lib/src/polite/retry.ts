@@ -30,6 +30,7 @@
  */
 import { isAbortSignal } from '../abort-signal.js';
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { AsyncBatchingError, HttpError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 import { type Clock, checkClock, checkWhole, describe, systemClock } from './clock.js';
@@ -271,6 +272,7 @@ export function retryWith<R>(
     }
     waited += delay;
     onRetry?.({ error, attempt, delay });
+    if (channels.retry.hasSubscribers) channels.retry.publish({ attempt, delay, reason: error });
     timer = clock.setTimeout(() => {
       timer = null;
       next();
