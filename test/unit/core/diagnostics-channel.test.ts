@@ -17,9 +17,16 @@ function listen() {
   const handlers = Object.entries(CHANNEL_NAMES).map(([on, name]) => {
     const fn = (message: unknown) => events.push({ on, message: message as Record<string, unknown> });
     diagnostics.subscribe(name, fn);
-    return () => diagnostics.unsubscribe(name, fn);
+    return () => {
+      diagnostics.unsubscribe(name, fn);
+    };
   });
-  return { events, stop: () => handlers.forEach((off) => off()) };
+  return {
+    events,
+    stop: () => {
+      for (const off of handlers) off();
+    },
+  };
 }
 
 let stop: (() => void) | undefined;
