@@ -11,8 +11,6 @@ export interface Variant {
   how: string;
   /** Runs the whole workload once. */
   run: () => Promise<unknown>;
-  /** The row this one is held against: the floor of its shape, or the peer a user would pick instead. */
-  anchor?: string;
 }
 
 /** A measured row: every round's duration and their median. */
@@ -30,8 +28,6 @@ export interface Row {
   cpuMicrosPerItem?: number;
   /** The row this one's ratio is taken against, when not the comparison's baseline. */
   against?: string;
-  /** The row this one is held against: the floor of its shape, or the peer a user would pick instead. */
-  anchor?: string;
 }
 
 /** A target the brief sets, checked against the measured medians. */
@@ -58,6 +54,8 @@ export interface Comparison {
   /** Set when the comparison could not be measured, with the reason; `rows` is then empty. */
   notMeasured?: string;
   notes?: string[];
+  /** How this comparison was measured, when it was merged into results measured at another time (`--merge`). */
+  measured?: { command: string; at: string; loadBefore: number; loadAfter: number };
 }
 
 export interface RoundOptions {
@@ -118,7 +116,6 @@ export async function interleave(variants: readonly Variant[], options: RoundOpt
   return variants.map((v, i) => {
     const value = median(samples[i]);
     const row: Row = { name: v.name, ours: v.ours, how: v.how, value, samples: samples[i] };
-    if (v.anchor !== undefined) row.anchor = v.anchor;
     if (items !== undefined) {
       row.perSecond = items / (value / 1000);
       row.cpuMicrosPerItem = median(cpu[i]) / items;

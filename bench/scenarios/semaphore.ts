@@ -37,7 +37,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: 'DeferredSemaphore.run',
       ours: true,
       how: 'DeferredList of sem.run(task) for every item',
-      anchor: 'p-limit',
       run: async () => {
         const sem = new DeferredSemaphore(concurrency);
         const ds = [];
@@ -49,7 +48,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: 'DeferredSemaphore.run, no DeferredList',
       ours: true,
       how: 'sem.run(task).addCallback(countDown) for every item: the semaphore alone',
-      anchor: 'bare workers (floor)',
       run: () =>
         new Promise<void>((resolve) => {
           const sem = new DeferredSemaphore(concurrency);
@@ -64,7 +62,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: WITH_ARG,
       ours: true,
       how: 'gatherResults(items.map((item) => sem.run(task, item))): the task takes its item',
-      anchor: MINIMAL,
       run: async () => {
         const sem = new DeferredSemaphore(concurrency);
         await gatherResults(items.map((item) => sem.run(noopWithArg, item)));
@@ -74,7 +71,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: PROMISE_ALL,
       ours: true,
       how: "await Promise.all(items.map((item) => sem.run(task, item))): p-limit's idiom over Deferreds",
-      anchor: P_LIMIT_WITH_ARG,
       run: async () => {
         const sem = new DeferredSemaphore(concurrency);
         await Promise.all(items.map((item) => sem.run(noopWithArg, item)));
@@ -84,7 +80,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: AWAIT_LOOP,
       ours: true,
       how: 'every sem.run(task, item) started, then `for (const d of ds) await d`',
-      anchor: P_LIMIT_LOOP,
       run: async () => {
         const sem = new DeferredSemaphore(concurrency);
         const ds = items.map((item) => sem.run(noopWithArg, item));
@@ -104,7 +99,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: P_LIMIT_WITH_ARG,
       ours: false,
       how: 'Promise.all(items.map((item) => limit(task, item))): the task takes its item',
-      anchor: MINIMAL,
       run: async () => {
         const limit = pLimit(concurrency);
         await Promise.all(items.map((item) => limit(noopWithArg, item)));
@@ -135,7 +129,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: 'p-queue',
       ours: false,
       how: 'Promise.all of queue.add(task) for every item',
-      anchor: 'p-limit',
       run: async () => {
         const queue = new PQueue({ concurrency });
         const ps = [];
@@ -147,7 +140,6 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       name: 'async.queue',
       ours: false,
       how: 'queue.push(every item), await queue.drain()',
-      anchor: 'bare workers (floor)',
       run: async () => {
         const queue = async.queue(noop, concurrency);
         const drained = queue.drain();
