@@ -19,6 +19,7 @@ export const ANCHORS: Readonly<Record<string, Readonly<Record<string, string>>>>
   lazy: {
     parallel: 'bare workers (floor)',
     parallelStream: 'async.mapLimit',
+    'parallelStream, inBatches': 'async.mapLimit',
     'Cooperator.coiterate': 'bare workers (floor)',
     'p-map': 'bare workers (floor)',
     'p-map pMapIterable': 'bare workers (floor)',

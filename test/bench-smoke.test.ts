@@ -48,6 +48,7 @@ describe('benchmark harness (tiny counts)', () => {
     expectWellFormed(c, [
       'parallel',
       'parallelStream',
+      'parallelStream, inBatches',
       'Cooperator.coiterate',
       'p-map',
       'p-map pMapIterable',

@@ -44,6 +44,7 @@ export {
   race,
 } from './compositions/deferred-list.js';
 export {
+  inBatches,
   type ParallelMapper,
   type ParallelOptions,
   type ParallelOutcome,
