@@ -218,28 +218,36 @@ export function retryWith<R>(
     if (out.called) return;
     const error = failure.value;
     let delay: number | undefined;
-    if (attempt < attempts && shouldRetry(error, attempt)) {
-      const asked = delayFor?.(error, attempt);
-      if (asked !== undefined && Number.isFinite(asked) && asked >= 0) delay = asked;
-      else {
-        const backoff = Math.min(maxDelay, minDelay * factor ** (attempt - 1));
-        delay = backoff * (1 - jitter * random());
+    try {
+      if (attempt < attempts && shouldRetry(error, attempt)) {
+        const asked = delayFor?.(error, attempt);
+        if (asked !== undefined && Number.isFinite(asked) && asked >= 0) delay = asked;
+        else {
+          const backoff = Math.min(maxDelay, minDelay * factor ** (attempt - 1));
+          delay = backoff * (1 - jitter * random());
+        }
+        if (waited + delay > maxTotalWait) delay = undefined;
       }
-      if (waited + delay > maxTotalWait) delay = undefined;
-    }
-    if (delay === undefined) {
-      markAttempts(error, attempt);
+      if (delay !== undefined) {
+        waited += delay;
+        onRetry?.({ error, attempt, delay });
+        if (channels.retry.hasSubscribers) channels.retry.publish({ attempt, delay, reason: error });
+        timer = clock.setTimeout(() => {
+          timer = null;
+          next();
+        }, delay);
+        return;
+      }
+    } catch (e) {
+      // A policy hook (shouldRetry, delayFor, onRetry, random, the clock) that throws ends the retry with its error:
+      // left to this errback, it would only fail the attempt's own chain, and the retry would never settle.
       finish();
-      out.errback(failure);
+      out.errback(e);
       return;
     }
-    waited += delay;
-    onRetry?.({ error, attempt, delay });
-    if (channels.retry.hasSubscribers) channels.retry.publish({ attempt, delay, reason: error });
-    timer = clock.setTimeout(() => {
-      timer = null;
-      next();
-    }, delay);
+    markAttempts(error, attempt);
+    finish();
+    out.errback(failure);
   };
 
   const next = (): void => {

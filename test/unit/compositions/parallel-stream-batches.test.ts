@@ -93,6 +93,20 @@ describe('inBatches(parallelStream(...))', () => {
     expect(seen.sort()).toEqual([1, 2]);
   });
 
+  it('hands an ordered stream over in input order', async () => {
+    const { outcomes } = await collect(
+      inBatches(
+        parallelStream(
+          [30, 10, 20, 0],
+          4,
+          (ms: number) => new Promise<number>((r) => setTimeout(() => r(ms), ms)),
+          { ordered: true },
+        ),
+      ),
+    );
+    expect(outcomes.map((o) => o.index)).toEqual([0, 1, 2, 3]);
+  });
+
   it('takes any other async iterable one outcome per batch', async () => {
     async function* outcomes() {
       yield { index: 0, item: 'a', ok: true as const, value: 1 };
