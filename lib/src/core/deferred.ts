@@ -171,8 +171,9 @@ function checkFn(fn: unknown, name: string): void {
 let handoff: Deferred<unknown> | null | undefined;
 
 /** What the last `new Promise(captureResolvers)` was given: a module-level executor needs no closure per Promise. */
-let capturedResolve: (value: never) => void;
-let capturedReject: (reason: unknown) => void;
+const forgotten = (): void => {};
+let capturedResolve: (value: never) => void = forgotten;
+let capturedReject: (reason: unknown) => void = forgotten;
 function captureResolvers(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
   capturedResolve = resolve;
   capturedReject = reject;
@@ -567,6 +568,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     }
     const promise = new Promise<T>(captureResolvers);
     this._push(capturedResolve, SETTLES, capturedReject);
+    // Held here, they would keep the last Promise, and whatever awaits it, alive.
+    capturedResolve = capturedReject = forgotten;
     if ((this._flags & CALLED) !== 0) this._run();
     return promise;
   }
