@@ -1,7 +1,7 @@
 /**
  * The library against the plain model of Twisted in ./twisted.ts: random programs of callbacks, errbacks, returned
- * Deferreds and Promises, cancel, pause/unpause, chainDeferred, DeferredLists and a semaphore's acquire/release/run
- * (with synchronous and asynchronous jobs) run against both, and what each did, in order, must be the same.
+ * Deferreds and Promises, cancel, pause/unpause, chainDeferred, DeferredLists, a semaphore's acquire/release/run
+ * (with synchronous and asynchronous jobs) and awaits (then, await, Promise.all/allSettled/race) run against both, and what each did, in order, must be the same.
  * Every optimisation of the library's chain is a claim this test checks.
  */
 import {
@@ -40,6 +40,7 @@ interface AnyDeferred {
   pause(): void;
   unpause(): void;
   chainDeferred(other: AnyDeferred): unknown;
+  then(onFulfilled: (v: unknown) => unknown, onRejected: (e: unknown) => unknown): Promise<unknown>;
 }
 interface AnySemaphore {
   tokens: number;
@@ -89,6 +90,9 @@ type Behaviour =
   | { b: 'addToSelf' }
   | { b: 'cancelOther'; k: number };
 
+/** How a program waits for Deferreds the way async code does: each settles a native Promise at the end of the chain. */
+type Await = 'then' | 'await' | 'all' | 'allSettled' | 'race';
+
 type Canceller = 'none' | 'noop' | 'fires' | 'fails' | 'throws';
 type Job = 'value' | 'throw' | 'deferred' | 'promise';
 
@@ -107,7 +111,8 @@ type Op =
   | { op: 'release' }
   | { op: 'run'; job: Job; v: number }
   | { op: 'fireJob'; j: number; ok: boolean; v: number }
-  | { op: 'settlePromise'; p: number; ok: boolean; v: number };
+  | { op: 'settlePromise'; p: number; ok: boolean; v: number }
+  | { op: 'await'; how: Await; ids: number[] };
 
 const n = fc.nat({ max: 40 });
 const small = fc.integer({ min: 0, max: 9 });
@@ -186,9 +191,17 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 2,
   },
 );
+const awaitOp: fc.Arbitrary<Op> = fc.record({
+  op: fc.constant('await' as const),
+  how: fc.constantFrom<Await>('then', 'await', 'all', 'allSettled', 'race'),
+  ids: fc.array(n, { minLength: 1, maxLength: 3 }),
+});
 const program = fc.record({
   limit: fc.integer({ min: 1, max: 3 }),
-  ops: fc.array(op, { minLength: 1, maxLength: 30 }),
+  ops: fc.array(fc.oneof({ arbitrary: op, weight: 9 }, { arbitrary: awaitOp, weight: 1 }), {
+    minLength: 1,
+    maxLength: 30,
+  }),
 });
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -223,6 +236,7 @@ async function execute(impl: Impl, prog: { limit: number; ops: Op[] }): Promise<
     if (Array.isArray(v)) return depth > 3 ? '[..]' : `[${v.map((x) => show(x, depth + 1)).join(',')}]`;
     return String(v);
   };
+  const showReason = (e: unknown) => (e instanceof Error ? `${e.name}:${e.message}` : `(${show(e)})`);
   const attempt = (what: string, fn: () => void) => {
     try {
       fn();
@@ -406,6 +420,35 @@ async function execute(impl: Impl, prog: { limit: number; ops: Op[] }): Promise<
         if (jobs.length === 0) break;
         const j = jobs[o.j % jobs.length];
         attempt('fireJob', () => (o.ok ? j.callback(o.v) : j.errback(new Error(`job deferred ${o.j}`))));
+        break;
+      }
+      case 'await': {
+        const items = o.ids.map((i) => pick(i)).filter((d): d is AnyDeferred => d !== undefined);
+        if (items.length === 0) break;
+        const label = `A${labels++}`;
+        const got = (v: unknown) => trace.push(`${label} got ${show(v)}`);
+        const rejected = (e: unknown) => trace.push(`${label} rejected ${showReason(e)}`);
+        if (o.how === 'then') {
+          items[0].then(got, rejected);
+        } else if (o.how === 'await') {
+          void (async () => {
+            for (const d of items) {
+              try {
+                got(await d);
+              } catch (e) {
+                rejected(e);
+              }
+            }
+          })();
+        } else if (o.how === 'all') {
+          Promise.all(items).then(got, rejected);
+        } else if (o.how === 'allSettled') {
+          Promise.allSettled(items).then((outcomes) =>
+            got(outcomes.map((x) => (x.status === 'fulfilled' ? x.value : showReason(x.reason)))),
+          );
+        } else {
+          Promise.race(items).then(got, rejected);
+        }
         break;
       }
       case 'settlePromise': {

@@ -35,6 +35,7 @@
 import { checkWhole, describe } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { runInto, startJob } from './job.js';
 
 /** One window of a {@link RateLimiter}: at most `max` starts in any interval of `per` milliseconds. */
@@ -388,6 +389,9 @@ export class RateLimiter {
               this.#clearTimer();
               this.#timerAt = at;
               this.#timer = this.#clock.setTimeout(this.#onTimer, at - now);
+              if (channels.rateWait.hasSubscribers) {
+                channels.rateWait.publish({ limiter: this, delay: at - now, waiting: this.#waiting });
+              }
             }
             return;
           }

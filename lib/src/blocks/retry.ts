@@ -11,6 +11,7 @@
 import { checkFn, checkNumber, checkObject, checkWhole, describe, isAbortSignal } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { AsyncBatchingError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 
@@ -230,6 +231,7 @@ export function retryWith<R>(
       if (delay !== undefined) {
         waited += delay;
         onRetry?.({ error, attempt, delay });
+        if (channels.retry.hasSubscribers) channels.retry.publish({ attempt, delay, reason: error });
         timer = clock.setTimeout(() => {
           timer = null;
           next();

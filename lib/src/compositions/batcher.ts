@@ -12,6 +12,7 @@ import { runInto } from '../blocks/job.js';
 import { checkWhole, describe } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { BatchResultCountError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 
@@ -179,6 +180,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
     inFlight++;
     calls++;
     const keys = batch.loads.map((l) => l.key);
+    if (channels.batch.hasSubscribers) channels.batch.publish({ batcher: self, keys });
     const outcome = new Deferred<unknown>();
     outcome.addCallbacks(
       (results: unknown) => {
@@ -227,7 +229,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
     pump();
   };
 
-  return {
+  const self: Batcher<K, V> = {
     load(key: K): Deferred<V> {
       let batch = open;
       if (batch === null) {
@@ -272,4 +274,5 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
       return calls;
     },
   };
+  return self;
 }

@@ -87,7 +87,9 @@ type Fn = (...args: never[]) => unknown;
  * - the waiting outer Deferred, {@link WAITER}, null: the link an outer Deferred adds to the inner one it is paused on;
  * - the Deferred to fire, {@link CHAINED}, null: what `chainDeferred(other)` adds;
  * - an {@link IndexedListener}, {@link INDEXED}, a number: hands the result and that number to the listener, so that
- *   a DeferredList needs no closure nor argument array per input.
+ *   a DeferredList needs no closure nor argument array per input;
+ * - a native Promise's resolve function, {@link SETTLES}, its reject function: what `then()` and `asPromise()` add. It
+ *   settles that Promise with the result (a failure's `value` rejects it) and passes the result on, with no closure.
  *
  * The markers are objects, never functions, so a marker is never mistaken for an errback.
  */
@@ -101,6 +103,8 @@ const WAITER = { link: 'waiter' };
 const CHAINED = { link: 'chained' };
 /** The errback slot of an indexed listener's link. */
 const INDEXED = { link: 'indexed' };
+/** The errback slot of a link that settles a native Promise. */
+const SETTLES = { link: 'settles' };
 /** On the run loop's stack: the Deferred goes on with the result it has. */
 const KEEP = { link: 'keep' };
 
@@ -165,6 +169,15 @@ function checkFn(fn: unknown, name: string): void {
  * for the loop to run next. `undefined` at any other time.
  */
 let handoff: Deferred<unknown> | null | undefined;
+
+/** What the last `new Promise(captureResolvers)` was given: a module-level executor needs no closure per Promise. */
+const forgotten = (): void => {};
+let capturedResolve: (value: never) => void = forgotten;
+let capturedReject: (reason: unknown) => void = forgotten;
+function captureResolvers(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 /** The clock {@link Deferred.addTimeout} schedules on: `globalThis` by default; a fake one in tests. */
 export interface TimeoutClock {
@@ -536,26 +549,29 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.asPromise().then(onfulfilled, onrejected);
+    const promise = this.asPromise();
+    return onfulfilled == null && onrejected == null
+      ? (promise as Promise<R1 | R2>)
+      : promise.then(onfulfilled, onrejected);
   }
 
   /** A Promise of the result at the end of the chain, as `await` sees it. */
   asPromise(): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this._add(
-        (r: unknown) => {
-          resolve(r as T);
-          return r;
-        },
-        (f: unknown) => {
-          this._observed = f as Failure;
-          reject((f as Failure).value);
-          return f;
-        },
-        null,
-        null,
-      );
-    });
+    // Nothing left to run: the Promise can be made settled, with no resolve functions and no link.
+    const value = settledValue(this);
+    if (value !== UNSETTLED) return Promise.resolve(value as T);
+    const r = this._result;
+    if (r instanceof Failure && settledFailure(this)) {
+      this._observed = r;
+      this._unregister();
+      return Promise.reject(r.value);
+    }
+    const promise = new Promise<T>(captureResolvers);
+    this._push(capturedResolve, SETTLES, capturedReject);
+    // Held here, they would keep the last Promise, and whatever awaits it, alive.
+    capturedResolve = capturedReject = forgotten;
+    if ((this._flags & CALLED) !== 0) this._run();
+    return promise;
   }
 
   /**
@@ -680,7 +696,21 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             break;
           }
           const failed = current._result instanceof Failure;
-          if (kind === INDEXED) {
+          if (kind === SETTLES) {
+            // The result goes on unchanged, and is inspected below as a pass-through callback's would be.
+            next = current._result;
+            current._flags |= RUNNING;
+            try {
+              if (failed) {
+                current._observed = next as Failure;
+                (third as (reason: unknown) => void)((next as Failure).value);
+              } else {
+                (first as (value: unknown) => void)(next);
+              }
+            } finally {
+              current._flags &= ~RUNNING;
+            }
+          } else if (kind === INDEXED) {
             const saved = handoff;
             handoff = null;
             let handed: Deferred<unknown> | null | undefined;
@@ -829,6 +859,11 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
 /** @internal What {@link settledValue} gives for a Deferred whose result cannot be read off it now. */
 export const UNSETTLED: unique symbol = Symbol('unsettled');
+
+/** Whether `d` has failed and has nothing left to run, so that its result is the Failure it ended with. */
+function settledFailure(d: Deferred<unknown>): boolean {
+  return (d._flags & (CALLED | RUNNING)) === CALLED && d._paused === 0 && d._l1 === NO_LINK;
+}
 
 /** @internal See `./chain.ts`. */
 export function settledValue(d: Deferred<unknown>): unknown {

@@ -170,6 +170,7 @@ export class DeferredSemaphore extends ConcurrencyPrimitive {
 export class DeferredLock extends ConcurrencyPrimitive {
   constructor() {
     super(1);
+    this._kind = 'lock';
   }
 
   /** True while someone holds the lock. */
