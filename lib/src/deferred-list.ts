@@ -203,7 +203,7 @@ export function gatherResults<T>(items: Iterable<Input<T>>, consumeErrors = fals
  * list keeps a `[true, result]` entry, so N results make one array instead of N entries and a mapped copy: bench row
  * "gatherResults" of the deferred-list comparison, 100,000 fired Deferreds in 3.1 ms, 0.61x Promise.all's time
  * (the DeferredList-and-map version took 1.5-1.9x this one's time, 50,000 inputs, both builds in one process).
- * `test/reference/differential.test.ts` compares it with the Twisted-literal model.
+ * `test/unit/compositions/twisted-model.test.ts` compares it with the Twisted-literal model.
  */
 class GatheredResults<T> extends Deferred<T[]> implements IndexedListener {
   readonly deferreds: readonly Deferred<T>[];

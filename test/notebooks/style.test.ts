@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const folder = fileURLToPath(new URL('../notebooks/', import.meta.url));
-const root = fileURLToPath(new URL('../', import.meta.url));
+const folder = fileURLToPath(new URL('../../notebooks/', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const COLUMNS = 80;
 const ORIGINAL = {
   title: 'Async Batching with Twisted: A Walkthrough',

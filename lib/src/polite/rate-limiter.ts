@@ -29,7 +29,7 @@
  * a microtask after the first of them (so a synchronous burst of starts costs one reading), or earlier when the credit
  * runs out. The credit is the exact count at its reading and only understates later on, since starts only leave windows
  * as time passes; at worst a burst's starts leave their windows as late as the burst's synchronous code takes to run.
- * The test in `test/rate-limiter.test.ts` compares this with the plain model in `test/reference/rate-limiter.ts`.
+ * The test in `test/unit/blocks/rate-limiter.test.ts` compares this with the plain model in `test/reference/rate-limiter.ts`.
  */
 import { Deferred } from '../core/deferred.js';
 import { type Clock, checkClock, checkWhole, describe, systemClock } from './clock.js';

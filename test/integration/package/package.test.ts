@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const lib = fileURLToPath(new URL('../lib/', import.meta.url));
-const root = fileURLToPath(new URL('../', import.meta.url));
+const lib = fileURLToPath(new URL('../../../lib/', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 const pkg = JSON.parse(readFileSync(join(lib, 'package.json'), 'utf8')) as {
   main: string;

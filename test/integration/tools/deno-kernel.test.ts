@@ -6,12 +6,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
-import { denoPath } from '../../tools/notebooks/deno.ts';
-import { notebookOf } from '../helpers/notebooks.ts';
-import { childrenOf, isAlive } from '../helpers/processes.ts';
+import { type Notebook, serializeNotebook } from '../../../tools/nbformat/index.ts';
+import { denoPath } from '../../../tools/notebooks/deno.ts';
+import { notebookOf } from '../../helpers/notebooks.ts';
+import { childrenOf, isAlive } from '../../helpers/processes.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 const RUNNER = join(ROOT, 'tools', 'run-notebooks.ts');
 const NBCONVERT = join(ROOT, 'tools', 'nbconvert-check.ts');
 // Kernel start-up took over 30 s on a loaded 2-core machine, and the first test may fetch Deno; these limits only

@@ -3,12 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isAlive } from '../helpers/processes.ts';
+import { isAlive } from '../../helpers/processes.ts';
 
 // `npm run jupyter` end to end: npm → tools/launch.mjs → tools/jupyter.ts → Jupyter Notebook → a tslab kernel.
 // Each test starts the whole chain, opens a kernel through Jupyter's REST API, sends one signal, and checks by PID
 // that every process of the chain has ended. Needs Debian's jupyter-notebook (`npm test` brings it).
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 const SLOW = 300_000;
 
 /** Every descendant of `pid` (Linux /proc), found by parent links. */

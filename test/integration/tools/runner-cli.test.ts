@@ -3,12 +3,12 @@ import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../tools/nbformat/index.ts';
-import { Kernel } from '../../tools/notebooks/kernel.ts';
-import { runNotebook } from '../../tools/notebooks/run.ts';
-import { isAlive } from '../helpers/processes.ts';
+import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../../tools/nbformat/index.ts';
+import { Kernel } from '../../../tools/notebooks/kernel.ts';
+import { runNotebook } from '../../../tools/notebooks/run.ts';
+import { isAlive } from '../../helpers/processes.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 // Each test starts real tslab kernels, whose start-up alone took over 30 s on a loaded 2-core machine; these limits
 // only bound a hang.
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });

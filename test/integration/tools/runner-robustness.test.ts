@@ -4,13 +4,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type CodeCell, joinText, serializeNotebook } from '../../tools/nbformat/index.ts';
-import { OutputRecorder } from '../../tools/notebooks/outputs.ts';
-import { runNotebook } from '../../tools/notebooks/run.ts';
-import { notebookOf } from '../helpers/notebooks.ts';
-import { childrenOf, isAlive } from '../helpers/processes.ts';
+import { type CodeCell, joinText, serializeNotebook } from '../../../tools/nbformat/index.ts';
+import { OutputRecorder } from '../../../tools/notebooks/outputs.ts';
+import { runNotebook } from '../../../tools/notebooks/run.ts';
+import { notebookOf } from '../../helpers/notebooks.ts';
+import { childrenOf, isAlive } from '../../helpers/processes.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 const CLI = join(ROOT, 'tools', 'run-notebooks.ts');
 // Kernel start-up and a 100,000-line cell take long on a loaded machine; these limits only bound a hang.
 const SLOW = 600_000;

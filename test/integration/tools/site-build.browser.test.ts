@@ -21,7 +21,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 const FIXTURES = join(ROOT, 'test/fixtures/export');
 const RESULTS = join(ROOT, 'test-results/site');
 const SERIES = [join(FIXTURES, '01-deferreds.ipynb'), join(FIXTURES, '02-charts.ipynb')];

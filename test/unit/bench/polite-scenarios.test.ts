@@ -1,9 +1,9 @@
 // The polite benchmark scenarios, run with tiny counts: each must produce a well-formed result. Timings and ratios are
 // never asserted — on a busy machine they mean nothing in a test.
 import { describe, expect, it } from 'vitest';
-import { COMPARISON_IDS } from '../bench/comparisons.ts';
-import type { Comparison } from '../bench/harness.ts';
-import { validateComparison } from '../bench/report.ts';
+import { COMPARISON_IDS } from '../../../bench/comparisons.ts';
+import type { Comparison } from '../../../bench/harness.ts';
+import { validateComparison } from '../../../bench/report.ts';
 import {
   batcherComparison,
   keyedMemoryComparison,
@@ -11,7 +11,7 @@ import {
   limiterComparison,
   type PoliteParams,
   perKeyComparison,
-} from '../bench/scenarios/polite.ts';
+} from '../../../bench/scenarios/polite.ts';
 
 const TINY: PoliteParams = {
   limiterCount: 100,

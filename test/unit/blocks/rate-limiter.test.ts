@@ -1,7 +1,7 @@
 import { CancelledError, Deferred, ManualClock, RateLimiter, type RateWindow } from 'async-batching';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RefRateLimiter } from './reference/rate-limiter.ts';
+import { RefRateLimiter } from '../../reference/rate-limiter.ts';
 
 /** For every window, no `max + 1` of the sorted start times lie within an interval shorter than `per`. */
 function violations(starts: readonly number[], windows: readonly RateWindow[]): string[] {

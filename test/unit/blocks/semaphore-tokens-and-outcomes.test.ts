@@ -1,4 +1,4 @@
-// The semaphore's and the lock's rules from the second review: each test is named after the rule it pins, and each
+// The semaphore's and the lock's rules about tokens and outcomes: each test is named after the rule it pins, and each
 // failed on the code before it (see the README's "Guarantees under failure").
 import {
   CancelledError,
@@ -11,7 +11,7 @@ import {
 } from 'async-batching';
 import { describe, expect, it } from 'vitest';
 
-/** An object whose every missing property throws when read: `then` included (issue 14, item 1). */
+/** An object whose every missing property throws when read: `then` included: a job may return anything. */
 function strict(): object {
   return new Proxy(
     {},
@@ -223,7 +223,7 @@ describe('cancelling a running run() releases its token when the job’s result 
   });
 });
 
-describe("a finished job's outcome and the order around it are Twisted's (found by test/reference/differential.test.ts)", () => {
+describe("a finished job's outcome and the order around it are Twisted's (found by comparing with the plain model of Twisted)", () => {
   it("a waiter's callback that cancels a job whose result already fired does not replace that result", async () => {
     const sem = new DeferredSemaphore(1);
     let reject = (_: Error) => {};

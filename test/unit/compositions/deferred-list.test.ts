@@ -12,7 +12,7 @@ import {
 } from 'async-batching';
 import fc from 'fast-check';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
-import { collectGarbage } from './helpers/gc.ts';
+import { collectGarbage } from '../../helpers/gc.ts';
 
 describe('DeferredList', () => {
   it('fires with [success, result] pairs in input order, not completion order', () => {

@@ -16,7 +16,7 @@ import {
   succeed,
 } from 'async-batching';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { collectGarbage } from './helpers/gc.ts';
+import { collectGarbage } from '../../helpers/gc.ts';
 
 /** What the unhandled-failure reporter received during the test. */
 let reports: Failure[] = [];

@@ -1,6 +1,6 @@
 import { Deferred, parallelStream } from 'async-batching';
 import { describe, expect, it } from 'vitest';
-import { gc } from './helpers/gc.ts';
+import { gc } from '../../helpers/gc.ts';
 
 const N = 1_000_000;
 const LIMIT = 32 * 1024 * 1024;

@@ -15,8 +15,8 @@ import {
 } from 'async-batching';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectGarbage } from '../helpers/gc.ts';
-import { RefDeferred, RefDeferredList, RefDeferredSemaphore } from './twisted.ts';
+import { collectGarbage } from '../../helpers/gc.ts';
+import { RefDeferred, RefDeferredList, RefDeferredSemaphore } from '../../reference/twisted.ts';
 
 /** What a program needs of an implementation; both the library and the model have this shape. */
 interface Impl {

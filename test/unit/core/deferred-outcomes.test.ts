@@ -1,6 +1,7 @@
 /**
- * Regression tests for defects an outside attack found in the chain (issue 14): each is named after the rule it
- * restores, and each failed on the code before the fix.
+ * The chain under hostile callbacks, at process exit and at depth: whatever a callback returns or throws becomes its
+ * outcome, a failure left unhandled at exit is reported, and no depth of nesting overflows the stack. Each test is
+ * named after the rule it pins, and each failed on the code before the fix.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { CancelledError, Deferred, DeferredList, type Failure, succeed } from 'async-batching';
 import { describe, expect, it } from 'vitest';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DEEP = 100_000;
 
 function outcomeOf<T>(d: Deferred<T>): { ok: boolean; value: unknown } | undefined {

@@ -18,7 +18,7 @@ import {
 } from 'async-batching';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectGarbage } from '../helpers/gc.ts';
+import { collectGarbage } from '../../helpers/gc.ts';
 
 const POOL = 4;
 const PROMISES = 2;

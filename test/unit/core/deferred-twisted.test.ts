@@ -19,7 +19,7 @@ import {
   TimeoutError,
 } from 'async-batching';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { collectGarbage } from './helpers/gc.ts';
+import { collectGarbage } from '../../helpers/gc.ts';
 
 /** Twisted's `task.Clock`: time moves only when the test says so. */
 class ManualClock implements TimeoutClock {

@@ -10,7 +10,7 @@ import {
   succeed,
 } from 'async-batching';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { collectGarbage } from './helpers/gc.ts';
+import { collectGarbage } from '../../helpers/gc.ts';
 
 describe('Failure', () => {
   it('keeps the original thrown value and its type', () => {

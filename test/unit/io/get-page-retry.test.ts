@@ -19,7 +19,7 @@ import {
 import { type PoliteSite, startPoliteSite } from 'async-batching/demo';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { interceptWithNock } from './helpers/nock.ts';
+import { interceptWithNock } from '../../helpers/nock.ts';
 
 const ORIGIN = 'http://retry.test';
 

@@ -25,7 +25,7 @@ import {
 import nock from 'nock';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { interceptWithNock } from './helpers/nock.ts';
+import { interceptWithNock } from '../../helpers/nock.ts';
 
 const ORIGIN = 'http://pages.test';
 

@@ -7,15 +7,15 @@ import { getElementsByTagName } from 'domutils';
 import { parseDocument } from 'htmlparser2';
 import { Marked } from 'marked';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanDeclarations, cleanStyleSheet } from '../../tools/export/css.ts';
-import type { NotebookInput, OutputFile, Target } from '../../tools/export/index.ts';
-import { exportNotebooks, parseNotebook } from '../../tools/export/index.ts';
-import { sanitizeFragment, sanitizeSvgImage } from '../../tools/export/sanitize.ts';
-import { fence } from '../../tools/export/text.ts';
-import type { FolderFs } from '../../tools/export/write.ts';
-import { EXPORT_MARKER, replaceFolder } from '../../tools/export/write.ts';
+import { cleanDeclarations, cleanStyleSheet } from '../../../tools/export/css.ts';
+import type { NotebookInput, OutputFile, Target } from '../../../tools/export/index.ts';
+import { exportNotebooks, parseNotebook } from '../../../tools/export/index.ts';
+import { sanitizeFragment, sanitizeSvgImage } from '../../../tools/export/sanitize.ts';
+import { fence } from '../../../tools/export/text.ts';
+import type { FolderFs } from '../../../tools/export/write.ts';
+import { EXPORT_MARKER, replaceFolder } from '../../../tools/export/write.ts';
 
-const FIXTURES = resolve(import.meta.dirname, '../fixtures/export');
+const FIXTURES = resolve(import.meta.dirname, '../../fixtures/export');
 const MODIFIED = new Date('2025-06-01T12:00:00Z');
 const MB = 1024 * 1024;
 

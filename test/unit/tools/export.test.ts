@@ -2,19 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Highlight, NotebookInput, OutputFile } from '../../tools/export/index.ts';
+import type { Highlight, NotebookInput, OutputFile } from '../../../tools/export/index.ts';
 import {
   buildPosts,
   createHighlight,
   exportNotebooks,
   NotebookFormatError,
   parseNotebook,
-} from '../../tools/export/index.ts';
-import { sanitizeFragment, sanitizeSvg, sanitizeSvgImage } from '../../tools/export/sanitize.ts';
-import { fence, stripAnsi } from '../../tools/export/text.ts';
-import type { Cell, Notebook, Output } from '../../tools/nbformat/index.ts';
+} from '../../../tools/export/index.ts';
+import { sanitizeFragment, sanitizeSvg, sanitizeSvgImage } from '../../../tools/export/sanitize.ts';
+import { fence, stripAnsi } from '../../../tools/export/text.ts';
+import type { Cell, Notebook, Output } from '../../../tools/nbformat/index.ts';
 
-const FIXTURES = resolve(import.meta.dirname, '../fixtures/export');
+const FIXTURES = resolve(import.meta.dirname, '../../fixtures/export');
 const MODIFIED = new Date('2025-06-01T12:00:00Z');
 
 let highlight: Highlight;

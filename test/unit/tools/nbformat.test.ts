@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { terminalText } from '../../tools/export/text.ts';
+import { terminalText } from '../../../tools/export/text.ts';
 import {
   applyCarriageReturns,
   type Cell,
@@ -8,8 +8,8 @@ import {
   parseNotebook,
   serializeNotebook,
   streamText,
-} from '../../tools/nbformat/index.ts';
-import { OutputRecorder } from '../../tools/notebooks/outputs.ts';
+} from '../../../tools/nbformat/index.ts';
+import { OutputRecorder } from '../../../tools/notebooks/outputs.ts';
 
 const header = { msg_id: 'm', msg_type: 'stream', session: 's', username: 'u', date: '', version: '5.3' };
 

@@ -12,7 +12,7 @@ import {
   TimeoutError,
 } from 'async-batching';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gc } from '../helpers/gc.ts';
+import { gc } from '../../../helpers/gc.ts';
 import {
   type ChaosServer,
   checkOutcomes,

@@ -3,7 +3,7 @@
  * does to `/item/<id>` depends only on the seed and the id, never on arrival order.
  *
  * Run by the chaos tests with `child_process.fork` (so the client's event loop never competes with the server's
- * inside one process); by hand: `node test/chaos/server.ts [--seed N] [--port N]`. Besides `/item/<id>`, it serves
+ * inside one process); by hand: `node test/integration/io/chaos/server.ts [--seed N] [--port N]`. Besides `/item/<id>`, it serves
  * `/hang/<id>` (never answers) and `/stale/<id>` (answers, then closes the kept-alive connection 1 ms later). It prints
  * `chaos server listening on 127.0.0.1:<port>`, and under fork also sends `{ type: 'ready', port }`. Over IPC it
  * answers `{ type: 'stats' }` with its counters and `{ type: 'reset' }` by zeroing them.
