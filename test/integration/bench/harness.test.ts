@@ -5,7 +5,13 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { COMPARISON_IDS } from '../../../bench/comparisons.ts';
 import type { Comparison } from '../../../bench/harness.ts';
-import { formatConsole, formatMarkdown, machine, type Results, validateComparison } from '../../../bench/report.ts';
+import {
+  formatConsole,
+  formatMarkdown,
+  machine,
+  type Results,
+  validateComparison,
+} from '../../../bench/report.ts';
 import { deferredListComparison } from '../../../bench/scenarios/deferred-list.ts';
 import { httpComparison } from '../../../bench/scenarios/http.ts';
 import { lazyComparison } from '../../../bench/scenarios/lazy.ts';

@@ -1,6 +1,5 @@
 // getPage over real sockets, against the demo site on 127.0.0.1.
 import { createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CancelledError,
   ConnectionLostError,
@@ -19,27 +18,10 @@ import {
 } from 'async-batching';
 import { byteAt, type DemoSite, pageHtml, startDemoSite } from 'async-batching/demo';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { failureOf, SERVER_SEES } from '../../helpers/outcomes.ts';
 
 let site: DemoSite;
-
-async function failureOf(d: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await d;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('Expected the Deferred to fail');
-}
-
-/** Waits until `done()` holds: the server learns of a closed socket a moment after the client closes it. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (done()) return;
-    await sleep(10);
-  }
-  throw new Error(`Gave up waiting until ${what}`);
-}
 
 /** A port nobody listens on: bind one, then let it go. */
 async function freePort(): Promise<number> {
@@ -149,7 +131,10 @@ describe('getPage against the demo site', () => {
 /** A clean slate for tests that count connections: the shared agent closed, the server seeing none, stats reset. */
 async function freshConnections(): Promise<void> {
   await closeDefaultAgent();
-  await until(() => site.stats().connections === 0, 'the old connections are gone');
+  await vi.waitUntil(() => site.stats().connections === 0, {
+    ...SERVER_SEES,
+    message: 'the old connections are gone',
+  });
   site.resetStats();
 }
 
@@ -164,10 +149,13 @@ describe('getPage connections', () => {
 
   it('closes the socket on cancel(), and the server sees it go', async () => {
     const d = getPage(`${site.url}hang`);
-    await until(() => site.stats().inFlight === 1, 'the request arrives');
+    await vi.waitUntil(() => site.stats().inFlight === 1, { ...SERVER_SEES, message: 'the request arrives' });
     d.cancel();
     expect(await failureOf(d)).toBeInstanceOf(CancelledError);
-    await until(() => site.stats().connections === 0, 'the server sees the socket close');
+    await vi.waitUntil(() => site.stats().connections === 0, {
+      ...SERVER_SEES,
+      message: 'the server sees the socket close',
+    });
     expect(site.stats().inFlight).toBe(0);
   });
 
@@ -175,26 +163,38 @@ describe('getPage connections', () => {
     const error = (await failureOf(getPage(`${site.url}hang`, { timeout: 50 }))) as TimeoutError;
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.url).toBe(`${site.url}hang`);
-    await until(() => site.stats().connections === 0, 'the server sees the socket close');
+    await vi.waitUntil(() => site.stats().connections === 0, {
+      ...SERVER_SEES,
+      message: 'the server sees the socket close',
+    });
   });
 
   it('closes the socket when the signal aborts', async () => {
     const controller = new AbortController();
     const d = getPage(`${site.url}hang`, { signal: controller.signal });
-    await until(() => site.stats().inFlight === 1, 'the request arrives');
+    await vi.waitUntil(() => site.stats().inFlight === 1, { ...SERVER_SEES, message: 'the request arrives' });
     controller.abort(new Error('stop'));
     const error = await failureOf(d);
     expect(error).toBeInstanceOf(CancelledError);
     expect((error.cause as Error).message).toBe('stop');
-    await until(() => site.stats().connections === 0, 'the server sees the socket close');
+    await vi.waitUntil(() => site.stats().connections === 0, {
+      ...SERVER_SEES,
+      message: 'the server sees the socket close',
+    });
   });
 
   it('does not hold back a batch of 50 with the shared agent', async () => {
     const batch = Array.from({ length: 50 }, () => getPage(`${site.url}hang`));
-    await until(() => site.stats().inFlight === 50, 'all 50 requests arrive at once');
+    await vi.waitUntil(() => site.stats().inFlight === 50, {
+      ...SERVER_SEES,
+      message: 'all 50 requests arrive at once',
+    });
     for (const d of batch) d.cancel();
     for (const d of batch) expect(await failureOf(d)).toBeInstanceOf(CancelledError);
-    await until(() => site.stats().connections === 0, 'the server sees every socket close');
+    await vi.waitUntil(() => site.stats().connections === 0, {
+      ...SERVER_SEES,
+      message: 'the server sees every socket close',
+    });
   });
 
   it('sends requests through the dispatcher it is given', async () => {
@@ -219,7 +219,10 @@ describe('getPage queues and limits', () => {
     try {
       const slow = getPage(`${site.url}slow/100`, { dispatcher: agent });
       const queued = ['q1', 'q2', 'q3'].map((name) => getPage(site.pageUrl(name), { dispatcher: agent }));
-      await until(() => site.stats().inFlight === 1, 'the first request arrives');
+      await vi.waitUntil(() => site.stats().inFlight === 1, {
+        ...SERVER_SEES,
+        message: 'the first request arrives',
+      });
       for (const d of queued) d.cancel();
       for (const d of queued) expect(await failureOf(d)).toBeInstanceOf(CancelledError);
       expect(typeof (await slow)).toBe('string');
@@ -274,15 +277,23 @@ describe('cleaning up', () => {
     const slow = getPage(`${other.url}slow/30000`);
     const hang = getPage(`${other.url}hang`);
     await getPage(other.pageUrl('x'));
-    await until(() => other.stats().inFlight === 2, 'both requests arrive');
+    await vi.waitUntil(() => other.stats().inFlight === 2, {
+      ...SERVER_SEES,
+      message: 'both requests arrive',
+    });
     const closed = other.close();
     expect(await failureOf(slow)).toBeInstanceOf(ConnectionLostError);
     expect(await failureOf(hang)).toBeInstanceOf(ConnectionLostError);
     await closed;
     await closeDefaultAgent();
-    await until(() => {
-      const after = process.getActiveResourcesInfo();
-      return ['TCPSocketWrap', 'TCPServerWrap', 'Timeout'].every((t) => count(after, t) <= count(before, t));
-    }, 'the sockets, the server and the timers are gone');
+    await vi.waitUntil(
+      () => {
+        const after = process.getActiveResourcesInfo();
+        return ['TCPSocketWrap', 'TCPServerWrap'].every((t) => count(after, t) <= count(before, t));
+      },
+      { ...SERVER_SEES, message: 'the sockets and the server are gone' },
+    );
+    // Counted once waitUntil is done: while it polls, its own interval and timeout are two more.
+    expect(count(process.getActiveResourcesInfo(), 'Timeout')).toBeLessThanOrEqual(count(before, 'Timeout'));
   });
 });

@@ -20,17 +20,9 @@ import { type PoliteSite, startPoliteSite } from 'async-batching/demo';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { interceptWithNock } from '../../helpers/nock.ts';
+import { failureOf } from '../../helpers/outcomes.ts';
 
 const ORIGIN = 'http://retry.test';
-
-async function failureOf(d: PromiseLike<unknown>): Promise<unknown> {
-  return d.then(
-    () => {
-      throw new Error('Expected the Deferred to fail');
-    },
-    (e: unknown) => e,
-  );
-}
 
 /** Waits until the retry plans its wait on `clock`, then lets `ms` pass. */
 async function waitThenAdvance(clock: ManualClock, ms: number): Promise<void> {

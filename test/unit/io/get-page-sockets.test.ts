@@ -12,6 +12,7 @@ import {
 } from 'async-batching';
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { failureOf } from '../../helpers/outcomes.ts';
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok';
 
@@ -79,15 +80,6 @@ async function rawServer(
       await once(server, 'close');
     },
   };
-}
-
-async function failureOf(d: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await d;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('Expected the Deferred to fail');
 }
 
 let cleanup: (() => Promise<void>)[] = [];

@@ -26,18 +26,9 @@ import nock from 'nock';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { interceptWithNock } from '../../helpers/nock.ts';
+import { failureOf } from '../../helpers/outcomes.ts';
 
 const ORIGIN = 'http://pages.test';
-
-/** The error a Deferred fails with; the test fails if it succeeds. */
-async function failureOf(d: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await d;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('Expected the Deferred to fail');
-}
 
 interceptWithNock();
 

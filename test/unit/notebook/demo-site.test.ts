@@ -16,6 +16,7 @@ import {
 } from 'async-batching/demo';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SERVER_SEES } from '../../helpers/outcomes.ts';
 
 let site: DemoSite;
 let agent: Agent;
@@ -24,14 +25,6 @@ async function get(path: string) {
   const response = await request(new URL(path, site.url), { dispatcher: agent });
   const body = Buffer.from(await response.body.arrayBuffer());
   return { status: response.statusCode, headers: response.headers, body, text: body.toString('utf8') };
-}
-
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (done()) return;
-    await sleep(10);
-  }
-  throw new Error(`Gave up waiting until ${what}`);
 }
 
 beforeAll(async () => {
@@ -133,12 +126,15 @@ describe('demo site routes', () => {
     const before = site.stats().connections;
     const controller = new AbortController();
     const pending = request(new URL('/hang', site.url), { signal: controller.signal });
-    await until(() => site.stats().inFlight === 1, 'the request arrives');
+    await vi.waitUntil(() => site.stats().inFlight === 1, { ...SERVER_SEES, message: 'the request arrives' });
     await sleep(30);
     expect(site.stats().inFlight).toBe(1);
     controller.abort();
     await expect(pending).rejects.toThrow();
-    await until(() => site.stats().inFlight === 0 && site.stats().connections <= before, 'the socket closes');
+    await vi.waitUntil(() => site.stats().inFlight === 0 && site.stats().connections <= before, {
+      ...SERVER_SEES,
+      message: 'the socket closes',
+    });
   });
 });
 
@@ -149,7 +145,10 @@ describe('demo site stats', () => {
       const a = new Agent({ connections: 3 });
       const requests = [0, 1, 2].map(() => request(new URL('/hang', own.url), { dispatcher: a }));
       for (const r of requests) r.catch(() => {});
-      await until(() => own.stats().inFlight === 3, 'three requests are in flight');
+      await vi.waitUntil(() => own.stats().inFlight === 3, {
+        ...SERVER_SEES,
+        message: 'three requests are in flight',
+      });
       expect(own.stats()).toEqual({
         requests: 3,
         inFlight: 3,
@@ -158,7 +157,10 @@ describe('demo site stats', () => {
         maxConnections: 3,
       });
       await a.destroy();
-      await until(() => own.stats().connections === 0, 'the sockets close');
+      await vi.waitUntil(() => own.stats().connections === 0, {
+        ...SERVER_SEES,
+        message: 'the sockets close',
+      });
       expect(own.stats()).toMatchObject({ inFlight: 0, maxInFlight: 3, maxConnections: 3 });
       own.resetStats();
       expect(own.stats()).toEqual({
@@ -257,7 +259,10 @@ describe('demo site lifecycle', () => {
         for await (const _ of r.body) await sleep(1);
       })(),
     );
-    await until(() => own.stats().inFlight === 3, 'three requests are in flight');
+    await vi.waitUntil(() => own.stats().inFlight === 3, {
+      ...SERVER_SEES,
+      message: 'three requests are in flight',
+    });
     await own.close();
     for (const p of [hanging, slow, streaming]) expect(await p).toBeInstanceOf(Error);
     expect(own.stats()).toMatchObject({ connections: 0, inFlight: 0 });
@@ -276,7 +281,10 @@ describe('demo site lifecycle', () => {
     const socket = connect(Number(new URL(own.url).port), '127.0.0.1');
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => {});
-    await until(() => own.stats().connections === 1, 'the server sees the connection');
+    await vi.waitUntil(() => own.stats().connections === 1, {
+      ...SERVER_SEES,
+      message: 'the server sees the connection',
+    });
     await own.close();
     await closed;
   });

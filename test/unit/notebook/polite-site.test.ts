@@ -10,6 +10,7 @@ import {
 } from 'async-batching';
 import { demoItem, type PoliteSite, startPoliteSite } from 'async-batching/demo';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { failureOrNull } from '../../helpers/outcomes.ts';
 
 let site: PoliteSite;
 
@@ -23,17 +24,10 @@ beforeAll(async () => {
 afterAll(() => site.close());
 beforeEach(() => site.resetStats());
 
-async function failureOf(p: PromiseLike<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-}
-
 describe('startPoliteSite', () => {
   it('answers limit.max requests per window, then 429 with Retry-After in whole seconds', async () => {
     const outcomes = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => failureOf(getPage(site.limitedUrl(`p${i}`, 'seconds')))),
+      Array.from({ length: 5 }, (_, i) => failureOrNull(getPage(site.limitedUrl(`p${i}`, 'seconds')))),
     );
     const refused = outcomes.filter((e) => e instanceof HttpError) as HttpError[];
     expect(refused.length).toBe(2);
@@ -46,7 +40,7 @@ describe('startPoliteSite', () => {
 
   it('gives Retry-After as an HTTP date on the date route', async () => {
     await Promise.all(Array.from({ length: 3 }, (_, i) => getPage(site.limitedUrl(`d${i}`, 'date'))));
-    const e = (await failureOf(getPage(site.limitedUrl('d4', 'date')))) as HttpError;
+    const e = (await failureOrNull(getPage(site.limitedUrl('d4', 'date')))) as HttpError;
     const header = e.headers['retry-after'] as string;
     expect(header).toMatch(/GMT$/);
     const ms = parseRetryAfter(header) as number;
@@ -64,7 +58,7 @@ describe('startPoliteSite', () => {
     site.resetStats();
     await Promise.all(Array.from({ length: 3 }, (_, i) => getPage(site.limitedUrl(`q${i}`))));
     const once = retrying(getPage, { attempts: 1 });
-    const e = await failureOf(once(site.limitedUrl('q4')));
+    const e = await failureOrNull(once(site.limitedUrl('q4')));
     expect(e).toBeInstanceOf(HttpError);
     expect(attemptsOf(e)).toBe(1);
   });
@@ -84,7 +78,7 @@ describe('startPoliteSite', () => {
       expect(hosts[name]?.maxInFlight).toBeLessThanOrEqual(2);
     }
     expect(hosts.slow?.maxInFlight).toBe(2);
-    expect((await failureOf(getPage(site.hostUrl('nowhere', 'x')))) as HttpError).toMatchObject({
+    expect((await failureOrNull(getPage(site.hostUrl('nowhere', 'x')))) as HttpError).toMatchObject({
       status: 404,
     });
   });
@@ -98,7 +92,7 @@ describe('startPoliteSite', () => {
     expect(JSON.parse(r.body)).toEqual([demoItem('a'), demoItem('2'), demoItem('c')]);
     expect(JSON.parse(await getPage(site.itemUrl('z')))).toEqual(demoItem('z'));
     expect(site.stats().bulk).toEqual({ calls: 1, ids: 3, items: 1 });
-    const bad = (await failureOf(getPage(site.bulkUrl, { method: 'POST', body: '{' }))) as HttpError;
+    const bad = (await failureOrNull(getPage(site.bulkUrl, { method: 'POST', body: '{' }))) as HttpError;
     expect(bad.status).toBe(400);
   });
 });
