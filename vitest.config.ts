@@ -9,11 +9,11 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Most files wait on sockets, timers or child processes rather than the CPU: two workers on a 2-core machine
-    // (vitest's default there is one) take the unit tests from about 4 to under 2 minutes under load.
-    maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Unit files wait on sockets, timers and garbage collection as much as on the CPU: two workers, where vitest's
+      // default on a 2-core machine is one. The integration tests keep the default: browsers, kernels and forked
+      // servers already use the second core.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], maxWorkers: 2 } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
       { extends: true, test: { name: 'notebooks', include: ['test/notebooks/**/*.test.ts'] } },
     ],
