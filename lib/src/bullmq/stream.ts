@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type ConnectionOptions, Job, type JobsOptions, Queue, QueueEvents } from 'bullmq';
+import type { ConnectionOptions, JobsOptions, Queue } from 'bullmq';
 import { CancelledError, DistributedJobError } from '../core/errors.js';
 import { Failure } from '../core/failure.js';
 import { checkConnection, withPatientRetries } from './connection.js';
+import { bullmq } from './peers.js';
 
 /** One item's outcome, in completion order — the same shape as `parallelStream`'s. */
 export type DistributedOutcome<T, R> =
@@ -103,8 +104,8 @@ async function* run<T, R>(
   const { signal } = options;
   signal?.throwIfAborted();
   const connection = withPatientRetries(options.connection);
-  const queue = new Queue(options.queue, { connection });
-  const events = new QueueEvents(options.queue, { connection });
+  const queue = new bullmq.Queue(options.queue, { connection });
+  const events = new bullmq.QueueEvents(options.queue, { connection });
   const runId = randomUUID();
   const outstanding = new Map<string, Outstanding<T>>();
   // Settled jobs are removed by this stream itself; the age limits only clean up after a producer that died.
@@ -134,7 +135,7 @@ async function* run<T, R>(
   };
   // A job that failed but has attempts left goes back to waiting; only a job in the failed state is final.
   const settleIfFailed = async (jobId: string, reason: string) => {
-    const job = await Job.fromId(queue, jobId);
+    const job = await bullmq.Job.fromId(queue, jobId);
     if (job !== undefined && (await job.getState()) === 'failed') {
       settle(jobId, {
         ok: false,
@@ -165,7 +166,7 @@ async function* run<T, R>(
     }
     await Promise.all(
       ids.map(async (id) => {
-        const job = await Job.fromId(queue, id);
+        const job = await bullmq.Job.fromId(queue, id);
         if (job === undefined) {
           // Redis lost the job (a crash under `appendfsync everysec` can lose the last second of writes): it was
           // never settled, so it is added again. Delivery stays at least once; the outcome still comes once.

@@ -1,6 +1,7 @@
-import { type ConnectionOptions, Worker } from 'bullmq';
+import type { ConnectionOptions, Worker } from 'bullmq';
 import { DeferredSemaphore } from '../semaphore/index.js';
 import { checkConnection, withPatientRetries } from './connection.js';
+import { bullmq } from './peers.js';
 
 /** Options of {@link runWorker}. */
 export interface RunWorkerOptions {
@@ -69,7 +70,7 @@ export function runWorker<T, R>(
   const sem = new DeferredSemaphore(concurrency);
   let executed = 0;
   let running = 0;
-  const worker = new Worker<{ item: T }, R>(
+  const worker = new bullmq.Worker<{ item: T }, R>(
     queue,
     async (job) => {
       executed++;
