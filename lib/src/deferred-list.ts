@@ -102,7 +102,9 @@ function toDeferred<T>(item: Input<T>): Deferred<T> {
  *
  * The second type parameter is the result type; with `fireOnOneCallback` write `DeferredList<T, [T, number]>`.
  */
-export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> implements IndexedListener {
+// No `implements IndexedListener`: that interface is internal, and the published .d.ts may not name it (listenAll's
+// parameter type checks the shape all the same).
+export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
   /** The inputs, as Deferreds (Promises and plain values are wrapped). */
   readonly deferreds: readonly Deferred<T>[];
   /** The outcomes so far, in input order; a slot is `undefined` until its input fires. */

@@ -115,7 +115,7 @@ export function attemptsOf(error: unknown): number | undefined {
   return typeof n === 'number' ? n : undefined;
 }
 
-/** @internal {@link RetryOptions}, checked, with the defaults filled in. */
+/** {@link RetryOptions}, checked, with the defaults filled in (getPage's settings name it; not exported from the package). */
 export interface RetrySettings {
   attempts: number;
   minDelay: number;
