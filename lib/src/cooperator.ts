@@ -14,6 +14,7 @@ import { Failure } from './core/failure.js';
 
 /** What a scheduler returns: a handle that cancels the call it scheduled (like Twisted's `IDelayedCall`). */
 export interface ScheduledCall {
+  /** Stops the call from happening, if it has not yet. */
   cancel(): void;
 }
 

@@ -2,10 +2,13 @@ import { Deferred } from './core/deferred.js';
 
 /** One recorded job. Times are in the clock's unit (milliseconds for the default clock). */
 export interface TimelineBar {
+  /** The job's number, in the order jobs started, from 0 (what `start()` returned). */
   readonly id: number;
+  /** The job's label, as given to `start()` or `track()`. */
   readonly label: string;
   /** When the job was created (queued), before it could start; equal to `start` for a job that started at once. */
   readonly queued: number;
+  /** When the job started running. */
   readonly start: number;
   /** `undefined` while the job runs. */
   readonly end: number | undefined;

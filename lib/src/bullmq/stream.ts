@@ -7,8 +7,26 @@ import { bullmq } from './peers.js';
 
 /** One item's outcome, in completion order — the same shape as `parallelStream`'s. */
 export type DistributedOutcome<T, R> =
-  | { index: number; item: T; ok: true; value: R }
-  | { index: number; item: T; ok: false; failure: Failure };
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** True: the job succeeded. */
+      ok: true;
+      /** What the job gave. */
+      value: R;
+    }
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** False: the job failed. */
+      ok: false;
+      /** How it failed. */
+      failure: Failure;
+    };
 
 /** Options of {@link distributedStream}. */
 export interface DistributedStreamOptions {

@@ -162,7 +162,9 @@ let handoff: Deferred<unknown> | null | undefined;
 
 /** The clock {@link Deferred.addTimeout} schedules on: `globalThis` by default; a fake one in tests. */
 export interface TimeoutClock {
+  /** Calls `fn` after `ms` milliseconds; returns a handle for {@link TimeoutClock.clearTimeout}. */
   setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels the call `handle` stands for, if it has not happened yet. */
   clearTimeout(handle: unknown): void;
 }
 

@@ -19,7 +19,9 @@ export interface DemoSiteOptions {
 
 /** A range of delays for {@link DemoSiteOptions.latency}, in milliseconds. */
 export interface DemoLatencyRange {
+  /** The shortest delay, in milliseconds. */
   min: number;
+  /** The longest delay, in milliseconds. */
   max: number;
 }
 

@@ -31,8 +31,26 @@ export type ParallelMapper<T, R> = (
  * completion order and must say which item they belong to; see the README's "parallel and parallelStream".
  */
 export type ParallelOutcome<T, R> =
-  | { index: number; item: T; ok: true; value: R }
-  | { index: number; item: T; ok: false; failure: Failure };
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** True: the job succeeded. */
+      ok: true;
+      /** What the job gave. */
+      value: R;
+    }
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** False: the job failed. */
+      ok: false;
+      /** How it failed. */
+      failure: Failure;
+    };
 
 /** Options of {@link parallel}. */
 export interface ParallelOptions {

@@ -162,6 +162,7 @@ export class RateLimiter {
     return this.#windows.map((w) => ({ ...w }));
   }
 
+  /** Replaces the windows; see the getter. */
   set windows(value: RateWindow | readonly RateWindow[]) {
     this.#windows = checkWindows(value);
     // The log is never shortened (were the limits raised again, the starts it would have dropped could still count),

@@ -67,7 +67,7 @@ export class DeferredSemaphore extends ConcurrencyPrimitive {
    * for the rate holds its token (it counts in {@link held}, not in {@link waiting}): its start is recorded when it
    * really starts, and it starts the moment the rate allows. Cancelling it while it waits for the rate takes it out of
    * the limiter's queue (it never counts as a start) and gives the token back. Without `rate`, nothing changes.
-   * @throws {RangeError} for `tokens` out of range, or a window whose `max` or `per` is; {@link TypeError} for a `rate`
+   * @throws {RangeError} for `tokens` out of range, or a window whose `max` or `per` is; `TypeError` for a `rate`
    * that is neither a RateLimiter nor windows.
    */
   constructor(tokens: number, options?: DeferredSemaphoreOptions) {

@@ -20,7 +20,7 @@ function testFiles(dir: string): string[] {
 }
 
 /** Where a test file belongs, or a sentence saying why it is misplaced. */
-export function placeOf(path: string): string {
+function placeOf(path: string): string {
   const [top, area, ...rest] = path.split('/');
   if (top === 'notebooks') return 'notebooks';
   if (top === 'unit' && rest.length > 0 && UNIT_AREAS.includes(area)) return 'unit';
