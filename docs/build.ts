@@ -54,8 +54,10 @@ async function main(argv: string[]): Promise<number> {
     githubPages: false,
     hideGenerator: true,
   });
+  // treatWarningsAsErrors is applied by TypeDoc's CLI, not by its API: a warning fails this script as well.
+  const failed = () => app.logger.hasErrors() || app.logger.hasWarnings();
   const project = await app.convert();
-  if (!project) return 1;
+  if (!project || failed()) return 1;
   // Name each module as a user imports it, not after its file.
   for (const module of project.getChildrenByKind(ReflectionKind.Module) as DeclarationReflection[]) {
     const file = module.sources?.[0]?.fullFileName;
@@ -63,10 +65,10 @@ async function main(argv: string[]): Promise<number> {
     if (entry) module.name = entry[0];
   }
   app.validate(project);
-  if (app.logger.hasErrors()) return 1;
+  if (failed()) return 1;
   if (!check) {
     await app.generateDocs(project, OUT);
-    if (app.logger.hasErrors()) return 1;
+    if (failed()) return 1;
     console.log(`docs: ${relative(process.cwd(), join(OUT, 'index.html'))}`);
   }
   return 0;
