@@ -114,6 +114,14 @@ function checkMs(value: unknown, name: string): number {
  *   requests it serves at once. An unknown host is `404`.
  * - `GET /item/<id>` — `{ "id", "value" }` as JSON, after `itemLatency`.
  * - `POST /bulk` — a JSON array of ids in, the array of their items out (same order), after `bulkLatency`.
+ *
+ @remarks
+ * **`startPoliteSite(options)`** (from `async-batching/demo`) — the second offline site the notebooks 10 and 11 use:
+ * `/limited/seconds/<name>` and `/limited/date/<name>` answer `limit.max` requests per `limit.per` ms (default 10 per
+ * second), then `429` with `Retry-After` in whole seconds or as an HTTP date; `/host/<name>/<page>` serves the virtual hosts
+ * given in `hosts: { name: { latency } }`, each with its own `requests`, `inFlight`, `maxInFlight`; `GET /item/<id>` and
+ * `POST /bulk` (a JSON array of ids in, their items out) after `itemLatency` / `bulkLatency`. `site.stats()` has the
+ * counters (and when each limited answer was given), `site.resetStats()` zeroes them.
  */
 export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<PoliteSite> {
   if (typeof options !== 'object' || options === null)

@@ -94,5 +94,6 @@ describe('the async-batching package', () => {
     const problems = report.analysis.problems.filter((p) => !ignored.has(p.resolutionKind ?? ''));
     expect(problems).toEqual([]);
     expect(Object.keys(pkg.exports).length).toBeGreaterThan(1);
-  });
+    // attw packs and type-checks every entry point: 19 s on a loaded 2-core machine, past the default 30 s when busier.
+  }, 120_000);
 });

@@ -28,7 +28,7 @@ export type ParallelMapper<T, R> = (
 /**
  * One item's outcome from {@link parallelStream}: `item` is the input as the source gave it (the Promise or Deferred
  * itself, for such items). An object rather than {@link parallel}'s `[ok, value]` tuple because outcomes come in
- * completion order and must say which item they belong to; see the README's "parallel and parallelStream".
+ * completion order and must say which item they belong to; see {@link parallel}'s remarks.
  */
 export type ParallelOutcome<T, R> =
   | {
