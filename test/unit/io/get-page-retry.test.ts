@@ -26,7 +26,7 @@ const ORIGIN = 'http://retry.test';
 
 /** Waits until the retry plans its wait on `clock`, then lets `ms` pass. */
 async function waitThenAdvance(clock: ManualClock, ms: number): Promise<void> {
-  await vi.waitFor(() => expect(clock.pending).toBe(1));
+  await vi.waitFor(() => expect(clock.pending).toBe(1), { timeout: 10_000, interval: 10 });
   clock.advance(ms);
 }
 
@@ -209,7 +209,7 @@ describe('getPage retry option (nock)', () => {
     const clock = new ManualClock();
     const seen = answering('/c', [[503], [200]]);
     const d = getPage(`${ORIGIN}/c`, { retry: { clock } });
-    await vi.waitFor(() => expect(clock.pending).toBe(1));
+    await vi.waitFor(() => expect(clock.pending).toBe(1), { timeout: 10_000, interval: 10 });
     d.cancel();
     expect(await failureOf(d)).toBeInstanceOf(CancelledError);
     expect(clock.pending).toBe(0);
@@ -222,7 +222,7 @@ describe('getPage retry option (nock)', () => {
     answering('/s', [[503], [200]]);
     const ac = new AbortController();
     const d = getPage(`${ORIGIN}/s`, { signal: ac.signal, retry: { clock } });
-    await vi.waitFor(() => expect(clock.pending).toBe(1));
+    await vi.waitFor(() => expect(clock.pending).toBe(1), { timeout: 10_000, interval: 10 });
     ac.abort('enough');
     const e = await failureOf(d);
     expect(e).toBeInstanceOf(CancelledError);
@@ -264,7 +264,7 @@ describe('getPage retry option (real sockets, polite demo site)', () => {
       const d = getPage(site.limitedUrl('second', form), {
         retry: { attempts: 2, clock, onRetry: (e) => delays.push(e.delay) },
       });
-      await vi.waitFor(() => expect(clock.pending).toBe(1));
+      await vi.waitFor(() => expect(clock.pending).toBe(1), { timeout: 10_000, interval: 10 });
       expect(delays[0]).toBeGreaterThan(0);
       expect(delays[0]).toBeLessThanOrEqual(6_000);
       // The server's window is real time; empty it rather than wait 5 s.
@@ -289,7 +289,8 @@ describe('getPage retry option (real sockets, polite demo site)', () => {
   });
 
   it('gives each attempt its own timeout, retries a timed-out one, and ends with TimeoutError and the attempts', async () => {
-    // The first request of each pair hangs, the second is answered.
+    // The first request of each pair hangs, the second is answered. The timeout is a second, not 50 ms: on a loaded
+    // machine an answered attempt took longer than 50 ms, timed out too, and the test hung on the manual clock.
     let requests = 0;
     const server = createHttpServer((_req, res) => {
       if (++requests % 2 === 0) res.end('in time');
@@ -298,10 +299,10 @@ describe('getPage retry option (real sockets, polite demo site)', () => {
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
     try {
       const clock = new ManualClock();
-      const d = getPage(url, { timeout: 50, retry: { clock } });
+      const d = getPage(url, { timeout: 1_000, retry: { clock } });
       await waitThenAdvance(clock, 60_000);
       expect(await d).toBe('in time');
-      const e = await failureOf(getPage(url, { timeout: 50, retry: 1 }));
+      const e = await failureOf(getPage(url, { timeout: 1_000, retry: 1 }));
       expect(e).toBeInstanceOf(TimeoutError);
       expect(attemptsOf(e)).toBe(1);
       expect(requests).toBe(3);
