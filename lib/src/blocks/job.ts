@@ -42,21 +42,22 @@ export function startJob(fn: (...args: never[]) => unknown, ...args: unknown[]):
   let out: unknown;
   try {
     out = (fn as (...a: unknown[]) => unknown)(...args);
+    if (out instanceof Deferred) {
+      const inner = out;
+      const relay = new Deferred<unknown>(() => inner.cancel());
+      runIntoFrom(inner, relay);
+      return relay;
+    }
+    // Inside the try: a `then` getter that throws, or a revoked Proxy, is the job's failure, never a throw from here.
+    if (
+      out !== null &&
+      (typeof out === 'object' || typeof out === 'function') &&
+      typeof (out as PromiseLike<unknown>).then === 'function'
+    ) {
+      return Deferred.fromPromise(out as PromiseLike<unknown>);
+    }
   } catch (e) {
     return fail(e);
-  }
-  if (out instanceof Deferred) {
-    const inner = out;
-    const relay = new Deferred<unknown>(() => inner.cancel());
-    runIntoFrom(inner, relay);
-    return relay;
-  }
-  if (
-    out !== null &&
-    (typeof out === 'object' || typeof out === 'function') &&
-    typeof (out as PromiseLike<unknown>).then === 'function'
-  ) {
-    return Deferred.fromPromise(out as PromiseLike<unknown>);
   }
   return succeed(out);
 }

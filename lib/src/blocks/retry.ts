@@ -160,9 +160,14 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
  * `retry` calls `fn(attempt)` until it succeeds, `shouldRetry` refuses, the attempts run out or the next wait would take
  * the total past `maxTotalWait`; it then fails with the last error itself — an `HttpError` stays an `HttpError` — with
  * `error.attempts` (or `attemptsOf(error)`) set to the attempts made. `delayFor(error)` can name a wait (that is how the
- * HTTP retries honour `Retry-After`). Cancelling the Deferred stops the wait or cancels the attempt in flight; in the
+ * HTTP retries honour `Retry-After`). A policy hook that throws (`shouldRetry`, `delayFor`, `onRetry`, `random`, the
+ * clock, getPage's `retry.now`) ends the retry with that error. Cancelling the Deferred stops the wait or cancels the
+ * attempt in flight; in the
  * latter case its chain goes on once that attempt's Deferred has settled, so a semaphore gets its token back only when
- * getPage has closed the connection. `parseRetryAfter(value)` is exported too. Why not p-retry: a failure cannot set its
+ * getPage has closed the connection. `parseRetryAfter(value, now?)` is exported too: delay-seconds, or an RFC 9110
+ * HTTP-date (the IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, and the obsolete RFC 850 and asctime forms the RFC says
+ * recipients must accept); anything else (`'in 10'`, `'Mon 1'`, an ISO date) is `undefined` and the backoff applies.
+ * Why not p-retry: a failure cannot set its
  * own wait there, and an attempt that is a Deferred cannot be cancelled. `retrying(get, options)` takes the options of
  * getPage's `retry` option and applies them around any function taking a URL and options (the method is read from the
  * call's `method`); for getPage itself the option is simpler. Both are built on `retry`'s loop rather than undici's retry
@@ -244,27 +249,35 @@ export function retryWith<R>(
     if (out.called) return;
     const error = failure.value;
     let delay: number | undefined;
-    if (attempt < attempts && shouldRetry(error, attempt)) {
-      const asked = delayFor?.(error, attempt);
-      if (asked !== undefined && Number.isFinite(asked) && asked >= 0) delay = asked;
-      else {
-        const backoff = Math.min(maxDelay, minDelay * factor ** (attempt - 1));
-        delay = backoff * (1 - jitter * random());
+    try {
+      if (attempt < attempts && shouldRetry(error, attempt)) {
+        const asked = delayFor?.(error, attempt);
+        if (asked !== undefined && Number.isFinite(asked) && asked >= 0) delay = asked;
+        else {
+          const backoff = Math.min(maxDelay, minDelay * factor ** (attempt - 1));
+          delay = backoff * (1 - jitter * random());
+        }
+        if (waited + delay > maxTotalWait) delay = undefined;
       }
-      if (waited + delay > maxTotalWait) delay = undefined;
-    }
-    if (delay === undefined) {
-      markAttempts(error, attempt);
+      if (delay !== undefined) {
+        waited += delay;
+        onRetry?.({ error, attempt, delay });
+        timer = clock.setTimeout(() => {
+          timer = null;
+          next();
+        }, delay);
+        return;
+      }
+    } catch (e) {
+      // A policy hook (shouldRetry, delayFor, onRetry, random, the clock) that throws ends the retry with its error:
+      // left to this errback, it would only fail the attempt's own chain, and the retry would never settle.
       finish();
-      out.errback(failure);
+      out.errback(e);
       return;
     }
-    waited += delay;
-    onRetry?.({ error, attempt, delay });
-    timer = clock.setTimeout(() => {
-      timer = null;
-      next();
-    }, delay);
+    markAttempts(error, attempt);
+    finish();
+    out.errback(failure);
   };
 
   const next = (): void => {

@@ -89,7 +89,8 @@ function toDeferred<T>(item: Input<T>): Deferred<T> {
 
 /**
  * Waits for several Deferreds (or Promises) and fires once with every outcome, in input order:
- * `[[true, result], [false, failure], ...]`. An empty list fires at once with `[]`.
+ * `[[true, result], [false, failure], ...]`. An empty list fires at once with `[]` (with `fireOnOneCallback` it fails
+ * at once, as below: no input can succeed).
  *
  * With `fireOnOneCallback` it fires with `[result, index]` on the first success — and, unlike Twisted, errbacks with an
  * `AggregateError` of every input's error (in input order) when all of them fail, instead of firing with something
@@ -145,6 +146,11 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
     this._consumeErrors = Boolean(options.consumeErrors);
     this.deferreds = toDeferreds(items);
     this.resultList = new Array(this.deferreds.length);
+    if (this.deferreds.length === 0 && this._fireOnOneCallback) {
+      // No input can succeed: it fails as a list whose every input failed (Twisted's would never fire).
+      settle(this, new Failure(new AggregateError([], 'Every Deferred in the DeferredList failed')));
+      return;
+    }
     listenAll(this, this.deferreds);
   }
 

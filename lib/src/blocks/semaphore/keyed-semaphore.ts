@@ -36,10 +36,9 @@ export class KeyedSemaphore {
     return this.#sems.size;
   }
 
-  /** How many holders `key` has now. */
+  /** How many holders `key` has now; more than `perKey` while holders taken under a higher `perKey` remain. */
   running(key: string): number {
-    const sem = this.#sems.get(key);
-    return sem === undefined ? 0 : sem.limit - sem.tokens;
+    return this.#sems.get(key)?.held ?? 0;
   }
 
   /** How many acquires or jobs wait for `key`. */
@@ -98,8 +97,7 @@ export class KeyedSemaphore {
   }
 
   #dropIfIdle(key: string, sem: DeferredSemaphore): void {
-    if (sem.tokens === sem.limit && sem.waiting.length === 0 && this.#sems.get(key) === sem)
-      this.#sems.delete(key);
+    if (sem.held === 0 && sem.waiting.length === 0 && this.#sems.get(key) === sem) this.#sems.delete(key);
   }
 }
 

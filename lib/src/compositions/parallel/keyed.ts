@@ -379,6 +379,9 @@ function watchSignal(
  * await keyed.run(host(url), getPage, url);
  * ```
  *
+ * `keyed.running(key)` counts the key's holders (more than `perKey` for a while after `perKey` was lowered below them),
+ * `keyed.waiting(key)` its queue, `keyed.size` the keys in use.
+ *
  * A plain lazy pool whose jobs wait for their key in a `KeyedSemaphore` keeps the per-key limit, but each waiting job holds
  * a pool slot, so one slow host soon holds them all. `keyedParallel` moves an item whose key is saturated to a look-ahead
  * buffer of at most `lookAhead` items (default 1,000) and keeps pulling items for other keys; when a key's job finishes,
@@ -448,10 +451,11 @@ export function keyedParallelStream<T, R>(
   // A queue that compacts: with outcomes arriving while the consumer takes them, it is seldom empty, and a plain
   // array emptied only when drained kept a slot per outcome (1,000,000 items: a million-slot array and its copies).
   const done = new Fifo<ParallelOutcome<T, Awaited<R>>>();
-  let waiter: {
+  // next() calls that found no outcome, oldest first: a consumer may call next() again before the last one settled.
+  const waiters = new Fifo<{
     resolve: (r: IteratorResult<ParallelOutcome<T, Awaited<R>>, undefined>) => void;
     reject: (e: unknown) => void;
-  } | null = null;
+  }>();
   let ended = false;
   let error: Failure | null = null;
   let started = false;
@@ -466,23 +470,21 @@ export function keyedParallelStream<T, R>(
       const outcome: ParallelOutcome<T, Awaited<R>> = ok
         ? { index, item, ok: true, value: value as Awaited<R> }
         : { index, item, ok: false, failure: value as Failure };
-      if (waiter !== null) {
-        const w = waiter;
-        waiter = null;
-        w.resolve({ done: false, value: outcome });
-      } else {
-        done.push(outcome);
-      }
+      if (waiters.length > 0) waiters.shift().resolve({ done: false, value: outcome });
+      else done.push(outcome);
     },
     (failure) => {
       unwatch?.();
       ended = true;
       error = failure;
-      if (waiter !== null && done.length === 0) {
-        const w = waiter;
-        waiter = null;
-        if (failure === null) w.resolve({ done: true, value: undefined });
-        else w.reject(failure.value);
+      // Waiters exist only while no outcome waits: the first gets the error, the others the end.
+      while (waiters.length > 0) {
+        const w = waiters.shift();
+        if (error === null) w.resolve({ done: true, value: undefined });
+        else {
+          w.reject(error.value);
+          error = null;
+        }
       }
     },
   );
@@ -514,7 +516,7 @@ export function keyedParallelStream<T, R>(
         return e === null ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(e.value);
       }
       return new Promise((resolve, reject) => {
-        waiter = { resolve, reject };
+        waiters.push({ resolve, reject });
         pool.pump();
       });
     },
@@ -524,12 +526,8 @@ export function keyedParallelStream<T, R>(
       error = null;
       done.clear();
       unwatch?.();
-      // A next() still waiting (called without awaiting the one before) ends too.
-      const w = waiter as {
-        resolve: (r: IteratorResult<ParallelOutcome<T, Awaited<R>>, undefined>) => void;
-      } | null;
-      waiter = null;
-      w?.resolve({ done: true, value: undefined });
+      // The next() calls still waiting (made without awaiting the one before) end too.
+      for (const w of waiters.drain()) w.resolve({ done: true, value: undefined });
       return Promise.resolve({ done: true, value: undefined });
     },
   };

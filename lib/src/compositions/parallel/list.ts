@@ -104,6 +104,7 @@ class ListPool<T, R> extends Pool<T, R> {
  * | `signal` | an `AbortSignal`: stops pulling, cancels what is in flight, fails with `CancelledError` | `parallel(urls, 10, getPage, { signal: AbortSignal.timeout(60_000) })` |
  * | `cooperator` | run the jobs as `concurrency` cooperative tasks on a `Cooperator`, the walkthrough's recipe | `parallel(urls, 3, getPage, { cooperator: new Cooperator() })` |
  * | `backpressure` | stream only: finished outcomes that may wait for the consumer (default `concurrency`, may be `Infinity`) | `parallelStream(ids, 50, load, { backpressure: 200 })` |
+ * | `ordered` | stream only: outcomes in input order, not completion order; an early one waits for the earlier ones, and no item starts while `concurrency + backpressure` started items have not been yielded, so a slow item stalls the stream at that bound (not with `key`) | `parallelStream(files, 4, parse, { ordered: true })` |
  * | `stopOnError` | the first failure stops pulling, closes the source, cancels what is in flight and fails the call with that failure (default `false`) | `await parallel(files, 4, upload, { stopOnError: true })` |
  * | `concurrency: Infinity` | every item starts as soon as it is pulled (not with `cooperator`, which needs one task per lane) | `parallel(ids, Infinity, lookup)` |
  * | awaited items | an item that is a Promise or Deferred is awaited in its slot before `fn` gets its value; a rejected item is that item's failure | `parallel([getPage(a), getPage(b)], 2, parse)` |

@@ -90,6 +90,12 @@ export interface ParallelStreamOptions extends ParallelOptions {
    * Memory is bounded by `concurrency + backpressure` items, however many there are. May be `Infinity`.
    */
   backpressure?: number;
+  /**
+   * Yield outcomes in input order rather than completion order (p-map's `pMapIterable`). Default `false`. An outcome
+   * that finished early waits for the earlier ones; no new item starts while `concurrency + backpressure` started
+   * items have not been yielded, so one slow item stalls the stream instead of growing its memory. Not with `key`.
+   */
+  ordered?: boolean;
 }
 
 /** @internal */
@@ -137,7 +143,7 @@ export function checkArgs(items: unknown, concurrency: unknown, fn: unknown, opt
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`Expected \`options\` to be an object, got ${shown(options)}`);
   }
-  const { signal, cooperator, backpressure, stopOnError } = options as ParallelStreamOptions;
+  const { signal, cooperator, backpressure, stopOnError, ordered } = options as ParallelStreamOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`options.signal\` to be an AbortSignal, got ${shown(signal)}`);
   }
@@ -156,6 +162,9 @@ export function checkArgs(items: unknown, concurrency: unknown, fn: unknown, opt
   }
   if (stopOnError !== undefined && typeof stopOnError !== 'boolean') {
     throw new TypeError(`Expected \`options.stopOnError\` to be a boolean, got ${shown(stopOnError)}`);
+  }
+  if (ordered !== undefined && typeof ordered !== 'boolean') {
+    throw new TypeError(`Expected \`options.ordered\` to be a boolean, got ${shown(ordered)}`);
   }
 }
 

@@ -20,9 +20,9 @@ function checkPolite(concurrency: number, o: ParallelStreamOptions): boolean {
   if (o.key === undefined || o.perKey === undefined) {
     throw new TypeError('Expected `options.key` and `options.perKey` together, got only one of them');
   }
-  if (o.cooperator !== undefined || o.stopOnError === true) {
+  if (o.cooperator !== undefined || o.stopOnError === true || o.ordered === true) {
     throw new TypeError(
-      'Expected no `options.cooperator` or `options.stopOnError` together with `options.key`',
+      'Expected no `options.cooperator`, `options.stopOnError` or `options.ordered` together with `options.key`',
     );
   }
   if (concurrency === Number.POSITIVE_INFINITY) {

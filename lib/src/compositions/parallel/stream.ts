@@ -63,10 +63,13 @@ class Queue<V> {
 
 /** A consumer's `next()` that found nothing to hand over. */
 class Waiter<T, R> {
-  readonly resolve: (r: StreamResult<T, R>) => void;
+  readonly resolve: (r: StreamResult<T, R> | PromiseLike<StreamResult<T, R>>) => void;
   readonly reject: (e: unknown) => void;
 
-  constructor(resolve: (r: StreamResult<T, R>) => void, reject: (e: unknown) => void) {
+  constructor(
+    resolve: (r: StreamResult<T, R> | PromiseLike<StreamResult<T, R>>) => void,
+    reject: (e: unknown) => void,
+  ) {
     this.resolve = resolve;
     this.reject = reject;
   }
@@ -118,7 +121,7 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     return r;
   }
 
-  skip(): void {}
+  skip(_index: number): void {}
 
   end(failure: Failure | null, dropOutcomes: boolean): void {
     if (dropOutcomes) this.buffer.clear();
@@ -173,11 +176,115 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
   }
 }
 
+/** What {@link OrderedStreamPool} holds for an index whose job returned {@link parallelSkip}. */
+const SKIPPED = null;
+
+/**
+ * {@link parallelStream}'s pool with `ordered: true`: outcomes are handed out in input order. One that finishes before
+ * an earlier item's waits in {@link held} until every earlier one was handed out; new items start only while fewer
+ * than `concurrency + backpressure` started items have not been handed out, the bound the unordered stream keeps.
+ * @internal
+ */
+class OrderedStreamPool<T, R> extends StreamPool<T, R> {
+  /** Finished outcomes waiting for an earlier item's, by index; {@link SKIPPED} for a skipped item. */
+  readonly held = new Map<number, Promise<StreamResult<T, R>> | typeof SKIPPED>();
+  /** The index of the next outcome to hand out. */
+  nextOut = 0;
+  /** How many items were handed out to the consumer or skipped. */
+  taken = 0;
+
+  override canStart(): boolean {
+    return this.nextIndex - this.taken < this.concurrency + this.backpressure;
+  }
+
+  override outcome(
+    index: number,
+    item: T,
+    ok: boolean,
+    value: unknown,
+    settled: Promise<unknown> | null,
+  ): StreamResult<T, R> {
+    const r: StreamResult<T, R> = {
+      done: false,
+      value: ok
+        ? { index, item, ok: true, value: value as R }
+        : { index, item, ok: false, failure: value as Failure },
+    };
+    const p = (settled as Promise<StreamResult<T, R>> | null) ?? Promise.resolve(r);
+    if (index !== this.nextOut) {
+      this.held.set(index, p);
+      return r;
+    }
+    this.nextOut++;
+    this.deliver(p);
+    this.release();
+    return r;
+  }
+
+  override skip(index: number): void {
+    if (index !== this.nextOut) {
+      this.held.set(index, SKIPPED);
+      return;
+    }
+    this.nextOut++;
+    this.taken++;
+    this.release();
+  }
+
+  /** Hands the outcomes that are next in input order out. */
+  release(): void {
+    const held = this.held;
+    while (held.size > 0 && held.has(this.nextOut)) {
+      const p = held.get(this.nextOut);
+      held.delete(this.nextOut);
+      this.nextOut++;
+      if (p === SKIPPED) this.taken++;
+      else this.deliver(p as Promise<StreamResult<T, R>>);
+    }
+  }
+
+  /** To the oldest waiting `next()`, or into the buffer. */
+  deliver(p: Promise<StreamResult<T, R>>): void {
+    const w = this.waiters.shift();
+    if (w === undefined) {
+      this.buffer.push(p);
+      return;
+    }
+    this.taken++;
+    w.resolve(p);
+  }
+
+  override end(failure: Failure | null, dropOutcomes: boolean): void {
+    // Stopped early (a source error, stopOnError): what finished is still delivered, in input order, past the gaps
+    // the cancelled items leave.
+    const indexes = dropOutcomes ? [] : [...this.held.keys()].sort((a, b) => a - b);
+    for (const index of indexes) {
+      const p = this.held.get(index);
+      if (p !== SKIPPED && p !== undefined) this.deliver(p);
+    }
+    this.held.clear();
+    super.end(failure, dropOutcomes);
+  }
+
+  override next(): Promise<StreamResult<T, R>> {
+    if (this.buffer.size === 0) return super.next();
+    const full = !this.canStart();
+    this.taken++;
+    const r = super.next();
+    if (full && !this.finished) this.lanes.wake();
+    return r;
+  }
+}
+
 /**
  * The same work as {@link parallel}, as an async iterable of outcomes in completion order:
  * `{ index, item, ok: true, value }` or `{ index, item, ok: false, failure }`. Memory stays O(concurrency) whatever the
  * number of items: the next item is pulled as soon as a slot frees, at most `concurrency` run at once, and at most
  * `options.backpressure` finished outcomes wait for a slow consumer before new items stop starting.
+ *
+ * With `options.ordered` the outcomes come in input order instead (p-map's `pMapIterable`): an outcome that finished
+ * early waits for the earlier ones, and no new item starts while `concurrency + backpressure` started items have not
+ * been handed out, so a slow item holds the stream back rather than letting memory grow.
  *
  * Outcomes are objects, not {@link parallel}'s `[ok, value]` tuples, because they arrive in completion order: each must
  * say which item it belongs to (`index`, and `item` as the source gave it), and `ok` narrows the type in TypeScript.
@@ -207,7 +314,7 @@ export function parallelStream<T, R>(
   type V = Exclude<Awaited<R>, ParallelSkip>;
   const keyed = keyedParallelStreamFor(items, concurrency, fn, options);
   if (keyed !== null) return keyed as AsyncIterableIterator<ParallelOutcome<T, V>, undefined>;
-  return new StreamPool<T, V>(
+  return new (options.ordered === true ? OrderedStreamPool : StreamPool)<T, V>(
     items,
     concurrency,
     ratedMapper(fn, options) as ParallelMapper<unknown, V>,

@@ -35,23 +35,89 @@ import { checkFn, checkNumber, checkObject, describe } from '../../core/args.js'
 import { CancelledError, type Deferred } from '../../core/deferred.js';
 import { AsyncBatchingError, HttpError } from '../../core/errors.js';
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
+const MONTH = `(${MONTHS.join('|')})`;
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+/** RFC 9110 5.6.7 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`. */
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+/** The obsolete RFC 850 form, which recipients must still accept: `Sunday, 06-Nov-94 08:49:37 GMT`. */
+const RFC850_DATE = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+/** The obsolete asctime form, which recipients must still accept: `Sun Nov  6 08:49:37 1994`. */
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+
+/** Epoch milliseconds of a date and time in UTC, or undefined when no such moment exists (30 Feb, 25:00). */
+function utc(
+  year: number,
+  month: number,
+  day: number,
+  h: number,
+  m: number,
+  sec: number,
+): number | undefined {
+  // Second 60 is a leap second (RFC 9110 allows it): it reads as the first second of the next minute.
+  if (h > 23 || m > 59 || sec > 60 || day < 1) return undefined;
+  const at = Date.UTC(year, month, day, h, m, sec);
+  return new Date(Date.UTC(year, month, day)).getUTCDate() === day ? at : undefined;
+}
+
+/**
+ * An RFC 9110 HTTP-date (5.6.7) as epoch milliseconds: the IMF-fixdate, or one of the two obsolete forms
+ * recipients must accept (RFC 850, asctime). `undefined` for anything else: `Date.parse` takes many more forms ('in 10'
+ * and 'Mon 1' among them, as dates long past), which a header must not be read as. A two-digit RFC 850 year more than
+ * 50 years ahead of `now` is the latest past year with those digits, as the RFC says.
+ */
+function parseHttpDate(text: string, now: number): number | undefined {
+  let m = IMF_FIXDATE.exec(text);
+  if (m !== null) {
+    return utc(
+      Number(m[3]),
+      MONTHS.indexOf(m[2] as string),
+      Number(m[1]),
+      Number(m[4]),
+      Number(m[5]),
+      Number(m[6]),
+    );
+  }
+  m = RFC850_DATE.exec(text);
+  if (m !== null) {
+    const yy = Number(m[3]);
+    const thisYear = new Date(now).getUTCFullYear();
+    let year = thisYear - (thisYear % 100) + yy;
+    if (year > thisYear + 50) year -= 100;
+    return utc(year, MONTHS.indexOf(m[2] as string), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  }
+  m = ASCTIME_DATE.exec(text);
+  if (m !== null) {
+    return utc(
+      Number(m[6]),
+      MONTHS.indexOf(m[1] as string),
+      Number(m[2]),
+      Number(m[3]),
+      Number(m[4]),
+      Number(m[5]),
+    );
+  }
+  return undefined;
+}
+
 /**
  * Parses an HTTP `Retry-After` value into milliseconds from `now` (epoch milliseconds, default `Date.now()`): a whole
- * number of seconds, or an HTTP date (a date in the past gives 0). `undefined` when it is neither.
+ * number of seconds (delay-seconds), or an HTTP-date of RFC 9110 (IMF-fixdate, or the obsolete RFC 850 and asctime
+ * forms); a date in the past gives 0. `undefined` for anything else (`'soon'`, `'in 10'`, `'Mon 1'`, an ISO date),
+ * which a retry then ignores.
  */
 export function parseRetryAfter(
   value: string | readonly string[] | undefined,
   now = Date.now(),
 ): number | undefined {
   const text = (Array.isArray(value) ? value[0] : value) as string | undefined;
-  if (text === undefined) return undefined;
+  if (typeof text !== 'string') return undefined;
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  // RFC 9110 dates all name the weekday or month in letters; Date.parse also takes forms the RFC does not, so ask for one.
-  if (!/[A-Za-z]/.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
+  const at = parseHttpDate(trimmed, now);
+  return at === undefined ? undefined : Math.max(0, at - now);
 }
 
 /** The statuses HTTP retries retry by default: timeouts, too many requests, and the server errors that pass. */
