@@ -5,10 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseNotebook } from '../../../tools/nbformat/index.ts';
-import { KERNELS, kernelspecMetadata } from '../../../tools/notebooks/kernels.ts';
+import { parseNotebook } from '../../tools/nbformat/index.ts';
+import { KERNELS, kernelspecMetadata } from '../../tools/notebooks/kernels.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const ROOT = resolve(import.meta.dirname, '..', '..');
 const NOTEBOOKS = readdirSync(join(ROOT, 'notebooks')).filter((name) => name.endsWith('.ipynb'));
 
 /** The TypeScript tslab compiles with, which the kernel reports (see tools/notebooks/kernel-preload.cjs). */

@@ -18,9 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startDemoSite } from 'async-batching/demo';
 import { describe, expect, it } from 'vitest';
-import { cellTags, joinText, type Notebook, parseNotebook } from '../../../tools/nbformat/index.ts';
+import { cellTags, joinText, type Notebook, parseNotebook } from '../../tools/nbformat/index.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const folder = join(root, 'notebooks');
 /** How much longer than its page's delay a recorded request may take, in ms (quiet machine: 1-15 ms). */
 const SLACK_MS = 40;

@@ -5,9 +5,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { joinText, type Notebook, parseNotebook } from '../../../tools/nbformat/index.ts';
+import { joinText, type Notebook, parseNotebook } from '../../tools/nbformat/index.ts';
 
-const folder = fileURLToPath(new URL('../../../notebooks/', import.meta.url));
+const folder = fileURLToPath(new URL('../../notebooks/', import.meta.url));
 const files = readdirSync(folder)
   .filter((file) => /^\d\d-.*\.ipynb$/.test(file))
   .sort();
