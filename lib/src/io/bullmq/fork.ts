@@ -41,7 +41,12 @@ export interface WorkerProcess {
   /** Resolves once the worker is connected and taking jobs. */
   readonly ready: Promise<void>;
   /** Resolves when the process has ended, with its exit code or signal. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<{
+    /** The exit code, or `null` when a signal ended it. */
+    code: number | null;
+    /** The signal that ended it, or `null`. */
+    signal: NodeJS.Signals | null;
+  }>;
   /** SIGTERM: the worker finishes its running jobs, takes no new ones, and exits. */
   stop(): Promise<void>;
   /** SIGKILL, as a crash would: its running jobs come back to other workers once their locks expire. */

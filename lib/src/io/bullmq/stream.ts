@@ -1,15 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions, JobsOptions, Queue } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
 import { CancelledError, DistributedJobError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
 import { CONNECTION_DEFAULTS, checkConnection, withPatientRetries } from './connection.js';
+import { bullmq, ioredis } from './peers.js';
 import { type JobData, resultsKey, WORKERS_KEY } from './protocol.js';
 
 /** One item's outcome, in completion order — the same shape as `parallelStream`'s. */
 export type DistributedOutcome<T, R> =
-  | { index: number; item: T; ok: true; value: R }
-  | { index: number; item: T; ok: false; failure: Failure };
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** True: the job succeeded. */
+      ok: true;
+      /** What the job gave. */
+      value: R;
+    }
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** False: the job failed. */
+      ok: false;
+      /** How it failed. */
+      failure: Failure;
+    };
 
 /** Options of {@link distributedStream}. */
 export interface DistributedStreamOptions {
@@ -134,7 +153,7 @@ function connectionLike(connection: ConnectionOptions): Redis {
   const redis =
     typeof client.duplicate === 'function'
       ? client.duplicate()
-      : new Redis({ ...CONNECTION_DEFAULTS, ...(connection as RedisOptions) });
+      : new ioredis.Redis({ ...CONNECTION_DEFAULTS, ...(connection as RedisOptions) });
   // Connection errors are retried by ioredis; unhandled, an 'error' event would end the process.
   redis.on('error', () => {});
   return redis;
@@ -184,7 +203,7 @@ async function* run<T, R>(
   const { pollInterval, jobName, cleanupTimeout } = settings;
   const { signal } = options;
   signal?.throwIfAborted();
-  const queue = new Queue(options.queue, { connection: withPatientRetries(options.connection) });
+  const queue = new bullmq.Queue(options.queue, { connection: withPatientRetries(options.connection) });
   queue.on('error', () => {});
   // Commands of this stream's own (the safety net, the stream's upkeep), and a connection that blocks on XREAD.
   const cmd = connectionLike(options.connection);

@@ -1,8 +1,9 @@
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
-import { type ConnectionOptions, type Job, Worker } from 'bullmq';
+import type { ConnectionOptions, Job, Worker } from 'bullmq';
 import { DeferredSemaphore } from '../../blocks/semaphore/index.js';
 import { checkConnection, withPatientRetries } from './connection.js';
+import { bullmq } from './peers.js';
 import {
   HEARTBEAT_MS,
   type JobData,
@@ -185,7 +186,7 @@ export function runWorker<T, R>(
   };
 
   const client = async () => (await worker.getBackend().client) as unknown as ScriptClient;
-  const worker: Worker<JobData<T>, R> = new Worker<JobData<T>, R>(
+  const worker: Worker<JobData<T>, R> = new bullmq.Worker<JobData<T>, R>(
     queue,
     async (job: Job<JobData<T>, R>) => {
       executed++;
