@@ -66,8 +66,9 @@ describe('the core in a browser', () => {
     for (const input of libInputs)
       expect(input).toMatch(/^lib\/dist\/(index\.js|(core|blocks|compositions)\/)/);
     expect(core.inputs.filter((f) => f.includes('node_modules'))).toEqual([]);
-    // No import of a node: module (the semaphore only names node:async_hooks to probe for it at run time).
-    expect(core.code).not.toMatch(/(from|import)\s*\(?\s*["'`]node:|undici|bullmq/);
+    // No import of a node: module, undici or BullMQ (the semaphore only names node:async_hooks to probe for it at run
+    // time, and the diagnostics channels' names mention bullmq).
+    expect(core.code).not.toMatch(/(from|import)\s*\(?\s*["'`](node:|undici|bullmq)|require\(/);
   });
 
   it('is small: minified and gzipped, within 16 KiB (p-limit, for scale, printed beside it)', async () => {
