@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ConnectionOptions, JobsOptions, Queue } from 'bullmq';
+import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { CancelledError, DistributedJobError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
