@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ConnectionOptions, JobsOptions, Queue } from 'bullmq';
+import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { checkIterable, checkNonEmptyString, checkObject, checkSignal, checkWhole } from '../../core/args.js';
 import { CancelledError } from '../../core/errors.js';
