@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { checkIterable, checkNonEmptyString, checkObject, checkSignal, checkWhole } from '../../core/args.js';
+import { channels } from '../../core/diagnostics.js';
 import { CancelledError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
 import { CONNECTION_DEFAULTS, checkConnection, withPatientRetries } from './connection.js';
@@ -74,6 +75,8 @@ interface Outstanding<T> {
   lost: number;
   /** Found gone with no outcome at the last look: lost, if it still is at the next. */
   gone: boolean;
+  /** Its `bullmq:added` message is published (once its `addBulk` answered, or before its outcome's if that came first). */
+  announced: boolean;
 }
 
 /** The smallest default window, while few or no workers are registered. */
@@ -211,8 +214,23 @@ async function* run<T, R>(
     const entry = outstanding.get(jobId);
     if (entry === undefined) return; // a second execution of the same job, or an outcome read twice
     outstanding.delete(jobId);
+    if (!entry.announced && channels.bullmqAdded.hasSubscribers) publishAdded(jobId, entry);
+    if (channels.bullmqSettled.hasSubscribers) {
+      channels.bullmqSettled.publish({
+        queue: options.queue,
+        jobId,
+        index: entry.index,
+        ok: outcome.ok,
+        ...(outcome.ok ? {} : { error: outcome.failure.value }),
+      });
+    }
     ready.push({ index: entry.index, item: entry.item, ...outcome });
     notify();
+  };
+  /** Redis has the job: after its `addBulk`, or after a lost job is added again. */
+  const publishAdded = (jobId: string, entry: Outstanding<T>) => {
+    entry.announced = true;
+    channels.bullmqAdded.publish({ queue: options.queue, jobId, index: entry.index });
   };
   const fail = (e: unknown) => {
     background ??= e instanceof Error ? e : new Error(String(e));
@@ -379,6 +397,7 @@ async function* run<T, R>(
         });
       } else {
         await queue.add(jobName, dataFor(entry.item), jobOptionsFor(id));
+        if (channels.bullmqAdded.hasSubscribers) publishAdded(id, entry);
       }
     }
   };
@@ -430,10 +449,25 @@ async function* run<T, R>(
           }
           const index = nextIndex++;
           const jobId = `${runId}-${index}`;
-          outstanding.set(jobId, { index, item: step.value, since: Date.now(), lost: 0, gone: false });
+          outstanding.set(jobId, {
+            index,
+            item: step.value,
+            since: Date.now(),
+            lost: 0,
+            gone: false,
+            announced: false,
+          });
           batch.push({ name: jobName, data: dataFor(step.value), opts: jobOptionsFor(jobId) });
         }
-        if (batch.length > 0) await until(queue.addBulk(batch), { signal });
+        if (batch.length > 0) {
+          const added = await until(queue.addBulk(batch), { signal });
+          if (added !== undefined && channels.bullmqAdded.hasSubscribers) {
+            for (const { opts } of batch) {
+              const entry = outstanding.get(opts.jobId as string);
+              if (entry !== undefined && !entry.announced) publishAdded(opts.jobId as string, entry);
+            }
+          }
+        }
         if (signal?.aborted) break;
       }
       if (ready.length > 0) {

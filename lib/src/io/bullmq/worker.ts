@@ -49,7 +49,9 @@ export interface JobInfo {
 
 /** A job whose lock this worker could not renew: another worker may take it (and run it again). */
 export interface LockLostEvent {
+  /** The BullMQ job id. */
   readonly jobId: string;
+  /** The queue's name. */
   readonly queue: string;
 }
 
@@ -59,8 +61,11 @@ export interface LockLostEvent {
  * outcome wins); what the job did happened once more than the item's single outcome says.
  */
 export interface LateCompletionEvent {
+  /** The BullMQ job id. */
   readonly jobId: string;
+  /** The queue's name. */
   readonly queue: string;
+  /** Which run of the job finished late, from 1 (as {@link JobInfo.attempt}). */
   readonly attempt: number;
   /** BullMQ's refusal (`Missing lock for job …`, `Missing key for job …`). */
   readonly error: Error;
@@ -68,7 +73,9 @@ export interface LateCompletionEvent {
 
 /** Events of {@link DistributedWorker}. */
 export interface DistributedWorkerEvents {
+  /** This worker could not renew a running job's lock: another worker may run the job again. */
   lockLost: [LockLostEvent];
+  /** A job finished here after its lock was lost, and BullMQ refused its outcome. */
   lateCompletion: [LateCompletionEvent];
   /** Any other error BullMQ reported that is not about the connection (those are retried: see `connectionErrors`). */
   workerError: [Error];
