@@ -57,7 +57,7 @@ class LongTimer {
 
 /**
  * The real clock: `performance.now()` and the host's timers (Node's, a browser's, Deno's). Every wait lasts as long as
- * asked, however long: one beyond {@link MAX_TIMER_MS} is a chain of timers, where a bare `setTimeout` would fire
+ * asked, however long: one beyond 2^31-1 ms (about 24.8 days) is a chain of timers, where a bare `setTimeout` would fire
  * after 1 ms. This is the one place the package sets a timer (besides fixed delays of its own under a second).
  */
 export const systemClock: Clock = {

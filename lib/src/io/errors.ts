@@ -48,7 +48,10 @@ import type {
  * ```
  */
 export type AnyAsyncBatchingError =
-  | (AsyncBatchingError & { readonly code: 'AB_ERR' })
+  | (AsyncBatchingError & {
+      /** The code of an error made with the root class itself. */
+      readonly code: 'AB_ERR';
+    })
   | AlreadyCalledError
   | CancelledError
   | CircularChainError
@@ -59,14 +62,20 @@ export type AnyAsyncBatchingError =
   | QueueOverflow
   | QueueUnderflow
   | QueueClosed
-  | (TaskFinished & { readonly code: 'AB_ERR_TASK_FINISHED' })
+  | (TaskFinished & {
+      /** The code of a `TaskFinished` that is none of its subclasses. */
+      readonly code: 'AB_ERR_TASK_FINISHED';
+    })
   | TaskDone
   | TaskFailed
   | TaskStopped
   | SchedulerStopped
   | NotPaused
   | BatchResultCountError
-  | (GetPageError & { readonly code: 'AB_ERR_GET_PAGE' })
+  | (GetPageError & {
+      /** The code of a `GetPageError` that is none of its subclasses. */
+      readonly code: 'AB_ERR_GET_PAGE';
+    })
   | HttpError
   | DNSLookupError
   | ConnectionRefusedError
