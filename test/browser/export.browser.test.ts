@@ -219,7 +219,9 @@ describe('exported HTML post in Chromium', () => {
       await page.waitForTimeout(100);
 
       expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
-      expect(await page.title()).toBe("Hostile <script>document.title='pwned'</script> notebook");
+      expect(await page.title()).toBe(
+        `Hostile <script>document.title='pwned'</script> {{% ref "nope" %}} {{ site.title }} /* notebook */`,
+      );
       const report = await page.evaluate(() => {
         const all = [...document.querySelectorAll('*')];
         return {

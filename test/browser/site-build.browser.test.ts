@@ -110,7 +110,7 @@ async function jekyllSite(work: string, hostile: string): Promise<string> {
     'title: Test blog\nmarkdown: kramdown\nkramdown:\n  input: GFM\n' +
       'defaults:\n  - scope: {path: ""}\n    values: {layout: default}\n',
   );
-  await writeFile(join(site, '_layouts/default.html'), JEKYLL_LAYOUT);
+  for (const layout of ['default', 'post', 'page']) await writeFile(join(site, `_layouts/${layout}.html`), JEKYLL_LAYOUT);
   await writeFile(join(site, 'site.css'), SITE_CSS);
   const out = join(work, 'jekyll-export');
   await exportTo(out, [...SERIES, '--per-notebook', '--target', 'jekyll', '--format', 'md']);

@@ -472,7 +472,7 @@ describe('HTML export', () => {
     expect(body).not.toContain('background-image');
     expect(body).toContain('<a href="http://127.0.0.1:9/pixel.png">tracking pixel</a>');
     expect(html).toContain(
-      '<title>Hostile &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; notebook</title>',
+      '<title>Hostile &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; {{% ref &quot;nope&quot; %}} {{ site.title }} /* notebook */</title>',
     );
     const svg = text(out, 'assets/hostile-1.svg');
     expect(svg).not.toMatch(/script|foreignObject|onload|onclick|javascript|127\.0\.0\.1/i);
