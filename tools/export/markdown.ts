@@ -15,7 +15,14 @@ import type { Token, TokensList } from 'marked';
 import { Lexer, Marked } from 'marked';
 import { codeBlock, htmlBlock, inlineText, linkDestination, PortableWriter, safeHref } from './portable.ts';
 import type { Block, ImageAsset, OutputBlock, Post, PostMeta } from './post.ts';
-import { DEFAULT_DESCRIPTION, DEFAULT_SLUG, DEFAULT_TITLE, headingShift } from './post.ts';
+import {
+  DEFAULT_DESCRIPTION,
+  DEFAULT_SLUG,
+  DEFAULT_TITLE,
+  headingShift,
+  legibleWidth,
+  pickTags,
+} from './post.ts';
 import { escapeHtml } from './text.ts';
 
 /** A file the exporter writes, relative to the output folder. */
@@ -161,7 +168,11 @@ class PostWriter {
   }
 
   image(image: ImageAsset): string {
-    return `![${inlineText(image.alt)}](${linkDestination(this.#layout.assetUrl(this.#post, image))})`;
+    const markdown = `![${inlineText(image.alt)}](${linkDestination(this.#layout.assetUrl(this.#post, image))})`;
+    const min = legibleWidth(image);
+    if (this.#options.target !== 'jekyll' || min === undefined) return markdown;
+    // kramdown attribute lists: the chart keeps a legible width and its paragraph scrolls on a narrow screen.
+    return `${markdown}{: style="min-width: ${min}px; max-width: none"}\n{: style="overflow-x: auto" tabindex="0"}`;
   }
 
   code(text: string, language: string): string {
@@ -231,37 +242,62 @@ class PostWriter {
     }
   }
 
-  /** A line naming the post this one retells, linked. */
-  original(): string {
+  /** The post's opening line, always ours: the part of the series, or the post it retells, or its description. */
+  opening(): string {
+    const series = this.#post.series;
+    const link = (text: string, url: string) => `[${inlineText(text)}](${linkDestination(url)})`;
+    const parts: string[] = [];
+    if (series) {
+      parts.push(
+        `Part ${series.position} of ${series.total} of ${link(DEFAULT_TITLE, this.#layout.indexUrl)}.`,
+      );
+    }
     const original = this.#post.meta.original;
-    if (!original || !safeHref(original.url)) return '';
-    const when = original.date ? ` (${original.date.slice(0, 4)})` : '';
-    return `*After [${inlineText(original.title)}](${linkDestination(original.url)}) by ${inlineText(original.author)}${when}.*`;
+    if (original && safeHref(original.url)) {
+      const when = original.date ? ` (${original.date.slice(0, 4)})` : '';
+      parts.push(`After ${link(original.title, original.url)} by ${inlineText(original.author)}${when}.`);
+    }
+    if (parts.length === 0 && this.#post.meta.description)
+      parts.push(inlineText(this.#post.meta.description));
+    return parts.length > 0 ? `*${parts.join(' ')}*` : '';
   }
 
-  /** Previous / index / next links of a series post. */
-  seriesNav(): string {
+  /** What each part showed, linked to its post in a series. */
+  recap(): string {
+    const recap = this.#post.recap;
+    if (!recap) return '';
+    const items = recap.map((entry, i) => {
+      const title = entry.slug
+        ? `[${inlineText(entry.title)}](${linkDestination(this.#layout.postUrl(entry.slug, 'post'))})`
+        : `**${inlineText(entry.title)}**`;
+      return `${i + 1}. ${title}${entry.description ? `: ${inlineText(entry.description)}` : ''}`;
+    });
+    return `## Recap\n\n${items.join('\n')}`;
+  }
+
+  /** Previous and next links of a series post, and where the code is. */
+  closing(): string {
     const series = this.#post.series;
-    if (!series) return '';
     const link = (text: string, url: string) => `[${inlineText(text)}](${linkDestination(url)})`;
-    const parts = [
-      `Part ${series.position} of ${series.total} of ${link(DEFAULT_TITLE, this.#layout.indexUrl)}.`,
-    ];
-    if (series.previous) {
+    const parts: string[] = [];
+    if (series?.previous) {
       parts.push(
         `Previous: ${link(series.previous.title, this.#layout.postUrl(series.previous.slug, 'post'))}.`,
       );
     }
-    if (series.next)
+    if (series?.next)
       parts.push(`Next: ${link(series.next.title, this.#layout.postUrl(series.next.slug, 'post'))}.`);
-    return parts.join(' ');
+    if (series) parts.push(`All parts: ${link(DEFAULT_TITLE, this.#layout.indexUrl)}.`);
+    const code = `The notebooks and the async-batching package: ${link(this.#post.repository, this.#post.repository)}.`;
+    return [parts.join(' '), code].filter((part) => part !== '').join('\n\n');
   }
 
   write(): string {
     const body = [
-      this.original(),
+      this.opening(),
       ...this.#post.sections.flatMap((section) => section.blocks.flatMap((block) => this.block(block))),
-      this.seriesNav(),
+      this.recap(),
+      this.closing(),
     ]
       .filter((part) => part !== '')
       .join('\n\n');
@@ -311,7 +347,7 @@ export function renderMarkdownIndex(posts: readonly Post[], options: MarkdownOpt
     title: DEFAULT_TITLE,
     date: dates[dates.length - 1],
     description: DEFAULT_DESCRIPTION,
-    tags: [...new Set(posts.flatMap((post) => post.meta.tags))],
+    tags: pickTags(posts.map((post) => post.meta.tags)),
     ...(first?.author !== undefined ? { author: first.author } : {}),
     ...(first?.original !== undefined ? { original: first.original } : {}),
   };
@@ -319,7 +355,11 @@ export function renderMarkdownIndex(posts: readonly Post[], options: MarkdownOpt
     const about = post.meta.description ? ` — ${inlineText(post.meta.description)}` : '';
     return `${i + 1}. [${inlineText(post.meta.title)}](${linkDestination(layout.postUrl(post.slug, 'index'))})${about}`;
   });
-  const body = `${inlineText(DEFAULT_DESCRIPTION)}\n\n${items.join('\n')}\n`;
+  const repository = posts[0]?.repository;
+  const code = repository
+    ? `\n\nThe notebooks and the async-batching package: [${inlineText(repository)}](${linkDestination(repository)}).`
+    : '';
+  const body = `${inlineText(DEFAULT_DESCRIPTION)}\n\n${items.join('\n')}${code}\n`;
   return {
     path: layout.indexPath,
     content: `${frontMatter(meta, layout.extraFrontMatter(undefined, meta))}\n${body}`,

@@ -183,7 +183,11 @@ function codeSpan(text: string, dialect: Dialect, inTable: boolean): string {
   if (inTable) code = code.replaceAll('|', '\\|');
   const bar = '`'.repeat(longestRun(code, '`') + 1);
   const pad = /^[` ]|[` ]$/.test(code) ? ' ' : '';
-  return `${bar}${pad}${code}${pad}${bar}`;
+  const span = `${bar}${pad}${code}${pad}${bar}`;
+  // Themes (minima) do not break a long inline code span, which then widens a phone's page: kramdown lets it break.
+  if (dialect === 'jekyll' && !inTable && /\S{25,}/.test(code))
+    return `${span}{: style="overflow-wrap: anywhere"}`;
+  return span;
 }
 
 function decode(text: string): string {

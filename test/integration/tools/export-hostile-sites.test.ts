@@ -106,7 +106,8 @@ beforeAll(async () => {
     (['jekyll', 'hugo'] as const).flatMap((engine) =>
       (['series', 'single'] as const).map(async (shape) => {
         const out = join(work, `${engine}-${shape}-export`);
-        const shapeArgs = shape === 'series' ? ['--per-notebook'] : [];
+        // A series is the default for Jekyll and Hugo; the one long page is asked for.
+        const shapeArgs = shape === 'series' ? [] : ['--single-page'];
         const site = join(work, `${engine}-${shape}`);
         try {
           await exportTo(out, [...CORPUS, '--target', engine, '--format', 'md', ...shapeArgs]);
