@@ -227,11 +227,11 @@ describe('Deferred error path', () => {
     expect(seen).toEqual(['from cb']);
   });
 
-  it('a callback returning its own Deferred fails the chain with a TypeError', async () => {
+  it('a callback returning its own Deferred fails the chain with a CircularChainError', async () => {
     const d = new Deferred<unknown>();
     d.addCallback(() => d);
     d.callback(1);
-    await expect(d).rejects.toThrow(TypeError);
+    await expect(d).rejects.toMatchObject({ name: 'CircularChainError' });
   });
 });
 

@@ -1,5 +1,5 @@
 // The notebook display helper: the running kernel's channel when there is one, console.log otherwise.
-import { display, newDisplay } from 'async-batching/notebook';
+import { display, newDisplay, svgAlt } from 'async-batching/notebook';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 type Host = { __tslab__?: { require: (id: string) => unknown } };
@@ -86,11 +86,81 @@ describe('display inside tslab', () => {
     ]);
   });
 
+  it("sends an SVG with its text fallback in one bundle through the kernel's own sender", () => {
+    const tslab = fakeTslab();
+    const sent: [unknown, boolean][] = [];
+    const jupyter = {
+      lastWriteDisplayData: (output: unknown, update: boolean) => sent.push([output, update]),
+    };
+    const module = tslab.host.require('tslab');
+    const dist = '/repo/node_modules/tslab/dist';
+    // The module cache as Node keeps it: the running tslab's public module, its jupyter module beside it.
+    const require = Object.assign((id: string) => tslab.host.require(id), {
+      cache: {
+        [`${dist}/public.js`]: { filename: `${dist}/public.js`, exports: module },
+        [`${dist}/jupyter.js`]: { filename: `${dist}/jupyter.js`, exports: jupyter },
+      },
+    });
+    (globalThis as Host).__tslab__ = { require };
+    const svg = '<svg role="img" aria-label="Two at a time. Timeline of 2 jobs"><title>ignored</title></svg>';
+    display.svg(svg);
+    const progress = newDisplay();
+    progress.svg('<svg><title>A &amp; B</title></svg>', 'chart of A and B');
+    // A later cell has a sender of its own; an update goes through that one.
+    const later: unknown[] = [];
+    jupyter.lastWriteDisplayData = (output: unknown) => later.push(output);
+    progress.text('done');
+    expect(sent).toEqual([
+      [
+        {
+          data: { 'image/svg+xml': svg, 'text/plain': 'Two at a time. Timeline of 2 jobs' },
+          metadata: {},
+          transient: {},
+        },
+        false,
+      ],
+      [
+        {
+          data: { 'image/svg+xml': '<svg><title>A &amp; B</title></svg>', 'text/plain': 'chart of A and B' },
+          metadata: {},
+          transient: { display_id: expect.stringMatching(/^async-batching-/) },
+        },
+        false,
+      ],
+    ]);
+    expect(later).toEqual([
+      {
+        data: { 'text/plain': 'done' },
+        metadata: {},
+        transient: (sent[1][0] as { transient: object }).transient,
+      },
+    ]);
+    expect(tslab.shown).toEqual([]);
+  });
+
   it('falls back to console.log when the kernel host does not provide tslab', () => {
     (globalThis as Host).__tslab__ = { require: () => undefined };
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     display.html('<i>x</i>');
     expect(log.mock.calls).toEqual([['<i>x</i>']]);
+  });
+});
+
+describe('the text fallback of an SVG', () => {
+  it("is the SVG's aria-label, else its first <title>, with XML entities read", () => {
+    expect(svgAlt('<svg aria-label="a &lt; b &amp; c &#x2014; d"><title>t</title></svg>')).toBe(
+      'a < b & c \u2014 d',
+    );
+    expect(
+      svgAlt('<svg viewBox="0 0 1 1"><title> Bars &quot;1&quot; </title><g><title>x</title></g></svg>'),
+    ).toBe('Bars "1"');
+    expect(svgAlt('<svg></svg>')).toBe('An SVG image');
+  });
+
+  it('is checked like the markup', () => {
+    expect(() => display.svg('<svg></svg>', 5 as unknown as string)).toThrow(
+      /`alt` to be a string, got number/,
+    );
   });
 });
 
@@ -113,7 +183,7 @@ describe("display inside Deno's kernel", () => {
     display.svg('<svg></svg>');
     display.html('<b>x</b>');
     expect(sent).toEqual([
-      [{ 'image/svg+xml': '<svg></svg>' }, { raw: true }],
+      [{ 'image/svg+xml': '<svg></svg>', 'text/plain': 'An SVG image' }, { raw: true }],
       [{ 'text/html': '<b>x</b>' }, { raw: true }],
     ]);
     expect(log).not.toHaveBeenCalled();

@@ -55,7 +55,9 @@ function tooWide(name: string, notebook: Notebook): string[] {
     const texts = [join_(cell.source)];
     for (const output of cell.outputs ?? []) {
       if (output.output_type === 'stream') texts.push(join_(output.text));
-      else if (output.data?.['text/plain'] !== undefined) texts.push(join_(output.data['text/plain']));
+      // A chart's text/plain is its alt text (one line, shown only where the image is not), not printed output.
+      else if (output.data?.['text/plain'] !== undefined && output.data['image/svg+xml'] === undefined)
+        texts.push(join_(output.data['text/plain']));
     }
     for (const text of texts) {
       for (const line of text.split('\n')) {

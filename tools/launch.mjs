@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { ensureSystemPackages } from './system-packages.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Preloaded into every script: it stops when this launcher ends, however it ends (see the file). */
+const LIFELINE = join(ROOT, 'tools', 'launch-lifeline.cjs');
 const NEED = [22, 20];
 const REFUSE = 'ASYNC_BATCHING_NO_NODE_DOWNLOAD';
 
@@ -239,11 +241,15 @@ function main(argv) {
   if (ready) ensureReady(node);
 
   // A .ts/.js/.mjs file runs under the supported Node; anything else is a command with that Node first on PATH.
+  // A script also gets the lifeline: fd 3 is a pipe whose other end only this process holds, so that when the
+  // launcher dies (even by SIGKILL, which it cannot pass on) the script stops too, and with it what it started.
   const isScript = /\.(?:[cm]?js|[cm]?ts)$/.test(script);
-  const child = spawn(isScript ? node : script, isScript ? [script, ...args] : args, {
+  const env = npmEnv(childEnv(node));
+  if (isScript) env.ASYNC_BATCHING_LAUNCHER_LIFELINE = '3';
+  const child = spawn(isScript ? node : script, isScript ? ['--require', LIFELINE, script, ...args] : args, {
     cwd: process.cwd(),
-    stdio: 'inherit',
-    env: npmEnv(childEnv(node)),
+    stdio: isScript ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    env,
   });
   forwardSignals(child);
   child.on('error', (error) => fail(`could not start ${script}: ${error.message}`));

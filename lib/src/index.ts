@@ -16,13 +16,65 @@ export {
   TaskFinished,
   TaskStopped,
   type TerminationPredicateFactory,
-} from './cooperator.js';
+} from './blocks/cooperator.js';
+export {
+  DeferredQueue,
+  type DeferredQueueOptions,
+  QueueClosed,
+  QueueOverflow,
+  QueueUnderflow,
+} from './blocks/queue.js';
+export { RateLimiter, type RateLimiterOptions, type RateWindow } from './blocks/rate-limiter.js';
+export { attemptsOf, type RetryEvent, type RetryOptions, retry } from './blocks/retry.js';
+export {
+  ConcurrencyPrimitive,
+  DeferredLock,
+  DeferredSemaphore,
+  type DeferredSemaphoreOptions,
+  type WaitingQueue,
+} from './blocks/semaphore/index.js';
+export { KeyedSemaphore } from './blocks/semaphore/keyed-semaphore.js';
+export { type Batcher, type BatcherOptions, type BulkFunction, batcher } from './compositions/batcher.js';
+export {
+  DeferredList,
+  type DeferredListEntry,
+  type DeferredListOptions,
+  FirstError,
+  gatherResults,
+  race,
+} from './compositions/deferred-list.js';
+export {
+  type ParallelMapper,
+  type ParallelOptions,
+  type ParallelOutcome,
+  type ParallelSkip,
+  type ParallelStreamOptions,
+  parallel,
+  parallelSkip,
+  parallelStream,
+} from './compositions/parallel/index.js';
+export {
+  DEFAULT_LOOK_AHEAD,
+  type KeyedParallelOptions,
+  type KeyedParallelStreamOptions,
+  keyedParallel,
+  keyedParallelStream,
+} from './compositions/parallel/keyed.js';
+export {
+  Timeline,
+  type TimelineBar,
+  type TimelineJobOptions,
+  type TimelineOptions,
+  type TimelineSVGOptions,
+} from './compositions/timeline.js';
+export { type Clock, ManualClock, systemClock } from './core/clock.js';
 export {
   type AddTimeoutOptions,
   AlreadyCalledError,
   CancelledError,
   Deferred,
   deferLater,
+  ensureDeferred,
   fail,
   maybeDeferred,
   setUnhandledFailureReporter,
@@ -34,6 +86,7 @@ export {
   AsyncBatchingError,
   BadResponseError,
   BatchResultCountError,
+  CircularChainError,
   ConnectionLostError,
   ConnectionRefusedError,
   DeferredTimeoutError,
@@ -50,14 +103,7 @@ export {
   TooManyReleasesError,
 } from './core/errors.js';
 export { Failure } from './core/failure.js';
-export {
-  DeferredList,
-  type DeferredListEntry,
-  type DeferredListOptions,
-  FirstError,
-  gatherResults,
-  race,
-} from './deferred-list.js';
+export { VERSION } from './core/version.js';
 export {
   closeDefaultAgent,
   DEFAULT_CONNECTIONS,
@@ -71,59 +117,12 @@ export {
   MAX_TIMEOUT,
   type PageResponse,
   SAFE_CROSS_ORIGIN_HEADERS,
-} from './get-page/index.js';
+} from './io/get-page/index.js';
 export {
-  type ParallelMapper,
-  type ParallelOptions,
-  type ParallelOutcome,
-  type ParallelSkip,
-  type ParallelStreamOptions,
-  parallel,
-  parallelSkip,
-  parallelStream,
-} from './parallel/index.js';
-export { type Batcher, type BatcherOptions, type BulkFunction, batcher } from './polite/batcher.js';
-export { type Clock, ManualClock, systemClock } from './polite/clock.js';
-export {
-  DEFAULT_LOOK_AHEAD,
-  type KeyedParallelOptions,
-  type KeyedParallelStreamOptions,
-  keyedParallel,
-  keyedParallelStream,
-} from './polite/keyed-parallel.js';
-export { KeyedSemaphore } from './polite/keyed-semaphore.js';
-export { RateLimiter, type RateLimiterOptions, type RateWindow } from './polite/rate-limiter.js';
-export {
-  attemptsOf,
   type HttpRetryOptions,
   IDEMPOTENT_METHODS,
   parseRetryAfter,
   RETRY_CODES,
   RETRY_STATUSES,
-  type RetryEvent,
-  type RetryOptions,
-  retry,
   retrying,
-} from './polite/retry.js';
-export {
-  DeferredQueue,
-  type DeferredQueueOptions,
-  QueueClosed,
-  QueueOverflow,
-  QueueUnderflow,
-} from './queue.js';
-export {
-  ConcurrencyPrimitive,
-  DeferredLock,
-  DeferredSemaphore,
-  type DeferredSemaphoreOptions,
-  type WaitingQueue,
-} from './semaphore/index.js';
-export {
-  Timeline,
-  type TimelineBar,
-  type TimelineJobOptions,
-  type TimelineOptions,
-  type TimelineSVGOptions,
-} from './timeline.js';
-export { VERSION } from './version.js';
+} from './io/get-page/retry-policy.js';

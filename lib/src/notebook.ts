@@ -5,7 +5,7 @@
  *
  * ```ts
  * import { display, newDisplay } from 'async-batching/notebook';
- * display.svg(timeline.toSVG({ title: 'Two at a time' }));
+ * display.svg(timeline.toSVG({ title: 'Two at a time' })); // its <title> goes along as the text fallback
  * const progress = newDisplay();
  * progress.text('1000 done'); // later calls replace this output instead of adding lines
  * ```
@@ -17,25 +17,74 @@
 export interface Display {
   /** Shows an HTML fragment. */
   html(markup: string): void;
-  /** Shows an SVG document (a string starting with `<svg`). */
-  svg(markup: string): void;
+  /**
+   * Shows an SVG document (a string starting with `<svg`), with `alt` as its `text/plain` fallback: what a notebook
+   * shows where it does not render the image (Jupyter Notebook drops SVG from an untrusted notebook) and what a
+   * screen reader or an exporter reads. `alt` defaults to the SVG's own `aria-label` or first `<title>`.
+   */
+  svg(markup: string, alt?: string): void;
   /** Shows Markdown text. */
   markdown(text: string): void;
   /** Shows plain text. */
   text(text: string): void;
 }
 
-/** The part of tslab's public module (`import * as tslab from 'tslab'`) this helper uses. */
-export interface TslabModule {
-  display: Display;
-  newDisplay(): Display;
+/** A display of tslab's own (`tslab.display`): one MIME type per output. */
+export interface TslabDisplay {
+  html(markup: string): void;
+  svg(markup: string): void;
+  markdown(text: string): void;
+  text(text: string): void;
 }
 
-/** A kernel's way of showing output: where the notebook's outputs go, and how to make one output that updates. */
+/** The part of tslab's public module (`import * as tslab from 'tslab'`) this helper uses. */
+export interface TslabModule {
+  display: TslabDisplay;
+  newDisplay(): TslabDisplay;
+}
+
+/** A kernel's way of showing output, one MIME bundle at a time, in the cell being run. */
 interface Channel {
   readonly display: Display;
   newDisplay(): Display;
 }
+
+/** What every kernel gets to show: one output, in one or more MIME types. */
+type Show = (bundle: Record<string, string>) => void;
+
+/** A {@link Display} over a kernel's way of showing one bundle. */
+function displayOf(show: Show): Display {
+  return {
+    html: (markup) => show({ 'text/html': markup }),
+    svg: (markup, alt) => show({ 'image/svg+xml': markup, 'text/plain': alt ?? svgAlt(markup) }),
+    markdown: (text) => show({ 'text/markdown': text }),
+    text: (text) => show({ 'text/plain': text }),
+  };
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** An SVG's description: its root's `aria-label`, else its first `<title>`, else a plain word. */
+export function svgAlt(markup: string): string {
+  const label =
+    /^\s*<svg\b[^>]*?\saria-label="([^"]*)"/.exec(markup)?.[1] ?? /<title>([^<]*)<\/title>/.exec(markup)?.[1];
+  const text = label
+    ?.replace(/&(?:#x([0-9a-f]+)|#(\d+)|(\w+));/gi, (entity, hex, dec, name) =>
+      hex
+        ? String.fromCodePoint(parseInt(hex, 16))
+        : dec
+          ? String.fromCodePoint(Number(dec))
+          : (XML_ENTITIES[name] ?? entity),
+    )
+    .trim();
+  return text || 'An SVG image';
+}
+
+/** The send function of tslab's `jupyter` module (`lastWriteDisplayData`), which takes a whole MIME bundle. */
+type TslabWrite = (
+  output: { data: Record<string, string>; metadata: object; transient: { display_id?: string } },
+  update: boolean,
+) => void;
 
 /**
  * tslab runs each cell with a `require` it publishes as `globalThis.__tslab__.require`; that `require('tslab')` is
@@ -45,9 +94,80 @@ interface Channel {
 function tslabChannel(): Channel | undefined {
   const host = (globalThis as { __tslab__?: { require?: unknown } }).__tslab__;
   if (typeof host?.require !== 'function') return undefined;
-  const tslab = (host.require as (id: string) => unknown)('tslab') as Partial<TslabModule> | undefined;
+  const require = host.require as ((id: string) => unknown) & {
+    cache?: Record<string, TslabLoaded | undefined>;
+  };
+  const tslab = require('tslab') as Partial<TslabModule> | undefined;
   if (typeof tslab?.newDisplay !== 'function' || typeof tslab.display !== 'object') return undefined;
-  return tslab as TslabModule;
+  let channel = tslabChannels.get(tslab);
+  if (channel === undefined) {
+    channel = tslabBundles(tslab as TslabModule, require.cache);
+    tslabChannels.set(tslab, channel);
+  }
+  return channel;
+}
+
+/** The channel made for each tslab module, so the module cache is searched once per kernel, not per output. */
+const tslabChannels = new WeakMap<object, Channel>();
+
+function tslabBundles(
+  tslab: TslabModule,
+  cache: Record<string, TslabLoaded | undefined> | undefined,
+): Channel {
+  const jupyter = tslabJupyter(tslab, cache);
+  if (jupyter === undefined) return tslabDisplaysOnly(tslab);
+  const make = (id?: string): Display => {
+    let shown = false;
+    return displayOf((data) => {
+      // Read at every call, as tslab's own displays do: it is the sender of the cell running now.
+      const write = jupyter.lastWriteDisplayData;
+      if (typeof write !== 'function') throw new Error('tslab is not running a cell');
+      (write as TslabWrite)(
+        { data, metadata: {}, transient: id === undefined ? {} : { display_id: id } },
+        shown,
+      );
+      if (id !== undefined) shown = true;
+    });
+  };
+  return { display: make(), newDisplay: () => make(`async-batching-${process.pid}-${++tslabDisplays}`) };
+}
+
+interface TslabLoaded {
+  filename: string;
+  exports: unknown;
+}
+
+let tslabDisplays = 0;
+
+/**
+ * tslab's public display sends one MIME type per output, so an SVG could carry no text fallback. The running kernel's
+ * `jupyter` module, loaded beside its public module, sends whole bundles (`lastWriteDisplayData`, the sender of the
+ * cell being run); it is found in the module cache next to the very module `require('tslab')` returned.
+ */
+function tslabJupyter(
+  tslab: object,
+  cache: Record<string, TslabLoaded | undefined> | undefined,
+): { lastWriteDisplayData?: unknown } | undefined {
+  if (cache === undefined || cache === null) return undefined;
+  const loaded = Object.values(cache).find((module) => module?.exports === tslab);
+  if (!loaded || !/public\.js$/.test(loaded.filename)) return undefined;
+  const jupyter = cache[loaded.filename.replace(/public\.js$/, 'jupyter.js')]?.exports as
+    | { lastWriteDisplayData?: unknown }
+    | undefined;
+  return jupyter !== null && typeof jupyter === 'object' && 'lastWriteDisplayData' in jupyter
+    ? jupyter
+    : undefined;
+}
+
+/** A tslab whose bundle sender was not found: its own displays, an SVG without its text fallback. */
+function tslabDisplaysOnly(tslab: TslabModule): Channel {
+  const wrap = (own: TslabDisplay): Display => ({
+    html: (markup) => own.html(markup),
+    svg: (markup) => own.svg(markup),
+    markdown: (text) => own.markdown(text),
+    text: (text) => own.text(text),
+  });
+  return { display: wrap(tslab.display), newDisplay: () => wrap(tslab.newDisplay()) };
 }
 
 /** The part of Deno's `Deno.jupyter` namespace this helper uses (Deno 2's built-in Jupyter kernel). */
@@ -81,19 +201,13 @@ function denoChannel(): Channel | undefined {
   };
   const make = (id?: string): Display => {
     let shown = false;
-    const show = (bundle: Record<string, string>) => {
+    return displayOf((bundle) => {
       if (id === undefined) send(bundle, {});
       else {
         send(bundle, { display_id: id, update: shown });
         shown = true;
       }
-    };
-    return {
-      html: (markup) => show({ 'text/html': markup }),
-      svg: (markup) => show({ 'image/svg+xml': markup }),
-      markdown: (text) => show({ 'text/markdown': text }),
-      text: (text) => show({ 'text/plain': text }),
-    };
+    });
   };
   return { display: make(), newDisplay: () => make(`async-batching-${process.pid}-${++denoDisplays}`) };
 }
@@ -129,7 +243,8 @@ function checkText(value: unknown, what: string): string {
 function checked(target: () => Display): Display {
   return {
     html: (markup) => target().html(checkText(markup, 'markup')),
-    svg: (markup) => target().svg(checkText(markup, 'markup')),
+    svg: (markup, alt) =>
+      target().svg(checkText(markup, 'markup'), alt === undefined ? undefined : checkText(alt, 'alt')),
     markdown: (text) => target().markdown(checkText(text, 'text')),
     text: (text) => target().text(checkText(text, 'text')),
   };

@@ -9,6 +9,7 @@
 import {
   AlreadyCalledError,
   CancelledError,
+  CircularChainError,
   Failure,
   FirstError,
   NotPaused,
@@ -152,7 +153,8 @@ export class RefDeferred<T = unknown> {
       this.runningCallbacks = true;
       try {
         this.result = fn(this.result, ...(failed ? link.ebArgs : link.cbArgs));
-        if (this.result === this) throw new TypeError('A callback returned the Deferred it was added to');
+        // Twisted warns (a DeprecationWarning it means to make an error); library: it is the error.
+        if (this.result === this) throw new CircularChainError();
       } catch (e) {
         this.result = new Failure(e);
       } finally {
@@ -199,7 +201,12 @@ export class RefDeferredList extends RefDeferred<unknown> {
     });
     this.options = options;
     this.resultList = new Array(deferreds.length);
-    if (deferreds.length === 0) this.callback([]);
+    // library: with fireOnOneCallback, an empty list fails as one whose every input failed; Twisted's never fires.
+    if (deferreds.length === 0) {
+      if (options.fireOnOneCallback)
+        this.errback(new AggregateError([], 'Every Deferred in the DeferredList failed'));
+      else this.callback([]);
+    }
     deferreds.forEach((d, i) => {
       d.addCallbacks(
         (r) => this.cbDeferred(r, i, true),
@@ -236,16 +243,17 @@ function maybeDeferred(f: () => unknown): RefDeferred {
   let out: unknown;
   try {
     out = f();
+    if (out instanceof RefDeferred) return out;
+    // library: a result whose `then` getter throws is the call's failure, as a throw from `f` is.
+    if (isThenable(out)) {
+      out.then(
+        (v) => d.callback(v),
+        (e) => d.errback(e),
+      );
+      return d;
+    }
   } catch (e) {
     d.errback(e);
-    return d;
-  }
-  if (out instanceof RefDeferred) return out;
-  if (isThenable(out)) {
-    out.then(
-      (v) => d.callback(v),
-      (e) => d.errback(e),
-    );
     return d;
   }
   d.callback(out);

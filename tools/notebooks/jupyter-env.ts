@@ -4,7 +4,7 @@
  * `npm run notebooks:nbconvert`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../nbformat/index.ts';
 import { denoPath } from './deno.ts';
@@ -16,6 +16,37 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const JUPYTER_PREFIX = join(ROOT, '.jupyter');
 /** The folder to put on `JUPYTER_PATH` so Jupyter finds the project's kernelspec. */
 export const JUPYTER_DATA = join(JUPYTER_PREFIX, 'share', 'jupyter');
+
+/**
+ * Where Jupyter keeps the signatures of trusted notebooks (and the key they are made with) for the project: in
+ * `.jupyter/`, like the kernelspecs, and passed to every Jupyter the project starts, so trusting the project's
+ * notebooks writes nothing outside the repository.
+ */
+export const NOTARY_ARGS: readonly string[] = [
+  `--NotebookNotary.db_file=${join(JUPYTER_PREFIX, 'nbsignatures.db')}`,
+  `--NotebookNotary.secret_file=${join(JUPYTER_PREFIX, 'notebook_secret')}`,
+];
+
+/**
+ * Signs `paths` as trusted (`jupyter trust`, run as `python -m nbformat.sign` since Debian ships that command in a
+ * package of its own), so Jupyter shows their recorded charts: it drops SVG and sanitises HTML from outputs it did
+ * not see being made. A notebook re-recorded afterwards needs signing again. `notaryArgs` picks another store.
+ * @throws {Error} with nbformat's output when signing fails.
+ */
+export function trustNotebooks(
+  python: string,
+  paths: readonly string[],
+  notaryArgs: readonly string[] = NOTARY_ARGS,
+): void {
+  if (paths.length === 0) return;
+  const result = spawnSync(python, ['-m', 'nbformat.sign', ...notaryArgs, ...paths], {
+    encoding: 'utf8',
+    env: jupyterEnv(),
+  });
+  if (result.status !== 0) {
+    throw new Error(`jupyter trust failed (exit ${result.status}):\n${result.stdout}${result.stderr}`);
+  }
+}
 
 /**
  * The environment for anything that starts a Jupyter process: `JUPYTER_PATH` points at the project's kernelspec,
@@ -98,7 +129,7 @@ export function installKernelspecs(options: { quiet?: boolean; kernels?: readonl
   }
   const kernelDirs: Record<string, string> = {};
   for (const kernel of options.kernels ?? ['tslab', 'deno']) {
-    kernelDirs[kernel] = kernel === 'tslab' ? installTslab(python) : installDeno();
+    kernelDirs[kernel] = kernel === 'tslab' ? installTslab() : installDeno();
     expectListed(python, kernel, kernelDirs[kernel]);
     if (!options.quiet) {
       process.stdout.write(
@@ -109,20 +140,23 @@ export function installKernelspecs(options: { quiet?: boolean; kernels?: readonl
   return { python, kernelDirs };
 }
 
-/** tslab's own installer (which adds tslab's JavaScript kernel too), then the spec pinned to this Node. */
-function installTslab(python: string): string {
-  const binary = join(ROOT, 'node_modules', '.bin', 'tslab');
-  const kernelDir = join(JUPYTER_DATA, 'kernels', 'tslab');
-  if (!existsSync(binary)) throw new Error(`${binary} is missing: run npm install first`);
-  const result = spawnSync(
-    process.execPath,
-    [tslabBin(), 'install', `--python=${python}`, `--binary=${binary}`, `--prefix=${JUPYTER_PREFIX}`],
-    { encoding: 'utf8', env: jupyterEnv() },
-  );
-  if (result.status !== 0 || !existsSync(join(kernelDir, 'kernel.json'))) {
-    throw new Error(`tslab install failed:\n${result.stdout}${result.stderr}`);
-  }
-  pinNode(join(JUPYTER_DATA, 'kernels'));
+/**
+ * tslab's kernelspec, written here rather than by `tslab install`, which always registers tslab's JavaScript kernel
+ * ("jslab") beside it: the project has two kernels, and a third in the picker is one a reader could open a notebook
+ * with by mistake. A "jslab" left by an earlier registration is removed. The spec is then pinned to this Node.
+ */
+function installTslab(): string {
+  const kernelsDir = join(JUPYTER_DATA, 'kernels');
+  const kernelDir = join(kernelsDir, 'tslab');
+  mkdirSync(kernelDir, { recursive: true });
+  rmSync(join(kernelsDir, 'jslab'), { recursive: true, force: true });
+  const spec = {
+    argv: ['tslab', 'kernel', '--config-path', '{connection_file}'],
+    display_name: KERNELS.tslab.displayName,
+    language: 'typescript',
+  };
+  writeFileAtomicSync(join(kernelDir, 'kernel.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  pinNode(kernelsDir);
   return kernelDir;
 }
 

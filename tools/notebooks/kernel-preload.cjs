@@ -32,6 +32,27 @@ zmq.Publisher = queued(zmq.Publisher, { sendHighWaterMark: 0 });
 zmq.Router = queued(zmq.Router, {});
 zmq.Reply = queued(zmq.Reply, {});
 
+// tslab 1.0 answers kernel_info with TypeScript "3.7.2" whatever it compiles with (a constant in its source). Jupyter
+// writes that answer into a notebook's `language_info` on open, so a notebook recorded with the true version would
+// be rewritten on every open. Here it reports the version of the TypeScript it runs, which every client then records.
+try {
+  const tslabDir = require('node:path').dirname(require.resolve('tslab/package.json'));
+  const { JupyterHandlerImpl } = require(require.resolve('tslab/dist/jupyter.js', { paths: [tslabDir] }));
+  const typescript = require(
+    require.resolve('@tslab/typescript-for-tslab/package.json', { paths: [tslabDir] }),
+  );
+  const handleKernel = JupyterHandlerImpl?.prototype?.handleKernel;
+  if (typeof handleKernel === 'function') {
+    JupyterHandlerImpl.prototype.handleKernel = function handleKernelWithVersion() {
+      const reply = handleKernel.call(this);
+      if (!this.isJs && reply?.language_info) reply.language_info.version = typescript.version;
+      return reply;
+    };
+  }
+} catch {
+  // Another tslab layout: its own answer stands.
+}
+
 // The runner holds the other end of pipe fd 3. When it ends in any way (SIGKILL included) the pipe closes, and the
 // kernel goes too, with its connection folder (the file in it holds the HMAC key). The pipe is watched from a worker
 // thread, because a cell stuck in a synchronous loop never lets the main thread see it close.
@@ -58,7 +79,12 @@ if (lifeline === '3') {
      const lifeline = new (require('node:net').Socket)({ fd: 3, readable: true, writable: false });
      const end = () => {
        if (workerData.connectionDir) rmSync(workerData.connectionDir, { recursive: true, force: true });
-       process.kill(workerData.pid, 'SIGKILL');
+       // The runner starts the kernel as the leader of a process group: what its cells started goes too.
+       try {
+         process.kill(-workerData.pid, 'SIGKILL');
+       } catch {
+         process.kill(workerData.pid, 'SIGKILL');
+       }
      };
      lifeline.on('data', () => {});
      lifeline.on('close', end);

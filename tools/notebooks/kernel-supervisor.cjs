@@ -32,10 +32,15 @@ for (const signal of /** @type {NodeJS.Signals[]} */ (['SIGTERM', 'SIGINT', 'SIG
 
 if (lifeline === '3') {
   const lifeline = new Socket({ fd: 3, readable: true, writable: false });
+  // The whole group: Deno, and whatever a cell started in it, goes with this process.
   const end = () => {
-    child.kill('SIGKILL');
     cleanUp();
-    process.exit(137);
+    try {
+      process.kill(-process.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+      process.exit(137);
+    }
   };
   lifeline.on('data', () => {});
   lifeline.on('close', end);

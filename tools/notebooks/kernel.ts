@@ -549,7 +549,10 @@ export class Kernel {
     await this.kill();
   }
 
-  /** Terminates the kernel process (SIGTERM, then SIGKILL) and releases sockets and the connection file. */
+  /**
+   * Terminates the kernel process (SIGTERM, then SIGKILL) and what is left of its process group, and releases
+   * sockets and the connection file.
+   */
   async kill(): Promise<void> {
     if (this.#exitReason === null) {
       this.#signal('SIGTERM');
@@ -557,6 +560,7 @@ export class Kernel {
       await this.#exited;
       clearTimeout(timer);
     }
+    await this.#endProcessGroup();
     live.delete(this);
     if (!this.#closed) {
       this.#closed = true;
@@ -565,6 +569,31 @@ export class Kernel {
       this.#iopub.close();
       await rm(this.#connectionDir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Ends what is left of the kernel's process group once the kernel itself has exited: processes a cell started and
+   * did not end (a `spawn('sleep', ...)`, a server) get SIGTERM, and SIGKILL if they are still there 1 s later.
+   * Processes started `detached` have a group of their own and are the notebook's to end.
+   */
+  async #endProcessGroup(): Promise<void> {
+    const pid = this.#process.pid;
+    if (!this.#kind.ownProcessGroup || pid === undefined) return;
+    const signalGroup = (signal: NodeJS.Signals | 0) => {
+      try {
+        process.kill(-pid, signal);
+        return true;
+      } catch {
+        return false; // ESRCH: no process is left in the group.
+      }
+    };
+    if (!signalGroup('SIGTERM')) return;
+    const deadline = performance.now() + 1_000;
+    while (performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (!signalGroup(0)) return;
+    }
+    signalGroup('SIGKILL');
   }
 
   /** Signals the kernel process, or its whole process group when it leads one (a supervisor and its kernel). */

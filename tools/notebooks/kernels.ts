@@ -30,7 +30,10 @@ export interface KernelKind {
   readonly displayName: string;
   /** The command that starts the kernel on `connectionFile`: the program, then its arguments. */
   command(connectionFile: string): [string, ...string[]];
-  /** Start it as the leader of a new process group, to be killed as a group (the supervisor's child with it). */
+  /**
+   * Start it as the leader of a new process group, to be killed as a group: the supervisor's child with it, and
+   * whatever a cell started the ordinary way (`spawn('sleep', ...)`), which would otherwise outlive the run.
+   */
   readonly ownProcessGroup: boolean;
   /** Extra environment for the kernel process. */
   readonly env: NodeJS.ProcessEnv;
@@ -57,7 +60,7 @@ export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
       '--config-path',
       file,
     ],
-    ownProcessGroup: false,
+    ownProcessGroup: true,
     env: {},
     lateOutput: { quietMs: 0, maxMs: 0 },
     abortsAfterErrorMs: 200,
@@ -84,6 +87,18 @@ export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
     abortsAfterErrorMs: 0,
   },
 };
+
+/**
+ * A notebook's `kernelspec` metadata for `kind`, as Jupyter writes it from the registered kernelspec (`name`, and
+ * the spec's `display_name` and `language`).
+ */
+export function kernelspecMetadata(kind: KernelKind): {
+  display_name: string;
+  language: string;
+  name: KernelName;
+} {
+  return { display_name: kind.displayName, language: 'typescript', name: kind.name };
+}
 
 /**
  * Looks a kernel up by name.

@@ -20,7 +20,7 @@ import {
   type KernelMessage,
   KernelTimeoutError,
 } from './kernel.ts';
-import type { KernelName } from './kernels.ts';
+import { type KernelName, kernelspecMetadata } from './kernels.ts';
 import { type Normaliser, notebookNormalisers } from './normalise.ts';
 import { OutputRecorder } from './outputs.ts';
 
@@ -275,23 +275,11 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
 
   let clean = false;
   try {
-    const kind = kernel.kind;
-    if (kernel.languageInfo) {
-      // tslab 1.0 reports TypeScript "3.7.2" whatever version it compiles with, so a version the notebook states wins.
-      const stated = (notebook.metadata.language_info as { version?: unknown } | undefined)?.version;
-      notebook.metadata.language_info =
-        kind.name === 'tslab' && typeof stated === 'string' && stated !== ''
-          ? { ...kernel.languageInfo, version: stated }
-          : kernel.languageInfo;
-    }
-    // A notebook run on Deno (into --out) says so, so that Jupyter reopens it with the same kernel.
-    if (kind.name !== 'tslab' || !notebook.metadata.kernelspec) {
-      notebook.metadata.kernelspec = {
-        display_name: kind.displayName,
-        language: 'typescript',
-        name: kind.name,
-      };
-    }
+    // The metadata Jupyter itself writes when it opens the notebook on this kernel: the kernelspec as registered
+    // (`npm run kernel:install`) and `language_info` as the kernel reports it. Recorded the same way, opening the
+    // notebook changes nothing; a notebook run on Deno (into --out) says so, and reopens on Deno.
+    notebook.metadata.kernelspec = kernelspecMetadata(kernel.kind);
+    if (kernel.languageInfo) notebook.metadata.language_info = kernel.languageInfo;
     const recorder = new OutputRecorder();
     for (const [index, cell] of notebook.cells.entries()) {
       if (!isCode(cell)) continue;

@@ -1,4 +1,10 @@
-import { AlreadyCalledError, CancelledError, DeferredTimeoutError, NotPaused } from './errors.js';
+import {
+  AlreadyCalledError,
+  CancelledError,
+  CircularChainError,
+  DeferredTimeoutError,
+  NotPaused,
+} from './errors.js';
 import { Failure } from './failure.js';
 
 export { AlreadyCalledError, CancelledError, DeferredTimeoutError };
@@ -365,18 +371,19 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   addCallbacks<U, V = never>(
     callback: (result: T, ...args: never[]) => U | PromiseLike<U>,
     errback?: ((failure: Failure, ...args: never[]) => V | PromiseLike<V>) | null,
-    options?: { callbackArgs?: readonly unknown[]; errbackArgs?: readonly unknown[] },
+    options?: { callbackArgs?: readonly unknown[] | null; errbackArgs?: readonly unknown[] | null },
   ): Deferred<Awaited<U> | Awaited<V>> {
     checkFn(callback, 'callback');
     if (errback !== undefined && errback !== null) checkFn(errback, 'errback');
-    const ca = options?.callbackArgs;
-    const ea = options?.errbackArgs;
+    // null, as Twisted's None, means no extra arguments.
+    const ca = options?.callbackArgs ?? undefined;
+    const ea = options?.errbackArgs ?? undefined;
     // A string would otherwise be spread into one argument per character.
     if (ca !== undefined && !Array.isArray(ca)) {
-      throw new TypeError(`Expected \`callbackArgs\` to be an array, got ${typeof ca}`);
+      throw new TypeError(`Expected \`callbackArgs\` to be an array or null, got ${typeof ca}`);
     }
     if (ea !== undefined && !Array.isArray(ea)) {
-      throw new TypeError(`Expected \`errbackArgs\` to be an array, got ${typeof ea}`);
+      throw new TypeError(`Expected \`errbackArgs\` to be an array or null, got ${typeof ea}`);
     }
     return this._add(
       callback as Fn,
@@ -559,10 +566,18 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (promise instanceof Deferred) return promise as Deferred<T>;
     if (!isThenable(promise)) throw new TypeError('Expected `promise` to be a Promise or thenable');
     const d = new Deferred<T>();
-    promise.then(
-      (v) => d._start(v),
-      (e) => d._start(new Failure(e)),
-    );
+    // A foreign thenable may call back twice, or throw from `then` itself: the first outcome counts, a throw included.
+    let settled = false;
+    const once = (outcome: unknown) => {
+      if (settled) return;
+      settled = true;
+      d._start(outcome);
+    };
+    try {
+      promise.then(once, (e) => once(new Failure(e)));
+    } catch (e) {
+      once(new Failure(e));
+    }
     return d;
   }
 
@@ -717,7 +732,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         let inner: Deferred<unknown> | null = null;
         if (next !== null && (typeof next === 'object' || typeof next === 'function')) {
           try {
-            if (next === current) throw new TypeError('A callback returned the Deferred it was added to');
+            if (next === current) throw new CircularChainError();
             if (next instanceof Deferred) inner = next;
             else then = (next as { then?: unknown }).then;
           } catch (e) {
@@ -898,12 +913,29 @@ export function maybeDeferred<T, A extends unknown[]>(
   let out: unknown;
   try {
     out = fn(...args);
+    if (out instanceof Deferred) return out as Deferred<Awaited<T>>;
+    // Inside the try: a `then` getter that throws, or a revoked Proxy, is the call's failure, never a throw from here.
+    if (isThenable(out)) return Deferred.fromPromise(out) as Deferred<Awaited<T>>;
   } catch (e) {
     return fail(e);
   }
-  if (out instanceof Deferred) return out as Deferred<Awaited<T>>;
-  if (isThenable(out)) return Deferred.fromPromise(out) as Deferred<Awaited<T>>;
   return succeed(out as Awaited<T>);
+}
+
+/**
+ * Twisted's `ensureDeferred`: a Deferred stays as it is; a Promise or other thenable (what calling an async function
+ * gives, the counterpart of Python's coroutine) becomes a Deferred that follows it, as {@link Deferred.fromPromise}.
+ * Its result arrives a microtask after the Promise settles at the earliest: a Promise never settles synchronously.
+ * @throws {TypeError} for anything else (Twisted's `NotACoroutineError`), naming what came.
+ */
+export function ensureDeferred<T>(awaitable: PromiseLike<T> | Deferred<T>): Deferred<T> {
+  if (awaitable instanceof Deferred) return awaitable;
+  if (!isThenable(awaitable)) {
+    throw new TypeError(
+      `Expected \`awaitable\` to be a Deferred, a Promise or a thenable, got ${awaitable === null ? 'null' : typeof awaitable}`,
+    );
+  }
+  return Deferred.fromPromise(awaitable);
 }
 
 /**

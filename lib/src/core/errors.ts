@@ -32,6 +32,17 @@ export class AlreadyCalledError extends AsyncBatchingError {
   }
 }
 
+/**
+ * The failure of a chain whose callback returned the very Deferred it was added to, which would wait on itself forever
+ * (Twisted's circular-chain check: "Callback returned the Deferred it was attached to").
+ */
+export class CircularChainError extends AsyncBatchingError {
+  constructor(message = 'Callback returned the Deferred it was attached to: a chain cannot wait on itself') {
+    super(message, 'AB_ERR_CIRCULAR_CHAIN');
+    this.name = 'CircularChainError';
+  }
+}
+
 /** The failure a Deferred fires with when it is cancelled before it had a result (Twisted's `CancelledError`). */
 export class CancelledError extends AsyncBatchingError {
   constructor(message = 'The Deferred was cancelled', options?: { cause?: unknown }) {

@@ -1,7 +1,7 @@
 // Job functions for worker processes (async-batching/bullmq's forkWorker): a worker process imports this module by
 // path, so the notebooks can start workers without writing a file of their own.
 import { fileURLToPath } from 'node:url';
-import { getPage } from '../index.js';
+import { getPage } from '../io/get-page/index.js';
 
 /** The path of this module, to pass as `forkWorker`'s `module` option. */
 export const JOBS_MODULE: string = fileURLToPath(import.meta.url);

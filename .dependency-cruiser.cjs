@@ -1,0 +1,71 @@
+// The import rules of lib/src (DESIGN.md, "Where things go"): five layers, each importing only the ones below it,
+// and no cycle anywhere. `npm run lint:deps` checks them; a violation names the two files (or the whole cycle).
+//
+//   5  notebook.ts · demo/      display helper, demo sites
+//   4  io/                      get-page/ (with its HTTP retry policy) · bullmq/
+//   3  compositions/            deferred-list · parallel/ · batcher · timeline
+//   2  blocks/                  semaphore/ · queue · cooperator · rate limiter · generic retry
+//   1  core/                    deferred · failure · errors · clock · argument checks
+//
+// index.ts is the package's entry point: it re-exports layers 1-4 and nothing imports it.
+
+const LAYERS = [
+  { name: 'core', path: '^lib/src/core/' },
+  { name: 'blocks', path: '^lib/src/blocks/' },
+  { name: 'compositions', path: '^lib/src/compositions/' },
+  { name: 'io', path: '^lib/src/io/' },
+  { name: 'notebook-demo', path: '^lib/src/(demo/|notebook\\.ts$)' },
+];
+
+/** One rule per layer: it may not import from any layer above it. */
+const upward = LAYERS.slice(0, -1).map((layer, i) => ({
+  name: `no-upward-from-${layer.name}`,
+  comment: `${layer.path} is layer ${i + 1}: it may import only from the layers below it, never from ${LAYERS.slice(
+    i + 1,
+  )
+    .map((l) => l.name)
+    .join(', ')}`,
+  severity: 'error',
+  from: { path: layer.path },
+  to: { path: LAYERS.slice(i + 1).map((l) => l.path) },
+}));
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment:
+        'Modules must not depend on each other in a circle (type-only imports count: they tie the design too).',
+      severity: 'error',
+      from: { path: '^lib/src/' },
+      to: { circular: true },
+    },
+    ...upward,
+    {
+      name: 'no-import-of-entry-point',
+      comment:
+        'index.ts only re-exports; a module inside the package imports what it needs from its own file.',
+      severity: 'error',
+      from: { path: '^lib/src/' },
+      to: { path: '^lib/src/index\\.ts$' },
+    },
+    {
+      name: 'every-module-in-a-layer',
+      comment:
+        'A module of lib/src lives in a layer folder (or is index.ts or notebook.ts), so its layer is known.',
+      severity: 'error',
+      from: {
+        path: '^lib/src/',
+        pathNot: '^lib/src/(core|blocks|compositions|io|demo)/|^lib/src/(index|notebook)\\.ts$',
+      },
+      to: {},
+    },
+  ],
+  options: {
+    // TypeScript 7.0 has no compiler API for dependency-cruiser to parse with; swc parses TypeScript, and reports
+    // type-only imports too (they count: the rule is about the design, not only what runs).
+    parser: 'swc',
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^lib/dist/' },
+  },
+};

@@ -1,0 +1,161 @@
+import { Cooperator } from '../../blocks/cooperator.js';
+import type { RateLimiter } from '../../blocks/rate-limiter.js';
+import type { Failure } from '../../core/failure.js';
+
+/**
+ * What a mapper returns to drop its item's result, as p-map's `pMapSkip`: {@link parallel} leaves the item out of its
+ * entries (the others keep their input order) and {@link parallelStream} yields nothing for it. Returned directly, or
+ * as the value of the Promise or Deferred the mapper returns.
+ *
+ * ```ts
+ * const pages = await parallel(urls, 10, (url) => (seen.has(url) ? parallelSkip : getPage(url)));
+ * ```
+ */
+export const parallelSkip: unique symbol = Symbol('parallelSkip');
+
+/** The type of {@link parallelSkip}. */
+export type ParallelSkip = typeof parallelSkip;
+
+/**
+ * What {@link parallel} and {@link parallelStream} call for each item (once the item itself has settled, when it is a
+ * Promise or Deferred): its result may be a value, Promise or Deferred, or {@link parallelSkip}.
+ */
+export type ParallelMapper<T, R> = (
+  item: T,
+  index: number,
+) => R | ParallelSkip | PromiseLike<R | ParallelSkip>;
+
+/**
+ * One item's outcome from {@link parallelStream}: `item` is the input as the source gave it (the Promise or Deferred
+ * itself, for such items). An object rather than {@link parallel}'s `[ok, value]` tuple because outcomes come in
+ * completion order and must say which item they belong to; see the README's "parallel and parallelStream".
+ */
+export type ParallelOutcome<T, R> =
+  | { index: number; item: T; ok: true; value: R }
+  | { index: number; item: T; ok: false; failure: Failure };
+
+/** Options of {@link parallel}. */
+export interface ParallelOptions {
+  /** Aborting it stops pulling items, cancels the Deferreds in flight and fails with {@link CancelledError}. */
+  signal?: AbortSignal;
+  /**
+   * Run the work as cooperative tasks on this {@link Cooperator} (the walkthrough's recipe: `concurrency` tasks sharing
+   * one iterator), so it takes turns, in time slices, with everything else on that Cooperator. Without it the work runs
+   * on a plain worker pool, which is faster. Needs a finite `concurrency` (one task per lane).
+   */
+  cooperator?: Cooperator;
+  /**
+   * Default `false`: every item runs and each failure is one outcome, as in Twisted's `DeferredList`, so one bad item
+   * never costs the others' results. `true`: the first failure stops pulling, cancels the Deferreds in flight, and
+   * fails the whole call with that failure (p-map's default).
+   */
+  stopOnError?: boolean;
+  /**
+   * With `perKey`: the key of an item (for a crawl, its host). At most `perKey` jobs of one key run at once, and an
+   * item whose key is saturated waits in a look-ahead buffer while other keys' items start (see `keyedParallel`, which
+   * then does the work: items are not awaited, and `cooperator`, `stopOnError` and an infinite `concurrency` are not
+   * available together with a key).
+   */
+  key?: (item: never, index: number) => string;
+  /** With `key`: how many jobs of one key may run at once, a whole number >= 1. */
+  perKey?: number;
+  /** With `key`: how many pulled items may wait for their key at once. Default 1,000. */
+  lookAhead?: number;
+  /** Every job starts through this rate limiter too (holding its slot while it waits for the rate). */
+  rate?: RateLimiter;
+}
+
+/** Options of {@link parallelStream}. */
+export interface ParallelStreamOptions extends ParallelOptions {
+  /**
+   * How many finished outcomes may wait for the consumer before no new item is started. Default: `concurrency`.
+   * Memory is bounded by `concurrency + backpressure` items, however many there are. May be `Infinity`.
+   */
+  backpressure?: number;
+  /**
+   * Yield outcomes in input order rather than completion order (p-map's `pMapIterable`). Default `false`. An outcome
+   * that finished early waits for the earlier ones; no new item starts while `concurrency + backpressure` started
+   * items have not been yielded, so one slow item stalls the stream instead of growing its memory. Not with `key`.
+   */
+  ordered?: boolean;
+}
+
+/** @internal */
+export type AnyIterator<T> = Iterator<T> | AsyncIterator<T>;
+
+/** @internal */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'function') &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+function isCount(v: unknown): boolean {
+  return v === Number.POSITIVE_INFINITY || (typeof v === 'number' && Number.isInteger(v) && v >= 1);
+}
+
+/** How a bad argument is named in an error message: never by calling its own methods. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v !== null && (typeof v === 'object' || typeof v === 'function'))
+    return typeof v === 'object' ? 'an object' : 'a function';
+  return `${String(v)} (${typeof v})`;
+}
+
+/** @internal Validates the arguments of {@link parallel} and {@link parallelStream}, naming the bad one. */
+export function checkArgs(items: unknown, concurrency: unknown, fn: unknown, options: unknown): void {
+  if (!isCount(concurrency)) {
+    throw new RangeError(
+      `Expected \`concurrency\` to be a whole number >= 1 or Infinity, got ${shown(concurrency)}`,
+    );
+  }
+  if (
+    items === null ||
+    typeof items !== 'object' ||
+    (typeof (items as Iterable<unknown>)[Symbol.iterator] !== 'function' &&
+      typeof (items as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')
+  ) {
+    if (typeof items !== 'string') {
+      throw new TypeError(`Expected \`items\` to be an iterable or an async iterable, got ${shown(items)}`);
+    }
+  }
+  if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`Expected \`options\` to be an object, got ${shown(options)}`);
+  }
+  const { signal, cooperator, backpressure, stopOnError, ordered } = options as ParallelStreamOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`options.signal\` to be an AbortSignal, got ${shown(signal)}`);
+  }
+  if (cooperator !== undefined && !(cooperator instanceof Cooperator)) {
+    throw new TypeError(`Expected \`options.cooperator\` to be a Cooperator, got ${shown(cooperator)}`);
+  }
+  if (cooperator !== undefined && concurrency === Number.POSITIVE_INFINITY) {
+    throw new RangeError(
+      'Expected `concurrency` to be a whole number >= 1 with `options.cooperator` (one task per lane), got Infinity',
+    );
+  }
+  if (backpressure !== undefined && !isCount(backpressure)) {
+    throw new RangeError(
+      `Expected \`options.backpressure\` to be a whole number >= 1 or Infinity, got ${shown(backpressure)}`,
+    );
+  }
+  if (stopOnError !== undefined && typeof stopOnError !== 'boolean') {
+    throw new TypeError(`Expected \`options.stopOnError\` to be a boolean, got ${shown(stopOnError)}`);
+  }
+  if (ordered !== undefined && typeof ordered !== 'boolean') {
+    throw new TypeError(`Expected \`options.ordered\` to be a boolean, got ${shown(ordered)}`);
+  }
+}
+
+/** @internal */
+export function iteratorOf<T>(items: Iterable<T> | AsyncIterable<T>): {
+  it: AnyIterator<T>;
+  isAsync: boolean;
+} {
+  const sync = (items as Iterable<T>)[Symbol.iterator];
+  if (typeof sync === 'function') return { it: sync.call(items), isAsync: false };
+  return { it: (items as AsyncIterable<T>)[Symbol.asyncIterator](), isAsync: true };
+}
