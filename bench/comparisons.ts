@@ -5,6 +5,13 @@ import {
   deferredListComparison,
 } from './scenarios/deferred-list.ts';
 import { DISTRIBUTED_FULL, DISTRIBUTED_QUICK, distributedComparison } from './scenarios/distributed.ts';
+import {
+  distributedRawComparison,
+  RAW_IO_FULL,
+  RAW_IO_QUICK,
+  RAW_NOOP_FULL,
+  RAW_NOOP_QUICK,
+} from './scenarios/distributed-raw.ts';
 import { HTTP_FULL, HTTP_QUICK, httpComparison } from './scenarios/http.ts';
 import { LAZY_FULL, LAZY_QUICK, lazyComparison } from './scenarios/lazy.ts';
 import { MEMORY_FULL, MEMORY_QUICK, memoryComparison } from './scenarios/memory.ts';
@@ -43,6 +50,8 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
   spec('http', httpComparison, HTTP_FULL, HTTP_QUICK),
   spec('notebooks', notebooksComparison, NOTEBOOKS_FULL, NOTEBOOKS_QUICK),
   spec('distributed', distributedComparison, DISTRIBUTED_FULL, DISTRIBUTED_QUICK),
+  spec('distributed-raw', distributedRawComparison, RAW_NOOP_FULL, RAW_NOOP_QUICK),
+  spec('distributed-raw-io', distributedRawComparison, RAW_IO_FULL, RAW_IO_QUICK),
   spec('limiter', limiterComparison, POLITE_FULL, POLITE_QUICK),
   spec('limiter-bottleneck', limiterBottleneckComparison, POLITE_FULL, POLITE_QUICK),
   spec('per-key', perKeyComparison, POLITE_FULL, POLITE_QUICK),

@@ -54,6 +54,8 @@ export interface Comparison {
   /** Set when the comparison could not be measured, with the reason; `rows` is then empty. */
   notMeasured?: string;
   notes?: string[];
+  /** How this comparison was measured, when it was merged into results measured at another time (`--merge`). */
+  measured?: { command: string; at: string; loadBefore: number; loadAfter: number };
 }
 
 export interface RoundOptions {

@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os';
+import { ANCHORS } from './anchors.ts';
 import type { Comparison, Row } from './harness.ts';
 
 /** What `results.json` holds: the machine, the mode, and every comparison. */
@@ -57,6 +58,15 @@ function ratioText(c: Comparison, row: Row): string {
   return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}`;
 }
 
+/** `1.18x minimal eager semaphore (floor)`: the row's cost over its anchor's (see ./anchors.ts); empty without one. */
+function anchorText(c: Comparison, row: Row): string {
+  const name = ANCHORS[c.id]?.[row.name];
+  const anchor = name === undefined ? undefined : c.rows.find((r) => r.name === name);
+  if (anchor === undefined) return '';
+  const r = row.value / anchor.value;
+  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}x ${name}`;
+}
+
 function verdict(holds: boolean | null): string {
   if (holds === null) return 'not measured';
   return holds ? 'holds' : 'MISSED';
@@ -70,12 +80,13 @@ interface Table {
 function rowsTable(c: Comparison): Table {
   const costName = c.unit === 'MB' ? 'peak heap growth' : 'median time';
   return {
-    header: ['', costName, 'throughput', `${c.unit === 'MB' ? 'memory' : 'time'} ÷ ours`, 'how'],
+    header: ['', costName, 'throughput', `${c.unit === 'MB' ? 'memory' : 'time'} ÷ ours`, '÷ anchor', 'how'],
     body: c.rows.map((row) => [
       `${row.ours ? '★ ' : ''}${row.name}`,
       figure(row.value, c.unit),
       perSecond(row),
       ratioText(c, row),
+      anchorText(c, row),
       row.how,
     ]),
   };
@@ -136,7 +147,9 @@ export function formatMarkdown(results: Results): string {
     'Each comparison runs in a fresh process; its rows run round-robin in that process (a different row first each',
     "round, and no forced garbage collection before a timed run, since users' programs do not force one; the memory",
     'comparisons collect the heap before they measure its growth) and the median run is reported. "÷ ours" is the',
-    "row's time (or memory) divided by ours: above 1, ours is that many times faster (or smaller). ★ marks async-batching.",
+    'row\'s time (or memory) divided by ours: above 1, ours is that many times faster (or smaller). "÷ anchor" is the',
+    "row's time (or memory) divided by its anchor's: the floor of its shape (the least code of that shape can cost,",
+    'written plainly in the bench) or the peer a user would pick instead (bench/anchors.ts). ★ marks async-batching.',
     '',
     '## Targets',
     '',
@@ -148,6 +161,14 @@ export function formatMarkdown(results: Results): string {
   }
   results.comparisons.forEach((c, i) => {
     out.push('', `## ${heading(c, i + 1)}`, '');
+    const m = c.measured;
+    if (m !== undefined) {
+      out.push(
+        `Measured by \`${m.command}\` on ${m.at}, load average ${m.loadBefore.toFixed(2)} at the start, ` +
+          `${m.loadAfter.toFixed(2)} at the end.`,
+        '',
+      );
+    }
     if (c.notMeasured !== undefined) {
       out.push(`Not measured: ${c.notMeasured}`);
     } else {
@@ -185,6 +206,10 @@ export function validateComparison(c: Comparison): string[] {
     }
     if (r.against !== undefined && !c.rows.some((o) => o.name === r.against)) {
       problems.push(`${where}, row ${r.name}: compared to a missing row`);
+    }
+    const anchor = ANCHORS[c.id]?.[r.name];
+    if (anchor !== undefined && !c.rows.some((o) => o.name === anchor)) {
+      problems.push(`${where}, row ${r.name}: anchored to a missing row, ${anchor}`);
     }
   }
   for (const t of c.targets) {

@@ -2,7 +2,7 @@
 // with the libraries a user would pick instead. See bench/RESULTS.md for the latest figures.
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,6 +30,9 @@ Options:
   --json FILE        where to write the numbers (default: bench/results.json, for a full run of every comparison)
   --markdown FILE    where to write the Markdown tables (default: bench/RESULTS.md, likewise)
   --only IDS         comma-separated subset of: ${COMPARISON_IDS.join(', ')}
+  --merge            put the comparisons measured into the existing --json file (default bench/results.json) in
+                     place of theirs, each noting the command and load that made it, and rewrite --markdown
+                     (default bench/RESULTS.md) from the whole
   -h, --help         this text
 `;
 
@@ -76,6 +79,17 @@ function runInChild(id: string, mode: Mode): Promise<Comparison> {
   });
 }
 
+/** The results in `path` with `measured` in place of the comparisons of the same ids (appended when new). */
+async function merged(path: string, measured: readonly Comparison[]): Promise<Results> {
+  const results = JSON.parse(await readFile(path, 'utf8')) as Results;
+  for (const c of measured) {
+    const i = results.comparisons.findIndex((old) => old.id === c.id);
+    if (i === -1) results.comparisons.push(c);
+    else results.comparisons[i] = c;
+  }
+  return results;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -83,6 +97,7 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       markdown: { type: 'string' },
       only: { type: 'string' },
+      merge: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -102,15 +117,19 @@ async function main(): Promise<number> {
   const mode: Mode = values.quick ? 'quick' : 'full';
   // The committed files always hold a complete full run; anything smaller goes only where it is asked to.
   const complete = mode === 'full' && values.only === undefined;
-  const jsonPath = values.json ?? (complete ? join(HERE, 'results.json') : undefined);
-  const markdownPath = values.markdown ?? (complete ? join(HERE, 'RESULTS.md') : undefined);
+  const jsonPath = values.json ?? (complete || values.merge ? join(HERE, 'results.json') : undefined);
+  const markdownPath = values.markdown ?? (complete || values.merge ? join(HERE, 'RESULTS.md') : undefined);
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
 
   const started = performance.now();
   const loadBefore = currentLoad();
   const comparisons: Comparison[] = [];
   for (const id of ids) {
     process.stderr.write(`bench: ${id} (${mode})...\n`);
+    const at = new Date().toISOString();
+    const before = currentLoad();
     const c = await runInChild(id, mode);
+    if (values.merge) c.measured = { command, at, loadBefore: before, loadAfter: currentLoad() };
     comparisons.push(c);
     process.stdout.write(formatConsole({ comparisons: [c] } as Results).replace(/^\n1\. /, '\n'));
   }
@@ -125,8 +144,9 @@ async function main(): Promise<number> {
   };
   const problems = comparisons.flatMap(validateComparison);
   for (const p of problems) process.stderr.write(`bench: malformed result: ${p}\n`);
-  if (jsonPath !== undefined) await writeAtomically(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
-  if (markdownPath !== undefined) await writeAtomically(markdownPath, formatMarkdown(results));
+  const written = values.merge ? await merged(jsonPath as string, comparisons) : results;
+  if (jsonPath !== undefined) await writeAtomically(jsonPath, `${JSON.stringify(written, null, 2)}\n`);
+  if (markdownPath !== undefined) await writeAtomically(markdownPath, formatMarkdown(written));
   const missed = comparisons.flatMap((c) =>
     c.targets.filter((t) => t.holds === false).map((t) => `${c.title}: ${t.text}`),
   );

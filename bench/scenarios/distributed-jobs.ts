@@ -6,3 +6,14 @@ export async function ioJob(n: number): Promise<number> {
   await sleep(2);
   return n * 2;
 }
+
+/** Nothing to do: what the layer itself costs per job. */
+export function noopJob(n: number): number {
+  return n;
+}
+
+/** 20 ms of waiting, like a call to a service: the I/O-bound row. */
+export async function waitJob(n: number): Promise<number> {
+  await sleep(20);
+  return n;
+}

@@ -44,6 +44,7 @@ export {
   race,
 } from './compositions/deferred-list.js';
 export {
+  inBatches,
   type ParallelMapper,
   type ParallelOptions,
   type ParallelOutcome,
@@ -82,6 +83,18 @@ export {
   type TimeoutClock,
   type UnhandledFailureReporter,
 } from './core/deferred.js';
+export {
+  type BatchMessage,
+  type BullmqAddedMessage,
+  type BullmqSettledMessage,
+  CHANNEL_NAMES,
+  type JobEndMessage,
+  type JobQueuedMessage,
+  type JobSource,
+  type JobStartMessage,
+  type RateWaitMessage,
+  type RetryMessage,
+} from './core/diagnostics.js';
 export {
   AsyncBatchingError,
   BadResponseError,

@@ -1,7 +1,7 @@
 /**
  * Rich output for notebooks, whichever kernel runs them. A notebook imports `display` from here instead of from its
  * kernel, so the same cell shows an SVG chart under tslab, and prints the markup when run as a plain script. Every
- * difference between kernels lives in this file: supporting another kernel is one more entry in {@link CHANNELS}.
+ * difference between kernels lives in this file: supporting another kernel is one more entry in `CHANNELS`.
  *
  * ```ts
  * import { display, newDisplay } from 'async-batching/notebook';
@@ -31,15 +31,21 @@ export interface Display {
 
 /** A display of tslab's own (`tslab.display`): one MIME type per output. */
 export interface TslabDisplay {
+  /** Shows HTML. */
   html(markup: string): void;
+  /** Shows an SVG document. */
   svg(markup: string): void;
+  /** Shows Markdown text. */
   markdown(text: string): void;
+  /** Shows plain text. */
   text(text: string): void;
 }
 
 /** The part of tslab's public module (`import * as tslab from 'tslab'`) this helper uses. */
 export interface TslabModule {
+  /** Shows output in the cell being executed. */
   display: TslabDisplay;
+  /** Makes one output that later calls replace. */
   newDisplay(): TslabDisplay;
 }
 
@@ -172,6 +178,7 @@ function tslabDisplaysOnly(tslab: TslabModule): Channel {
 
 /** The part of Deno's `Deno.jupyter` namespace this helper uses (Deno 2's built-in Jupyter kernel). */
 export interface DenoJupyter {
+  /** Shows a MIME bundle (`{ 'text/html': ... }`) in the cell being executed, or updates the output `display_id`. */
   display(
     bundle: Record<string, string>,
     options?: { raw?: boolean; display_id?: string; update?: boolean },

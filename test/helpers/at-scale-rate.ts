@@ -1,6 +1,6 @@
 // Notebook 9's recipe as a plain Node program: the same demo site (2-20 ms a page), the same pool of fifty
 // connections opened first, 10,000 requests through parallelStream, fifty at a time. Prints `{"rate": <requests/s>}`,
-// the figure the notebook's record is compared with (test/unit/notebook/recorded-timings.test.ts).
+// the figure the notebook's record is compared with (test/notebooks/recorded-timings.test.ts).
 import { getPage, parallelStream } from 'async-batching';
 import { startDemoSite } from 'async-batching/demo';
 import { Agent } from 'undici';

@@ -1,5 +1,5 @@
 /**
- * The plain model of `RateLimiter` that the library's is compared with (test/rate-limiter.test.ts): every start time
+ * The plain model of `RateLimiter` that the library's is compared with (test/unit/blocks/rate-limiter.test.ts): every start time
  * kept for ever, the clock read at every decision, and "may one more start now?" answered by counting, for every
  * window, the starts less than `per` ago. Slow and obviously right; no credit, no ring, no binary search.
  */

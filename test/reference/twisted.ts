@@ -74,6 +74,28 @@ export class RefDeferred<T = unknown> {
     );
   }
 
+  /**
+   * library: a Deferred is awaitable. A Promise settled by a link added at the end of the chain now: with the result,
+   * or rejected with a failure's value (which counts as handling it); the link passes the result on.
+   */
+  then(
+    onFulfilled?: ((value: unknown) => unknown) | null,
+    onRejected?: ((reason: unknown) => unknown) | null,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.addCallbacks(
+        (r) => {
+          resolve(r);
+          return r;
+        },
+        (f) => {
+          reject((f as Failure).value);
+          return f;
+        },
+      );
+    }).then(onFulfilled, onRejected);
+  }
+
   callback(result: T): void {
     if (isThenable(result)) throw new TypeError('A Deferred cannot fire with a Deferred or Promise');
     this.startRunCallbacks(result);

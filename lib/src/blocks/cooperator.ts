@@ -14,6 +14,7 @@ import { Failure } from '../core/failure.js';
 
 /** What a scheduler returns: a handle that cancels the call it scheduled (like Twisted's `IDelayedCall`). */
 export interface ScheduledCall {
+  /** Stops the call from happening, if it has not yet. */
   cancel(): void;
 }
 
@@ -265,6 +266,25 @@ export class CooperativeTask<I extends CooperativeIterator = CooperativeIterator
  *
  * The walkthrough's pattern — N tasks sharing one generator that yields a Deferred per job — keeps at most N jobs in
  * flight, and creates each job only when a task is free to run it.
+ *
+ @remarks
+ * ```ts
+ * import { Cooperator, DeferredList } from 'async-batching';
+ *
+ * function* work() {
+ *   for (const url of urls) yield getPage(url).addCallback(save); // a yielded Deferred pauses the task until it fires
+ * }
+ * const coop = new Cooperator();
+ * const shared = work(); // one generator…
+ * const tasks = Array.from({ length: 3 }, () => coop.coiterate(shared)); // …drained by 3 tasks: at most 3 in flight
+ * await new DeferredList(tasks);
+ * ```
+ *
+ * The Cooperator steps every task's iterator in turn for one time slice (10 ms by default, `terminationPredicateFactory`
+ * to change it) and then yields the event loop (`scheduler`, default `setImmediate`). A task that yields a pending
+ * Deferred or Promise sleeps until it settles. `cooperate(it)` gives a `CooperativeTask` with `whenDone()`, `pause()`,
+ * `resume()`, `stop()`; finished tasks throw `TaskDone`, `TaskFailed` or `TaskStopped`, and `coop.stop()` fails what
+ * is left with `SchedulerStopped`. The module-level `coiterate` and `cooperate` use a shared default Cooperator.
  */
 export class Cooperator {
   readonly #factory: TerminationPredicateFactory;

@@ -52,6 +52,28 @@ function isThenable(v: unknown): boolean {
  * - `close()` ends it (beyond Twisted): no more `put()`s ({@link QueueClosed}), items already kept are still handed
  *   out, and gets that can never be served — waiting when it closes, or asked of a closed, empty queue — fail with
  *   {@link QueueClosed}.
+ *
+ @remarks
+ * ```ts
+ * import { DeferredQueue } from 'async-batching';
+ *
+ * const queue = new DeferredQueue<string>(); // options: { size, backlog }, both Infinity by default
+ * const workers = [1, 2, 3].map(async () => {
+ *   for await (const url of queue) await getPage(url); // ends once the queue is closed and empty
+ * });
+ * for (const url of urls) queue.put(url);
+ * queue.close();
+ * await Promise.all(workers);
+ * ```
+ *
+ * Twisted's producer/consumer queue. `put(item)` hands the item to the oldest waiting `get()` at once, or keeps it;
+ * `get()` gives a `Deferred` of the oldest item, or waits for the next `put()` — waiting gets are served first in, first
+ * out, and cancelling one takes it out of line. Past `size` kept items `put()` throws `QueueOverflow`, past `backlog`
+ * waiting gets `get()` throws `QueueUnderflow` (synchronously, as in Twisted). Beyond Twisted, `close()` ends the queue:
+ * `put()` then throws `QueueClosed`, kept items are still handed out, and gets that can never be served fail with
+ * `QueueClosed`; `for await (const item of queue)` stops there, and leaving the loop early cancels the get it waits on.
+ * `pending` and `waiting` count kept items and waiting gets. A bad `size`/`backlog` is a `RangeError` or `TypeError`
+ * naming it; putting a Deferred or Promise is a `TypeError` (a Deferred cannot fire with one: put its result).
  */
 export class DeferredQueue<T> implements AsyncIterable<T> {
   /** The most items kept while nobody waits for them (`Infinity`: no limit). */

@@ -29,12 +29,13 @@
  * a microtask after the first of them (so a synchronous burst of starts costs one reading), or earlier when the credit
  * runs out. The credit is the exact count at its reading and only understates later on, since starts only leave windows
  * as time passes; at worst a burst's starts leave their windows as late as the burst's synchronous code takes to run.
- * The test in `test/rate-limiter.test.ts` compares this with the plain model in `test/reference/rate-limiter.ts`.
+ * The test in `test/unit/blocks/rate-limiter.test.ts` compares this with the plain model in `test/reference/rate-limiter.ts`.
  */
 
 import { checkWhole, describe } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { runInto, startJob } from './job.js';
 
 /** One window of a {@link RateLimiter}: at most `max` starts in any interval of `per` milliseconds. */
@@ -106,6 +107,34 @@ function checkWindows(value: unknown): RateWindow[] {
  *
  * The limiter does not bound how many jobs run at once; put it inside a `DeferredSemaphore` or `parallel` job for that:
  * `parallel(urls, 5, (url) => limiter.run(getPage, url))`.
+ *
+ @remarks
+ * Four helpers for crawling services that set limits. Each is Deferred-based like the rest (awaitable, cancellable), and
+ * each that waits takes a `clock` (`ManualClock` in tests and notebooks: `clock.advance(ms)` runs what falls due).
+ *
+ * **`RateLimiter(windows, { clock })`** — at most `max` starts in *every* interval of `per` ms, for each window at once.
+ *
+ * ```ts
+ * import { parallel, RateLimiter } from 'async-batching';
+ *
+ * const limiter = new RateLimiter([{ max: 10, per: 1_000 }, { max: 500, per: 60_000 }]);
+ * const page = await limiter.run(getPage, url); // waits for the rate, then calls getPage(url)
+ * await parallel(urls, 5, limiter.wrap(getPage)); // 5 at a time, and no faster than the windows allow
+ * limiter.windows = { max: 2, per: 1_000 }; // takes effect at once, against the starts already made
+ * const sem = new DeferredSemaphore(5, { rate: limiter }); // a semaphore's own option: ≤ 5 running, starts at the rate
+ * ```
+ *
+ * `run(fn, ...args)` fires with `fn`'s outcome; a job that may start now starts synchronously, the others wait first in,
+ * first out. Cancelling a waiting `run()` takes it out of the queue (it never counts as a start); cancelling a running one
+ * cancels the Deferred its job returned. `acquire()` counts a start without a job; `waiting`, `started` and `available`
+ * are cheap reads. A burst of starts that the windows have room for reads the clock once: each start is logged with the
+ * time of the next reading, a microtask later at the latest, so it never counts as earlier than it was. Why not `limiter`, `rate-limiter-flexible` or `bottleneck`: each counts in fixed intervals or refills a
+ * bucket (so nearly twice `max` can start within one `per`), `limiter` and `bottleneck` take one window each
+ * (`rate-limiter-flexible` combines several only to reject callers, not to queue them), and none can withdraw one waiting
+ * job (details in `lib/src/blocks/rate-limiter.ts`). To combine a limiter with a pool, give it to the pool rather than composing by hand:
+ * `parallel(items, 5, fn, { rate: limiter })`, `keyedParallel(..., { rate })` or `new DeferredSemaphore(5, { rate:
+ * limiter })` (a job waiting for the rate holds its slot there too, but the start is counted when the job really starts, and
+ * cancelling it gives both back).
  */
 export class RateLimiter {
   #windows: RateWindow[];
@@ -164,6 +193,7 @@ export class RateLimiter {
     return this.#windows.map((w) => ({ ...w }));
   }
 
+  /** Replaces the windows; see the getter. */
   set windows(value: RateWindow | readonly RateWindow[]) {
     this.#windows = checkWindows(value);
     // The log is never shortened (were the limits raised again, the starts it would have dropped could still count),
@@ -388,6 +418,9 @@ export class RateLimiter {
               this.#clearTimer();
               this.#timerAt = at;
               this.#timer = this.#clock.setTimeout(this.#onTimer, at - now);
+              if (channels.rateWait.hasSubscribers) {
+                channels.rateWait.publish({ limiter: this, delay: at - now, waiting: this.#waiting });
+              }
             }
             return;
           }

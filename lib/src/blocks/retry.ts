@@ -11,6 +11,7 @@
 import { checkFn, checkNumber, checkObject, checkWhole, describe, isAbortSignal } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { AsyncBatchingError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 
@@ -76,7 +77,7 @@ export function attemptsOf(error: unknown): number | undefined {
   return typeof n === 'number' ? n : undefined;
 }
 
-/** @internal {@link RetryOptions}, checked, with the defaults filled in. */
+/** {@link RetryOptions}, checked, with the defaults filled in (getPage's settings name it; not exported from the package). */
 export interface RetrySettings {
   attempts: number;
   minDelay: number;
@@ -141,6 +142,38 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
  * attempt has let go of what it held (getPage: its connection).
  *
  * @throws {TypeError | RangeError} at once, for an option of the wrong type or out of range, naming it.
+ *
+ @remarks
+ * **`retry(fn, options)` and `retrying(getPage, options)`** — retries with exponential backoff and jitter.
+ *
+ * ```ts
+ * import { attemptsOf, getPage, retry, retrying } from 'async-batching';
+ *
+ * const html = await getPage(url, { retry: 4 }); // getPage's own option: 408, 425, 429, 5xx, lost connections, timeouts
+ * const politeGet = retrying(getPage, { attempts: 4, minDelay: 200 }); // the same policy around any getPage-like function
+ *
+ * const value = await retry((attempt) => flakyJob(attempt), {
+ *   attempts: 5, minDelay: 100, factor: 2, maxDelay: 5_000, jitter: 0.5, maxTotalWait: 20_000,
+ *   shouldRetry: (error) => !(error instanceof TypeError),
+ * });
+ * ```
+ *
+ * `retry` calls `fn(attempt)` until it succeeds, `shouldRetry` refuses, the attempts run out or the next wait would take
+ * the total past `maxTotalWait`; it then fails with the last error itself — an `HttpError` stays an `HttpError` — with
+ * `error.attempts` (or `attemptsOf(error)`) set to the attempts made. `delayFor(error)` can name a wait (that is how the
+ * HTTP retries honour `Retry-After`). A policy hook that throws (`shouldRetry`, `delayFor`, `onRetry`, `random`, the
+ * clock, getPage's `retry.now`) ends the retry with that error. Cancelling the Deferred stops the wait or cancels the
+ * attempt in flight; in the
+ * latter case its chain goes on once that attempt's Deferred has settled, so a semaphore gets its token back only when
+ * getPage has closed the connection. `parseRetryAfter(value, now?)` is exported too: delay-seconds, or an RFC 9110
+ * HTTP-date (the IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, and the obsolete RFC 850 and asctime forms the RFC says
+ * recipients must accept); anything else (`'in 10'`, `'Mon 1'`, an ISO date) is `undefined` and the backoff applies.
+ * Why not p-retry: a failure cannot set its
+ * own wait there, and an attempt that is a Deferred cannot be cancelled. `retrying(get, options)` takes the options of
+ * getPage's `retry` option and applies them around any function taking a URL and options (the method is read from the
+ * call's `method`); for getPage itself the option is simpler. Both are built on `retry`'s loop rather than undici's retry
+ * interceptor (see "Retries" in getPage's remarks); for transport-level retries within one exchange that interceptor still
+ * fits: `getPage(url, { dispatcher: new Agent().compose(interceptors.retry({ ... })) })`.
  */
 export function retry<R>(
   fn: (attempt: number) => R | PromiseLike<R>,
@@ -230,6 +263,7 @@ export function retryWith<R>(
       if (delay !== undefined) {
         waited += delay;
         onRetry?.({ error, attempt, delay });
+        if (channels.retry.hasSubscribers) channels.retry.publish({ attempt, delay, reason: error });
         timer = clock.setTimeout(() => {
           timer = null;
           next();

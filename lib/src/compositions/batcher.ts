@@ -12,6 +12,7 @@ import { runInto } from '../blocks/job.js';
 import { checkWhole, describe } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
+import { channels } from '../core/diagnostics.js';
 import { BatchResultCountError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 
@@ -87,6 +88,23 @@ function checkMs(value: unknown, name: string): number {
  * return an array, a Promise or a Deferred of one; it must hold one result per key, in order — a shorter or longer
  * answer fails the whole batch with a {@link BatchResultCountError}. Keys are not de-duplicated: each `load` gets its
  * own place.
+ *
+ @remarks
+ * **`batcher(bulkFn, { maxSize, minSize, maxWait, concurrency })`** — an adaptive batch window.
+ *
+ * ```ts
+ * import { batcher } from 'async-batching';
+ *
+ * const users = batcher(async (ids: string[]) => fetchUsersInBulk(ids), { maxSize: 100, minSize: 1, maxWait: 10, concurrency: 2 });
+ * const [a, b] = await Promise.all([users.load('a'), users.load('b')]); // one bulk call for both
+ * ```
+ *
+ * A batch leaves when it is full, when its oldest load has waited `maxWait` ms, or — at the end of the tick — once it has
+ * `minSize` loads and one of `concurrency` bulk calls is free. `bulkFn` returns one result per key, in order (an array,
+ * Promise or Deferred); an `Error` in a key's place fails that load only, a failed bulk call fails all its loads, and a
+ * wrong number of results fails them with `BatchResultCountError`. Cancelling a load before its batch leaves removes it;
+ * when every load of a sent batch is cancelled, the bulk call's Deferred is cancelled. Defaults: `maxSize` 100, `minSize`
+ * 1, `maxWait` 10, `concurrency` 1. Keys are not de-duplicated and nothing is cached (DataLoader does both).
  */
 export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOptions = {}): Batcher<K, V> {
   if (typeof bulkFn !== 'function') {
@@ -179,6 +197,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
     inFlight++;
     calls++;
     const keys = batch.loads.map((l) => l.key);
+    if (channels.batch.hasSubscribers) channels.batch.publish({ batcher: self, keys });
     const outcome = new Deferred<unknown>();
     outcome.addCallbacks(
       (results: unknown) => {
@@ -227,7 +246,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
     pump();
   };
 
-  return {
+  const self: Batcher<K, V> = {
     load(key: K): Deferred<V> {
       let batch = open;
       if (batch === null) {
@@ -272,4 +291,5 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
       return calls;
     },
   };
+  return self;
 }

@@ -102,8 +102,28 @@ function toDeferred<T>(item: Input<T>): Deferred<T> {
  * would be, and the others are cancelled all the same.
  *
  * The second type parameter is the result type; with `fireOnOneCallback` write `DeferredList<T, [T, number]>`.
+ *
+ @remarks
+ * ```ts
+ * import { DeferredList, gatherResults } from 'async-batching';
+ *
+ * const results = await new DeferredList([getPage(a), getPage(b)], { consumeErrors: true });
+ * for (const [ok, value] of results) console.log(ok ? value.length : value.getErrorMessage());
+ *
+ * const pages = await gatherResults([getPage(a), getPage(b)], true); // plain results, or FirstError
+ * ```
+ *
+ * `new DeferredList(items, { fireOnOneCallback, fireOnOneErrback, consumeErrors })` fires with `[true, result]` /
+ * `[false, failure]` pairs **in input order**. `fireOnOneCallback` fires with `[result, index]` on the first success and,
+ * unlike Twisted, errbacks with an `AggregateError` when every input fails; `fireOnOneErrback` errbacks with
+ * `FirstError` (`subFailure`, `index`) on the first failure; `consumeErrors` lets the inputs' chains continue with `null`
+ * instead of keeping their failures. An empty list fires at once with `[]`. Cancelling the list cancels its inputs (as
+ * Twisted's); an input whose cancellation throws is reported and never stops the others from being cancelled or the list
+ * from firing. `gatherResults(items, consumeErrors?)` gives the plain results, or `FirstError`.
  */
-export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> implements IndexedListener {
+// No `implements IndexedListener`: that interface is internal, and the published .d.ts may not name it (listenAll's
+// parameter type checks the shape all the same).
+export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
   /** The inputs, as Deferreds (Promises and plain values are wrapped). */
   readonly deferreds: readonly Deferred<T>[];
   /** The outcomes so far, in input order; a slot is `undefined` until its input fires. */
@@ -209,7 +229,7 @@ export function gatherResults<T>(items: Iterable<Input<T>>, consumeErrors = fals
  * list keeps a `[true, result]` entry, so N results make one array instead of N entries and a mapped copy: bench row
  * "gatherResults" of the deferred-list comparison, 100,000 fired Deferreds in 3.1 ms, 0.61x Promise.all's time
  * (the DeferredList-and-map version took 1.5-1.9x this one's time, 50,000 inputs, both builds in one process).
- * `test/reference/differential.test.ts` compares it with the Twisted-literal model.
+ * `test/unit/compositions/twisted-model.test.ts` compares it with the Twisted-literal model.
  */
 class GatheredResults<T> extends Deferred<T[]> implements IndexedListener {
   readonly deferreds: readonly Deferred<T>[];
@@ -242,6 +262,14 @@ class GatheredResults<T> extends Deferred<T[]> implements IndexedListener {
  * input fails it errbacks with a {@link FailureGroup} of their failures, in input order. Cancelling it cancels every
  * input. The inputs' own chains continue with `undefined`, as in Twisted.
  * @throws {RangeError} when `items` is empty (such a race could never fire).
+ *
+ @remarks
+ * `race(items)` is Twisted's `race`: it fires with `[index, result]` of the first input to succeed and cancels the
+ * others; when all fail it errbacks with a `FailureGroup` (`failures`, in input order). An empty race is a `RangeError`.
+ *
+ * ```ts
+ * const [index, page] = await race([getPage(mirrorA), getPage(mirrorB)]); // the slower request is cancelled
+ * ```
  */
 export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
   if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {

@@ -2,10 +2,13 @@ import { Deferred } from '../core/deferred.js';
 
 /** One recorded job. Times are in the clock's unit (milliseconds for the default clock). */
 export interface TimelineBar {
+  /** The job's number, in the order jobs started, from 0 (what `start()` returned). */
   readonly id: number;
+  /** The job's label, as given to `start()` or `track()`. */
   readonly label: string;
   /** When the job was created (queued), before it could start; equal to `start` for a job that started at once. */
   readonly queued: number;
+  /** When the job started running. */
   readonly start: number;
   /** `undefined` while the job runs. */
   readonly end: number | undefined;
@@ -111,6 +114,26 @@ function formatMs(v: number, step: number): string {
  * await parallel(urls, 4, (url) => timeline.track(url, getPage(url)));
  * display.html(timeline.toSVG({ title: 'Four at a time' }));
  * ```
+ *
+ @remarks
+ * ```ts
+ * import { Timeline } from 'async-batching';
+ *
+ * const tl = new Timeline();
+ * await parallel(urls, 3, (url) => tl.track(url, getPage(url)));
+ * tl.peakConcurrency; // 3
+ * writeFileSync('timeline.svg', tl.toSVG({ title: 'three at a time' }));
+ * ```
+ *
+ * Records when each job starts and ends (`start(label)`/`end(id, ok)` or `track(label, work)`, which passes the
+ * `Deferred` or Promise through) and draws the bars as a self-contained SVG; the notebooks use it to show what a
+ * concurrency limit looks like. A job that waited before it could start (in a semaphore's queue, say) passes the time it
+ * was created, read earlier with `tl.now()`: `tl.track(label, work, { queued })`. Its bar then shows the wait as a faint
+ * segment before the solid run, and rows are packed by creation, so a chart shows how many jobs *existed* at once as
+ * well as how many ran. `tl.totalTime` is the time from the first creation to the last end. The SVG is `role="img"` with
+ * an `aria-label` and a first `<title>` describing it (the export uses that as alt text), and its colours follow
+ * `prefers-color-scheme: dark` (or the `--ab-chart-*` CSS variables) while keeping light colours as attributes for
+ * renderers that drop style sheets.
  */
 export class Timeline {
   readonly #clock: () => number;

@@ -6,6 +6,17 @@ type AnyConstructor = abstract new (...args: any[]) => unknown;
  *
  * A `Failure` travels down a Deferred's errback chain. `await`ing the Deferred rejects with {@link Failure.value},
  * the thing originally thrown, never with the wrapper.
+ *
+ @remarks
+ * What errbacks receive: `value` (what was thrown), `type` (its constructor), `getErrorMessage()`, `check(...types)`
+ * (the first matching type or `null`), `trap(...types)` (rethrows when none matches), `raiseException()`.
+ *
+ * ```ts
+ * d.addErrback((failure) => {
+ *   failure.trap(HttpError); // anything else goes on down the chain
+ *   return { status: (failure.value as HttpError).status };
+ * });
+ * ```
  */
 export class Failure {
   /** The value that was thrown or passed to `errback()`: usually an `Error`, but anything can be thrown. */

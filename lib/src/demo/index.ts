@@ -1,5 +1,5 @@
 export { byteAt, PAGE_NAMES, pageHtml, pageTitle } from './content.js';
-export { JOBS_MODULE, pageLength } from './jobs.js';
+export { JOBS_MODULE, pageLength, type SaveItem, savePageLength } from './jobs.js';
 export {
   demoItem,
   type PoliteSite,

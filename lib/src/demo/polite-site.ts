@@ -16,7 +16,12 @@ export interface PoliteSiteOptions {
   /** The address to listen on; `127.0.0.1` by default. */
   host?: string;
   /** The limit of the `/limited/...` routes: at most `max` answers in any `per` ms, then `429`. Default 10 per 1000. */
-  limit?: { max: number; per: number };
+  limit?: {
+    /** Answers allowed in any window. */
+    max: number;
+    /** The window, in milliseconds. */
+    per: number;
+  };
   /** The virtual hosts of `/host/<name>/...`, by name. Default: none. */
   hosts?: Record<string, VirtualHostOptions>;
   /** Milliseconds before answering `GET /item/<id>`. Default 0. */
@@ -27,8 +32,11 @@ export interface PoliteSiteOptions {
 
 /** Counters of one virtual host. */
 export interface VirtualHostStats {
+  /** Requests the host received. */
   requests: number;
+  /** Requests being answered now. */
   inFlight: number;
+  /** The most requests it answered at once. */
   maxInFlight: number;
 }
 
@@ -37,11 +45,25 @@ export interface PoliteSiteStats {
   /** Requests received. */
   requests: number;
   /** The `/limited/...` routes: answered, refused with `429`, and when each answer was given (ms since start or reset). */
-  limited: { accepted: number; rejected: number; acceptedAt: number[] };
+  limited: {
+    /** Requests answered. */
+    accepted: number;
+    /** Requests refused with `429`. */
+    rejected: number;
+    /** When each answer was given, in ms since the site started or its stats were reset. */
+    acceptedAt: number[];
+  };
   /** Per virtual host. */
   hosts: Record<string, VirtualHostStats>;
   /** `POST /bulk` calls, ids asked for in them, and `GET /item/<id>` calls. */
-  bulk: { calls: number; ids: number; items: number };
+  bulk: {
+    /** `POST /bulk` calls. */
+    calls: number;
+    /** Ids asked for in those calls, in all. */
+    ids: number;
+    /** `GET /item/<id>` calls. */
+    items: number;
+  };
 }
 
 /** A running polite-crawling demo site. */
@@ -65,7 +87,12 @@ export interface PoliteSite {
 }
 
 /** The JSON an item is: the same for an id every time. */
-export function demoItem(id: string): { id: string; value: string } {
+export function demoItem(id: string): {
+  /** The id asked for. */
+  id: string;
+  /** The item's value: `ITEM <ID>`. */
+  value: string;
+} {
   return { id, value: `item ${id}`.toUpperCase() };
 }
 
@@ -87,6 +114,14 @@ function checkMs(value: unknown, name: string): number {
  *   requests it serves at once. An unknown host is `404`.
  * - `GET /item/<id>` — `{ "id", "value" }` as JSON, after `itemLatency`.
  * - `POST /bulk` — a JSON array of ids in, the array of their items out (same order), after `bulkLatency`.
+ *
+ @remarks
+ * **`startPoliteSite(options)`** (from `async-batching/demo`) — the second offline site the notebooks 10 and 11 use:
+ * `/limited/seconds/<name>` and `/limited/date/<name>` answer `limit.max` requests per `limit.per` ms (default 10 per
+ * second), then `429` with `Retry-After` in whole seconds or as an HTTP date; `/host/<name>/<page>` serves the virtual hosts
+ * given in `hosts: { name: { latency } }`, each with its own `requests`, `inFlight`, `maxInFlight`; `GET /item/<id>` and
+ * `POST /bulk` (a JSON array of ids in, their items out) after `itemLatency` / `bulkLatency`. `site.stats()` has the
+ * counters (and when each limited answer was given), `site.resetStats()` zeroes them.
  */
 export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<PoliteSite> {
   if (typeof options !== 'object' || options === null)

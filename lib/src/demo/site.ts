@@ -19,7 +19,9 @@ export interface DemoSiteOptions {
 
 /** A range of delays for {@link DemoSiteOptions.latency}, in milliseconds. */
 export interface DemoLatencyRange {
+  /** The shortest delay, in milliseconds. */
   min: number;
+  /** The longest delay, in milliseconds. */
   max: number;
 }
 
@@ -130,6 +132,25 @@ function checkOptions(options: DemoSiteOptions): {
  * - anything else — `404` with Twisted's "No Such Resource" page. Out-of-range numbers get `400`.
  *
  * Any route takes `?delay=<ms>` (at most 60000), added to the site's latency: the same page can be made slow.
+ *
+ @remarks
+ * ```ts
+ * import { exampleUrls, startDemoSite } from 'async-batching/demo';
+ *
+ * const site = await startDemoSite({ latency: 50 }); // 127.0.0.1, a free port
+ * const urls = exampleUrls(site); // { pages, notFound, unresolvable }
+ * console.log(site.stats()); // { requests, inFlight, maxInFlight, connections, maxConnections }
+ * await site.close(); // closes every socket; resolves when the port is free
+ * ```
+ *
+ * A real `node:http` server with deterministic content: `/` an index; `/page/<name>` an HTML page whose title, size and
+ * links to one to five other pages depend only on the name; `/status/<code>`; `/slow/<ms>`; `/redirect/<n>`;
+ * `/bytes/<n>`; `/hang` (never answers); `/reset` (destroys the socket). Any route takes `?delay=<ms>`. `latency` delays
+ * every answer: a number, or `{ min, max }` for a delay per path picked by a hash of the path — mixed, and the same on
+ * every run (`site.latencyOf(path)` says which). `site.pageUrl(name)`, `site.resetStats()`.
+ * `exampleUrls(site)` gives the URLs the notebooks use: demo pages, a 404 and `http://nothing.invalid/`. With
+ * `ASYNC_BATCHING_LIVE=1` the pages are real web sites and the 404 a real one, while the unresolvable host stays under
+ * `.invalid` (reserved by RFC 6761), so offline and live runs fail the same way.
  */
 export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
   const { port, host, latencyOf } = checkOptions(options);

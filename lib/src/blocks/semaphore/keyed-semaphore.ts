@@ -25,6 +25,7 @@ export class KeyedSemaphore {
     return this.#perKey;
   }
 
+  /** Sets the limit of every key; see the getter. */
   set perKey(value: number) {
     this.#perKey = checkWhole(value, 'perKey', 1);
     for (const sem of this.#sems.values()) sem.limit = value;

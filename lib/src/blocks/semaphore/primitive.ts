@@ -1,6 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Deferred } from '../../core/deferred.js';
-import { TooManyReleasesError } from '../../core/errors.js';
+import { channels, type JobSource } from '../../core/diagnostics.js';
+import { CancelledError, TooManyReleasesError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
 import { DONE, type Job, RUNNING, Runner, Ticket, WAITING } from './ticket.js';
 
@@ -93,6 +94,8 @@ export abstract class ConcurrencyPrimitive {
    */
   _resumeLater: Ticket<unknown>[] = [];
   /** @internal Free runners, reused job after job. */ _runners: Runner[] = [];
+  /** @internal What the diagnostics channels' messages call this primitive. */ _kind: JobSource =
+    'semaphore';
   /** @internal The canceller of every ticket of this primitive: one closure per primitive, none per ticket. */
   _cancel = (d: Deferred<unknown>): void => {
     const t = d as Ticket<unknown>;
@@ -113,6 +116,7 @@ export abstract class ConcurrencyPrimitive {
         // CancelledError now, and its eventual outcome is dropped. The runner is free once the Promise settles.
         r.ticket = null;
         t.runner = null;
+        if (channels.jobEnd.hasSubscribers) this._published(t, new Failure(new CancelledError()));
         this._jobEnded(t);
       }
     }
@@ -199,12 +203,16 @@ export abstract class ConcurrencyPrimitive {
     if (this._acquired + this._running < this._limit && this._waitingCount === 0) {
       t.phase = RUNNING;
       this._running++;
+      if (channels.jobStart.hasSubscribers)
+        channels.jobStart.publish({ kind: this._kind, source: this, job: t });
       this._startJob(t as Ticket<unknown>);
     } else {
       // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
       // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it.
       t.callerContext = new AsyncResource('DeferredSemaphore.run');
       this._enqueue(t as Ticket<unknown>);
+      if (channels.jobQueued.hasSubscribers)
+        channels.jobQueued.publish({ kind: this._kind, source: this, job: t });
     }
     return t;
   }
@@ -281,6 +289,8 @@ export abstract class ConcurrencyPrimitive {
       } else {
         t.phase = RUNNING;
         this._running++;
+        if (channels.jobStart.hasSubscribers)
+          channels.jobStart.publish({ kind: this._kind, source: this, job: t });
         const context = t.callerContext;
         t.callerContext = null;
         if (context === null) this._startJob(t);
@@ -362,6 +372,7 @@ export abstract class ConcurrencyPrimitive {
    */
   _finish(t: Ticket<unknown>, outcome: unknown): void {
     if (t.phase !== RUNNING) return;
+    if (channels.jobEnd.hasSubscribers) this._published(t, outcome);
     if (t.called) {
       // Cancelled while its job ran: only the token is left to give back.
       this._jobEnded(t);
@@ -373,6 +384,18 @@ export abstract class ConcurrencyPrimitive {
     if (inDrain) this._resumeLater.push(t);
     this._jobEnded(t);
     if (!inDrain) t.unpause();
+  }
+
+  /** @internal Publishes the end of `t`'s job on its channel, with its outcome (a Failure when it failed). */
+  _published(t: Ticket<unknown>, outcome: unknown): void {
+    const failed = outcome instanceof Failure;
+    channels.jobEnd.publish({
+      kind: this._kind,
+      source: this,
+      job: t,
+      ok: !failed,
+      ...(failed ? { error: outcome.value } : {}),
+    });
   }
 
   /** @internal A running job's token comes back, and goes to the next waiter. */

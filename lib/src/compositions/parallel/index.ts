@@ -7,4 +7,4 @@ export {
   type ParallelStreamOptions,
   parallelSkip,
 } from './options.js';
-export { parallelStream } from './stream.js';
+export { inBatches, parallelStream } from './stream.js';

@@ -362,6 +362,41 @@ function watchSignal(
  * input order). Cancelling the returned Deferred, or aborting `options.signal`, stops pulling, closes the source,
  * cancels the jobs in flight and errbacks with {@link CancelledError}; a throwing source or `key` does the same with
  * its error.
+ *
+ @remarks
+ * **`KeyedSemaphore(perKey)`, `keyedParallel` and `keyedParallelStream`** — a limit per key (per host, say) inside the
+ * global one, without head-of-line blocking.
+ *
+ * ```ts
+ * import { KeyedSemaphore, keyedParallel, keyedParallelStream } from 'async-batching';
+ *
+ * const host = (url: string) => new URL(url).host;
+ * const entries = await keyedParallel(urls, 10, (url) => getPage(url), { key: host, perKey: 2, lookAhead: 1_000 });
+ * for await (const o of keyedParallelStream(hugeGenerator(), 10, getPage, { key: host, perKey: 2, rate: limiter })) {
+ *   if (!o.ok) console.error(o.item, o.failure.getErrorMessage());
+ * }
+ * const keyed = new KeyedSemaphore(2); // a DeferredSemaphore per key, dropped when idle
+ * await keyed.run(host(url), getPage, url);
+ * ```
+ *
+ * `keyed.running(key)` counts the key's holders (more than `perKey` for a while after `perKey` was lowered below them),
+ * `keyed.waiting(key)` its queue, `keyed.size` the keys in use.
+ *
+ * A plain lazy pool whose jobs wait for their key in a `KeyedSemaphore` keeps the per-key limit, but each waiting job holds
+ * a pool slot, so one slow host soon holds them all. `keyedParallel` moves an item whose key is saturated to a look-ahead
+ * buffer of at most `lookAhead` items (default 1,000) and keeps pulling items for other keys; when a key's job finishes,
+ * its oldest buffered item goes next. The pool's memory stays O(concurrency + lookAhead) for any number of items (the
+ * stream adds at most `backpressure` waiting outcomes; `keyedParallel` keeps every outcome, as `parallel` does), and a
+ * key's state is dropped as soon as it has nothing running or buffered. Property tests check that no key ever runs more
+ * than `perKey`, the pool never more than `concurrency`, the buffer never more than `lookAhead`, and every item runs
+ * exactly once; other tests check that a stream's queues and per-key state stay bounded over 100,000 items (a key per
+ * item included) and are empty when it ends. Outcomes and options are those of `parallel`/`parallelStream`
+ * (`signal`, `backpressure` for the stream), plus `rate` (a `RateLimiter` every job starts through).
+ *
+ * The same options work on `parallel` and `parallelStream` themselves, which then hand the work to these functions:
+ * `parallel(urls, 10, getPage, { key: host, perKey: 2, lookAhead: 1_000, rate: limiter })`. With a key, items are not
+ * awaited and `cooperator`, `stopOnError` and an infinite `concurrency` are refused (`TypeError`/`RangeError`); `rate`
+ * without a key works with every other option: each job of the usual pool starts through the limiter.
  */
 export function keyedParallel<T, R>(
   items: Iterable<T> | AsyncIterable<T>,

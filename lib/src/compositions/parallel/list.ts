@@ -78,6 +78,52 @@ class ListPool<T, R> extends Pool<T, R> {
  *
  * @throws {RangeError} when `concurrency` is not a whole number >= 1 or Infinity.
  * @throws {TypeError} when `items` is not iterable, `fn` not a function, or an option of the wrong type.
+ *
+ @remarks
+ * ```ts
+ * import { parallel, parallelSkip, parallelStream } from 'async-batching';
+ *
+ * const entries = await parallel(urls, 10, (url) => getPage(url)); // [ok, value | Failure] per item, in input order
+ *
+ * for await (const o of parallelStream(hugeGenerator(), 10, fetchOne)) {
+ *   if (o.ok) console.log(o.index, o.value);
+ *   else console.error(o.index, o.failure.getErrorMessage());
+ * }
+ * ```
+ *
+ * Both pull items lazily from any iterable or async iterable, keep at most `concurrency` jobs running, and by default
+ * never stop on a failed job: each failure is one outcome. `parallel` returns a `Deferred` of `DeferredList`-style entries
+ * in input order. `parallelStream` yields outcomes as they finish and holds at most `concurrency + backpressure` of them,
+ * so memory stays flat for any number of items; leaving the loop early (`break`) stops pulling, closes the source and
+ * cancels the jobs in flight. A throwing source iterator fails the whole call with its error (the stream first delivers
+ * what had finished); a bad `concurrency` is a `RangeError`, a non-iterable `items`, non-function `fn` or an option of the
+ * wrong type a `TypeError`.
+ *
+ * | option / export | what it does | example |
+ * | --- | --- | --- |
+ * | `signal` | an `AbortSignal`: stops pulling, cancels what is in flight, fails with `CancelledError` | `parallel(urls, 10, getPage, { signal: AbortSignal.timeout(60_000) })` |
+ * | `cooperator` | run the jobs as `concurrency` cooperative tasks on a `Cooperator`, the walkthrough's recipe | `parallel(urls, 3, getPage, { cooperator: new Cooperator() })` |
+ * | `backpressure` | stream only: finished outcomes that may wait for the consumer (default `concurrency`, may be `Infinity`) | `parallelStream(ids, 50, load, { backpressure: 200 })` |
+ * | `ordered` | stream only: outcomes in input order, not completion order; an early one waits for the earlier ones, and no item starts while `concurrency + backpressure` started items have not been yielded, so a slow item stalls the stream at that bound (not with `key`) | `parallelStream(files, 4, parse, { ordered: true })` |
+ * | `stopOnError` | the first failure stops pulling, closes the source, cancels what is in flight and fails the call with that failure (default `false`) | `await parallel(files, 4, upload, { stopOnError: true })` |
+ * | `concurrency: Infinity` | every item starts as soon as it is pulled (not with `cooperator`, which needs one task per lane) | `parallel(ids, Infinity, lookup)` |
+ * | awaited items | an item that is a Promise or Deferred is awaited in its slot before `fn` gets its value; a rejected item is that item's failure | `parallel([getPage(a), getPage(b)], 2, parse)` |
+ * | `parallelSkip` | a job that returns it (or a Promise/Deferred of it) has no entry and no outcome | `parallel(urls, 10, (u) => (seen.has(u) ? parallelSkip : getPage(u)))` |
+ *
+ * Why `stopOnError` is off by default: like Twisted's `DeferredList`, a batch is a set of independent jobs whose every
+ * outcome is worth having (one dead URL should not cost the 9,999 pages that loaded); p-map stops by default because it
+ * mirrors `Promise.all`. Ask for `stopOnError` when one failure makes the rest pointless.
+ *
+ * Why the two shapes differ: `parallel`'s entries are `DeferredList` entries, `[true, value]` / `[false, failure]`,
+ * exactly what `DeferredList` and Twisted give: their position is the item's index, so they need neither index nor item,
+ * and they stay small when a large batch keeps every outcome. `parallelStream`'s outcomes arrive in completion order, so
+ * each has to carry its `index` and `item` (the input as the source gave it); an object with an `ok` field says so by
+ * name and narrows the type in TypeScript (`o.ok ? o.value : o.failure`). One shape for both would either make every
+ * `parallel` entry carry fields its position already gives, or make stream consumers match tuples by position.
+ *
+ * The links `parallel` adds to a Deferred that `fn` returns pass its result through unchanged: a Deferred shared by
+ * several jobs, or kept in a cache, gives every job and every later callback the same result. A failure there counts as
+ * handled once it is recorded as an outcome, as `await d` would count it.
  */
 export function parallel<T, R>(
   items: Iterable<T> | AsyncIterable<T>,

@@ -28,11 +28,29 @@ export type ParallelMapper<T, R> = (
 /**
  * One item's outcome from {@link parallelStream}: `item` is the input as the source gave it (the Promise or Deferred
  * itself, for such items). An object rather than {@link parallel}'s `[ok, value]` tuple because outcomes come in
- * completion order and must say which item they belong to; see the README's "parallel and parallelStream".
+ * completion order and must say which item they belong to; see {@link parallel}'s remarks.
  */
 export type ParallelOutcome<T, R> =
-  | { index: number; item: T; ok: true; value: R }
-  | { index: number; item: T; ok: false; failure: Failure };
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** True: the job succeeded. */
+      ok: true;
+      /** What the job gave. */
+      value: R;
+    }
+  | {
+      /** The item's position in the input. */
+      index: number;
+      /** The item itself. */
+      item: T;
+      /** False: the job failed. */
+      ok: false;
+      /** How it failed. */
+      failure: Failure;
+    };
 
 /** Options of {@link parallel}. */
 export interface ParallelOptions {

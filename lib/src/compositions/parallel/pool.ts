@@ -1,5 +1,6 @@
 import { reportUnhandled } from '../../core/chain.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
+import { channels } from '../../core/diagnostics.js';
 import { Failure } from '../../core/failure.js';
 import { CooperatorLanes } from './cooperator-lanes.js';
 import { type LanePool, type Lanes, PULLING } from './lanes.js';
@@ -265,6 +266,9 @@ export abstract class Pool<T, R> implements LanePool {
     slot.index = index;
     slot.item = item;
     this.inFlight++;
+    if (channels.jobStart.hasSubscribers) {
+      channels.jobStart.publish({ kind: 'pool', source: this, index });
+    }
     if (item !== null && (typeof item === 'object' || typeof item === 'function')) {
       // An item that is a Deferred or a Promise is awaited in its slot before `fn` sees it, as p-map does.
       try {
@@ -334,6 +338,15 @@ export abstract class Pool<T, R> implements LanePool {
   /** A job's outcome is known: returns what the job's Promise subscription (if any) resolves with. */
   settle(slot: Slot<T, R>, ok: boolean, value: unknown): unknown {
     if (!slot.busy) return undefined;
+    if (channels.jobEnd.hasSubscribers) {
+      channels.jobEnd.publish({
+        kind: 'pool',
+        source: this,
+        index: slot.index,
+        ok,
+        ...(ok ? {} : { error: (value as Failure).value }),
+      });
+    }
     slot.busy = false;
     slot.d = null;
     const { index, item, p } = slot;

@@ -83,6 +83,8 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
    * `.then(ok, err)` returned, so that handing an outcome over allocates no Promise of its own.
    */
   readonly buffer = new Queue<Promise<StreamResult<T, R>>>();
+  /** The same outcomes as {@link buffer}, as values, kept only once {@link nextBatch} has been called. */
+  values: Queue<StreamResult<T, R>> | null = null;
   readonly waiters = new Queue<Waiter<T, R>>();
   started = false;
   /** How the iteration ends once the buffer is drained: null while running or after a clean end. */
@@ -117,14 +119,20 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     };
     const w = this.waiters.shift();
     if (w !== undefined) w.resolve(r);
-    else this.buffer.push((settled as Promise<StreamResult<T, R>> | null) ?? Promise.resolve(r));
+    else {
+      this.buffer.push((settled as Promise<StreamResult<T, R>> | null) ?? Promise.resolve(r));
+      this.values?.push(r);
+    }
     return r;
   }
 
   skip(_index: number): void {}
 
   end(failure: Failure | null, dropOutcomes: boolean): void {
-    if (dropOutcomes) this.buffer.clear();
+    if (dropOutcomes) {
+      this.buffer.clear();
+      this.values?.clear();
+    }
     this.error = failure;
     // Waiters exist only while the buffer is empty.
     for (let w = this.waiters.shift(); w !== undefined; w = this.waiters.shift()) {
@@ -144,6 +152,7 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     }
     const size = this.buffer.size;
     if (size > 0) {
+      this.values?.shift();
       const r = this.buffer.shift() as Promise<StreamResult<T, R>>;
       // Only a full buffer holds new jobs back, and taking one outcome frees room only when it was exactly full;
       // otherwise settling jobs keep the pool going by themselves.
@@ -163,10 +172,47 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     });
   }
 
+  /**
+   * Every finished outcome not yet taken, at once (waiting for the next one when there is none): one `await` for a
+   * batch instead of one per outcome. `done` once the stream has ended and every outcome has been taken.
+   */
+  nextBatch(): Promise<IteratorResult<ParallelOutcome<T, R>[], undefined>> {
+    if (this.values === null) {
+      // From now on outcomes are kept as values too; those buffered so far are only reachable as Promises.
+      this.values = new Queue();
+      if (this.buffer.size > 0) {
+        return Promise.all(this.takeAll()).then((rs) => ({
+          done: false,
+          value: rs.map((r) => r.value as never),
+        }));
+      }
+    }
+    if (this.buffer.size > 0) {
+      const size = this.buffer.size;
+      const batch: ParallelOutcome<T, R>[] = new Array(size);
+      for (let i = 0; i < size; i++) batch[i] = (this.values.shift() as StreamResult<T, R>).value as never;
+      this.buffer.clear();
+      // Jobs that were running when the buffer filled may have overfilled it: any size from full up held them back.
+      if (size >= this.backpressure && !this.finished) this.lanes.wake();
+      return Promise.resolve({ done: false, value: batch });
+    }
+    return this.next().then((r) => (r.done ? DONE : { done: false, value: [r.value] }));
+  }
+
+  /** Takes every buffered outcome's Promise. */
+  takeAll(): Promise<StreamResult<T, R>>[] {
+    const size = this.buffer.size;
+    const out: Promise<StreamResult<T, R>>[] = [];
+    for (let i = 0; i < size; i++) out.push(this.buffer.shift() as Promise<StreamResult<T, R>>);
+    if (size >= this.backpressure && !this.finished) this.lanes.wake();
+    return out;
+  }
+
   return(): Promise<StreamResult<T, R>> {
     this.started = true;
     this.abort(null);
     this.buffer.clear();
+    this.values?.clear();
     this.error = null;
     return Promise.resolve(DONE);
   }
@@ -266,6 +312,11 @@ class OrderedStreamPool<T, R> extends StreamPool<T, R> {
     super.end(failure, dropOutcomes);
   }
 
+  /** Its buffer holds outcomes as Promises only (they arrive out of order): one outcome per batch. */
+  override nextBatch(): Promise<IteratorResult<ParallelOutcome<T, R>[], undefined>> {
+    return this.next().then((r) => (r.done ? DONE : { done: false, value: [r.value] }));
+  }
+
   override next(): Promise<StreamResult<T, R>> {
     if (this.buffer.size === 0) return super.next();
     const full = !this.canStart();
@@ -274,6 +325,31 @@ class OrderedStreamPool<T, R> extends StreamPool<T, R> {
     if (full && !this.finished) this.lanes.wake();
     return r;
   }
+}
+
+/**
+ * The outcomes of a {@link parallelStream} taken a batch at a time: each step gives every outcome finished since the
+ * last one (at least one; it waits when there is none), so a consumer pays one `await` per batch instead of one per
+ * outcome. `for await (const batch of inBatches(stream)) for (const outcome of batch) ...`. Leaving the loop early
+ * stops the stream as leaving a `for await` over it does. Any other async iterable is taken one item per batch.
+ */
+export function inBatches<T, R>(
+  stream: AsyncIterable<ParallelOutcome<T, R>>,
+): AsyncIterableIterator<ParallelOutcome<T, R>[], undefined> {
+  if (stream instanceof StreamPool) {
+    const pool = stream as StreamPool<T, R>;
+    return {
+      next: () => pool.nextBatch(),
+      return: () => pool.return().then(() => DONE),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+  return (async function* one() {
+    for await (const outcome of stream) yield [outcome];
+    return undefined;
+  })();
 }
 
 /**

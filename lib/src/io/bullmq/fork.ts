@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { RunWorkerOptions } from './worker.js';
+import type { DistributedWorker, RunWorkerOptions } from './worker.js';
 
 /** Options of {@link forkWorker}. */
 export interface ForkWorkerOptions extends Omit<RunWorkerOptions, 'connection' | 'closeOnSignals'> {
@@ -10,6 +10,12 @@ export interface ForkWorkerOptions extends Omit<RunWorkerOptions, 'connection' |
   module: string | URL;
   /** The name of the export. Default `'default'`. */
   exportName?: string;
+  /**
+   * A command to start the worker's Node under, with its arguments: `['ip', 'netns', 'exec', 'worker-1']` runs the
+   * worker in a network namespace, `['nice', '-n', '10']` at a lower priority. The IPC channel and the watch on this
+   * process go through it (the command must exec its arguments with inherited file descriptors, as these do).
+   */
+  wrapper?: string[];
 }
 
 /** @internal What the worker process receives. */
@@ -24,12 +30,23 @@ export interface ForkedWorkerConfig {
 export interface WorkerProcess {
   /** The child's process id. */
   readonly pid: number;
-  /** How many jobs it had started at its last report (it reports every 50 ms while that changes). */
+  /** How many jobs it had started at its last report (it reports every 50 ms while a count changes). */
   readonly executed: number;
+  /** Its `lostLocks` at its last report: see {@link DistributedWorker}. */
+  readonly lostLocks: number;
+  /** Its `lateCompletions` at its last report: see {@link DistributedWorker}. */
+  readonly lateCompletions: number;
+  /** Asks the worker for its counts now; resolves once they have arrived (or the process has ended). */
+  refresh(): Promise<void>;
   /** Resolves once the worker is connected and taking jobs. */
   readonly ready: Promise<void>;
   /** Resolves when the process has ended, with its exit code or signal. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<{
+    /** The exit code, or `null` when a signal ended it. */
+    code: number | null;
+    /** The signal that ended it, or `null`. */
+    signal: NodeJS.Signals | null;
+  }>;
   /** SIGTERM: the worker finishes its running jobs, takes no new ones, and exits. */
   stop(): Promise<void>;
   /** SIGKILL, as a crash would: its running jobs come back to other workers once their locks expire. */
@@ -51,7 +68,15 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
     throw new TypeError('Expected `queue` to be a non-empty string');
   if (options === null || typeof options !== 'object')
     throw new TypeError('Expected `options` to be an object');
-  const { module, exportName = 'default', connection, ...rest } = options;
+  const { module, exportName = 'default', connection, wrapper, ...rest } = options;
+  if (
+    wrapper !== undefined &&
+    (!Array.isArray(wrapper) ||
+      wrapper.length === 0 ||
+      !wrapper.every((a) => typeof a === 'string' && a !== ''))
+  ) {
+    throw new TypeError('Expected `options.wrapper` to be a non-empty array of non-empty strings');
+  }
   if (!(typeof module === 'string' || module instanceof URL) || String(module) === '') {
     throw new TypeError('Expected `options.module` to be a path or a file: URL');
   }
@@ -67,9 +92,16 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
     options: { ...rest, connection },
   };
   const entry = fileURLToPath(new URL('./worker-process.js', import.meta.url));
-  const child = fork(entry, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(entry, [JSON.stringify(config)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(wrapper === undefined
+      ? {}
+      : { execPath: wrapper[0], execArgv: [...wrapper.slice(1), process.execPath, ...process.execArgv] }),
+  });
   children.add(child);
   let executed = 0;
+  let lostLocks = 0;
+  let lateCompletions = 0;
   let readyResolve!: () => void;
   let readyReject!: (e: Error) => void;
   const ready = new Promise<void>((resolve, reject) => {
@@ -84,10 +116,29 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
       resolve({ code, signal });
     });
   });
-  child.on('message', (m: { type?: string; executed?: number }) => {
-    if (m?.type === 'ready') readyResolve();
-    else if (m?.type === 'executed' && typeof m.executed === 'number') executed = m.executed;
-  });
+  let refreshed: (() => void)[] = [];
+  child.on(
+    'message',
+    (m: { type?: string; executed?: number; lostLocks?: number; lateCompletions?: number }) => {
+      if (m?.type === 'ready') readyResolve();
+      else if (m?.type === 'executed' && typeof m.executed === 'number') {
+        executed = m.executed;
+        lostLocks = m.lostLocks ?? lostLocks;
+        lateCompletions = m.lateCompletions ?? lateCompletions;
+        const waiting = refreshed;
+        refreshed = [];
+        for (const r of waiting) r();
+      }
+    },
+  );
+  const refresh = () => {
+    if (child.exitCode !== null || child.signalCode !== null || !child.connected) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      refreshed.push(resolve);
+      void exited.then(() => resolve());
+      child.send({ type: 'report' });
+    });
+  };
   const send = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
@@ -99,6 +150,13 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
     get executed() {
       return executed;
     },
+    get lostLocks() {
+      return lostLocks;
+    },
+    get lateCompletions() {
+      return lateCompletions;
+    },
+    refresh,
     ready,
     exited,
     stop: () => send('SIGTERM'),

@@ -17,14 +17,21 @@ const w = runWorker(config.queue, fn as (item: unknown) => unknown, {
   ...config.options,
   closeOnSignals: true,
 });
-let reported = -1;
-const report = () => {
-  if (w.executed !== reported && process.connected) {
-    reported = w.executed;
-    process.send?.({ type: 'executed', executed: reported });
+// Lost locks and late completions are reported to the parent (which counts them); this process says so on stderr.
+const tell = (what: string, jobId: string) =>
+  process.stderr.write(`forkWorker ${process.pid}: ${what} ${jobId}\n`);
+w.on('lockLost', (e) => tell('lost the lock of job', e.jobId));
+w.on('lateCompletion', (e) => tell('finished after losing the lock of job', e.jobId));
+let reported = '';
+const report = (force = false) => {
+  const counts = { executed: w.executed, lostLocks: w.lostLocks, lateCompletions: w.lateCompletions };
+  const key = JSON.stringify(counts);
+  if ((force || key !== reported) && process.connected) {
+    reported = key;
+    process.send?.({ type: 'executed', ...counts });
   }
 };
-setInterval(report, 50).unref();
+setInterval(() => report(), 50).unref();
 await w.worker.waitUntilReady();
 process.send?.({ type: 'ready' });
 // SIGTERM/SIGINT: finish the running jobs, send the final count, and exit.
@@ -50,5 +57,5 @@ process.on('disconnect', () => {
   );
 });
 process.on('message', (m: { type?: string }) => {
-  if (m?.type === 'report') report();
+  if (m?.type === 'report') report(true);
 });

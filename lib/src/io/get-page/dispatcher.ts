@@ -30,7 +30,7 @@ export async function closeDefaultAgent(): Promise<void> {
  * undici does not export the symbol; its public `request()` puts it on the options it dispatches when given a
  * `signal`. So it is read from there, once, with a probe dispatcher that fails the request at once: no deep import,
  * nothing to break when undici moves its files. Should a new undici stop passing it, this is `undefined` and a
- * cancelled queued request is aborted as it starts: test/get-page-demo.test.ts ("takes a request cancelled while it
+ * cancelled queued request is aborted as it starts: test/unit/io/get-page-demo.test.ts ("takes a request cancelled while it
  * waits for a connection out of the queue, keeping the busy connection") then fails, counting two connections.
  */
 export const QUEUED_ABORT: symbol | undefined = (() => {

@@ -14,8 +14,8 @@
  *   the turn after.
  *
  * A slot given back sooner lets the caller's next request (parallel() and the semaphore start one at once) find every
- * connection busy and open one more. Pinned by test/chaos/sockets.test.ts ("the slot is free only once the socket
- * is": a cancelled running job, and a server that closes keep-alive connections) and test/chaos/recipes.test.ts (the
+ * connection busy and open one more. Pinned by test/integration/io/chaos/sockets.test.ts ("the slot is free only once the socket
+ * is": a cancelled running job, and a server that closes keep-alive connections) and test/integration/io/chaos/recipes.test.ts (the
  * server never sees more sockets than the concurrency).
  */
 

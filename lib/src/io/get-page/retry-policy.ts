@@ -251,7 +251,15 @@ export function httpRetryPolicy(options: HttpRetryOptions, prefix = ''): (method
  *
  * @throws {TypeError | RangeError} at once, for an option of the wrong type or out of range, naming it.
  */
-export function retrying<O extends { signal?: AbortSignal; method?: string }, R>(
+export function retrying<
+  O extends {
+    /** Aborts the request, and the waits between its attempts. */
+    signal?: AbortSignal;
+    /** The HTTP method, which decides whether a request is retried (only idempotent ones, by default). */
+    method?: string;
+  },
+  R,
+>(
   get: (url: string | URL, options?: O) => Deferred<R> | PromiseLike<R>,
   options: HttpRetryOptions = {},
 ): (url: string | URL, requestOptions?: O) => Deferred<R> {

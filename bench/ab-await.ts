@@ -1,0 +1,111 @@
+// Two builds of async-batching side by side on the await path, in one process, rows interleaved round-robin, no
+// forced GC: `node bench/ab-await.ts OLD/dist/index.js NEW/dist/index.js [rounds] [filter]`. See ab-semaphore.ts for
+// how to build an old commit. `filter` keeps the rows whose name contains it.
+import { loadavg } from 'node:os';
+import pLimit from 'p-limit';
+import { minimalSemaphore } from './minimal-semaphore.ts';
+
+type Lib = typeof import('async-batching');
+const [oldPath, newPath, rounds = '9', filter = ''] = process.argv.slice(2);
+if (oldPath === undefined || newPath === undefined) {
+  console.error('usage: node bench/ab-await.ts OLD/dist/index.js NEW/dist/index.js [rounds] [filter]');
+  process.exit(2);
+}
+const OLD = (await import(oldPath)) as Lib;
+const NEW = (await import(newPath)) as Lib;
+const N = 200_000;
+const C = 50;
+const withArg = async (_item: number) => {};
+const items = Array.from({ length: N }, (_, i) => i);
+
+const all = (L: Lib) => async () => {
+  const s = new L.DeferredSemaphore(C);
+  await Promise.all(items.map((i) => s.run(withArg, i)));
+};
+const gather = (L: Lib) => async () => {
+  const s = new L.DeferredSemaphore(C);
+  await L.gatherResults(items.map((i) => s.run(withArg, i)));
+};
+const loop = (L: Lib) => async () => {
+  const s = new L.DeferredSemaphore(C);
+  const ds = items.map((i) => s.run(withArg, i));
+  for (const d of ds) await d;
+};
+/** N Deferreds (or Promises) awaited by Promise.all, then fired one by one. */
+const bareAll = (L: Lib) => async () => {
+  const ds = items.map(() => new L.Deferred<number>());
+  const all = Promise.all(ds);
+  for (let i = 0; i < N; i++) ds[i].callback(i);
+  await all;
+};
+const bareLoop = (L: Lib) => async () => {
+  const ds = items.map(() => new L.Deferred<number>());
+  for (let i = 0; i < N; i++) ds[i].callback(i);
+  for (const d of ds) await d;
+};
+const nativeResolvers = () => {
+  const rs: ((v: number) => void)[] = [];
+  const ps = items.map(() => new Promise<number>((r) => rs.push(r)));
+  return { ps, rs };
+};
+const variants: Record<string, () => Promise<unknown>> = {
+  'new Promise.all(sem.run)': all(NEW),
+  'old Promise.all(sem.run)': all(OLD),
+  'p-limit Promise.all': async () => {
+    const l = pLimit(C);
+    await Promise.all(items.map((i) => l(withArg, i)));
+  },
+  'minimal Promise.all': async () => {
+    const l = minimalSemaphore(C);
+    await Promise.all(items.map((i) => l(withArg, i)));
+  },
+  'new gather(sem.run)': gather(NEW),
+  'old gather(sem.run)': gather(OLD),
+  'new await loop(sem.run)': loop(NEW),
+  'old await loop(sem.run)': loop(OLD),
+  'p-limit await loop': async () => {
+    const l = pLimit(C);
+    const ps = items.map((i) => l(withArg, i));
+    for (const p of ps) await p;
+  },
+  'minimal await loop': async () => {
+    const l = minimalSemaphore(C);
+    const ps = items.map((i) => l(withArg, i));
+    for (const p of ps) await p;
+  },
+  'new bare Promise.all': bareAll(NEW),
+  'old bare Promise.all': bareAll(OLD),
+  'native bare Promise.all': async () => {
+    const { ps, rs } = nativeResolvers();
+    const all = Promise.all(ps);
+    for (let i = 0; i < N; i++) rs[i](i);
+    await all;
+  },
+  'new bare await loop': bareLoop(NEW),
+  'old bare await loop': bareLoop(OLD),
+  'native bare await loop': async () => {
+    const { ps, rs } = nativeResolvers();
+    for (let i = 0; i < N; i++) rs[i](i);
+    for (const p of ps) await p;
+  },
+};
+const names = Object.keys(variants).filter((n) => n.includes(filter));
+for (const n of names) await variants[n]();
+const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+for (let r = 0; r < Number(rounds); r++) {
+  for (let k = 0; k < names.length; k++) {
+    const n = names[(r + k) % names.length];
+    const c = process.cpuUsage();
+    const t = performance.now();
+    await variants[n]();
+    wall[n].push(performance.now() - t);
+    const used = process.cpuUsage(c);
+    cpu[n].push((used.user + used.system) / 1000);
+  }
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+console.log(`${'row'.padEnd(28)}   wall ms  cpu ms (medians of ${rounds}; load ${loadavg()[0].toFixed(1)})`);
+for (const n of names) {
+  console.log(`${n.padEnd(28)} ${med(wall[n]).toFixed(0).padStart(8)} ${med(cpu[n]).toFixed(0).padStart(7)}`);
+}

@@ -1,0 +1,75 @@
+// How much of `Promise.all` over Deferreds is V8's path for foreign thenables, and how much is Deferred.then(): the
+// same rows with the library's then() and with a stand-in that allocates nothing and returns nothing (not a valid
+// then(): it calls V8's resolve functions synchronously, which only V8's own callers tolerate), beside native
+// Promises. In one process, rows interleaved, no forced GC: `node bench/thenable-floor.ts [rounds]`.
+import { loadavg } from 'node:os';
+import { Deferred, DeferredSemaphore, gatherResults } from 'async-batching';
+
+const N = 200_000;
+const rounds = Number(process.argv[2] ?? 9);
+const items = Array.from({ length: N }, (_, i) => i);
+const job = async (_item: number) => {};
+const libraryThen = Deferred.prototype.then;
+type Settle = (v: unknown) => void;
+/** The least a then() can do: settle V8's wrapper Promise from the chain, with no Promise of its own. */
+function floorThen(this: Deferred<unknown>, onFulfilled: Settle, onRejected: Settle) {
+  this.addCallbacks(
+    (r) => {
+      onFulfilled(r);
+      return r;
+    },
+    (f) => {
+      onRejected(f.value);
+      return f;
+    },
+  );
+}
+const withThen = (then: unknown, run: () => Promise<unknown>) => async () => {
+  Deferred.prototype.then = then as typeof libraryThen;
+  try {
+    await run();
+  } finally {
+    Deferred.prototype.then = libraryThen;
+  }
+};
+const semAll = async () => {
+  const sem = new DeferredSemaphore(50);
+  await Promise.all(items.map((i) => sem.run(job, i)));
+};
+const bareAll = async () => {
+  const ds = items.map(() => new Deferred<number>());
+  const all = Promise.all(ds);
+  for (let i = 0; i < N; i++) ds[i].callback(i);
+  await all;
+};
+const variants: Record<string, () => Promise<unknown>> = {
+  'Promise.all(sem.run), then()': withThen(libraryThen, semAll),
+  'Promise.all(sem.run), floor then': withThen(floorThen, semAll),
+  'gatherResults(sem.run)': async () => {
+    const sem = new DeferredSemaphore(50);
+    await gatherResults(items.map((i) => sem.run(job, i)));
+  },
+  'Promise.all(Deferreds), then()': withThen(libraryThen, bareAll),
+  'Promise.all(Deferreds), floor then': withThen(floorThen, bareAll),
+  'Promise.all(native Promises)': async () => {
+    const resolvers: ((v: number) => void)[] = [];
+    const ps = items.map(() => new Promise<number>((r) => resolvers.push(r)));
+    const all = Promise.all(ps);
+    for (let i = 0; i < N; i++) resolvers[i](i);
+    await all;
+  },
+};
+const names = Object.keys(variants);
+for (const n of names) await variants[n]();
+const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+for (let r = 0; r < rounds; r++) {
+  for (let k = 0; k < names.length; k++) {
+    const n = names[(r + k) % names.length];
+    const t = performance.now();
+    await variants[n]();
+    wall[n].push(performance.now() - t);
+  }
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+console.log(`medians of ${rounds} rounds, load ${loadavg()[0].toFixed(1)}`);
+for (const n of names) console.log(`${n.padEnd(36)} ${med(wall[n]).toFixed(0).padStart(6)} ms`);
