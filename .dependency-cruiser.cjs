@@ -60,6 +60,17 @@ module.exports = {
       },
       to: {},
     },
+    {
+      name: 'portable-lower-layers',
+      comment:
+        'Layers 1-3 run anywhere (browsers, Deno, Bun, workers): no node: built-in and no npm package; what the platform ' +
+        'offers is probed at run time (globalThis, process.getBuiltinModule).',
+      severity: 'error',
+      from: { path: '^lib/src/(core|blocks|compositions)/' },
+      to: {
+        dependencyTypes: ['core', 'npm', 'npm-dev', 'npm-peer', 'npm-optional', 'npm-no-pkg', 'npm-unknown'],
+      },
+    },
   ],
   options: {
     // TypeScript 7.0 has no compiler API for dependency-cruiser to parse with; swc parses TypeScript, and reports

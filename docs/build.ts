@@ -52,7 +52,19 @@ async function main(argv: string[]): Promise<number> {
       notDocumented: true,
     },
     githubPages: false,
+    // Source links name the public repository (lib/package.json `repository`), not this checkout's git remote: a
+    // fresh clone's `origin` is a local path, which TypeDoc warns about and this script treats as an error.
+    disableGit: true,
+    basePath: ROOT,
+    sourceLinkTemplate: 'https://github.com/async-batching/async-batching/blob/main/{path}#L{line}',
     hideGenerator: true,
+    // DistributedWorker extends Node's EventEmitter, whose inherited comments link to members @types/node declares
+    // but this reference does not show: they lead to Node's own documentation.
+    externalSymbolLinkMappings: {
+      '@types/node': {
+        'EventEmitter.defaultMaxListeners': 'https://nodejs.org/api/events.html#eventsdefaultmaxlisteners',
+      },
+    },
   });
   // treatWarningsAsErrors is applied by TypeDoc's CLI, not by its API: a warning fails this script as well.
   const failed = () => app.logger.hasErrors() || app.logger.hasWarnings();

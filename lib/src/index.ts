@@ -80,7 +80,6 @@ export {
   maybeDeferred,
   setUnhandledFailureReporter,
   succeed,
-  type TimeoutClock,
   type UnhandledFailureReporter,
 } from './core/deferred.js';
 export {
@@ -97,14 +96,22 @@ export {
 } from './core/diagnostics.js';
 export {
   AsyncBatchingError,
-  BadResponseError,
+  type AsyncBatchingErrorCode,
   BatchResultCountError,
   CircularChainError,
+  DeferredTimeoutError,
+  FailureGroup,
+  type GetPageErrorCode,
+  type TaskFinishedCode,
+  TooManyReleasesError,
+} from './core/errors.js';
+export { Failure } from './core/failure.js';
+export { type AnyAsyncBatchingError, isAsyncBatchingError } from './io/errors.js';
+export {
+  BadResponseError,
   ConnectionLostError,
   ConnectionRefusedError,
-  DeferredTimeoutError,
   DNSLookupError,
-  FailureGroup,
   GetPageError,
   type GetPageErrorOptions,
   HttpError,
@@ -113,10 +120,7 @@ export {
   ResponseTooLargeError,
   TimeoutError,
   TooManyRedirectsError,
-  TooManyReleasesError,
-} from './core/errors.js';
-export { Failure } from './core/failure.js';
-export { VERSION } from './core/version.js';
+} from './io/get-page/errors.js';
 export {
   closeDefaultAgent,
   DEFAULT_CONNECTIONS,
@@ -127,7 +131,6 @@ export {
   getPage,
   getPageBytes,
   getResponse,
-  MAX_TIMEOUT,
   type PageResponse,
   SAFE_CROSS_ORIGIN_HEADERS,
 } from './io/get-page/index.js';
@@ -139,3 +142,4 @@ export {
   RETRY_STATUSES,
   retrying,
 } from './io/get-page/retry-policy.js';
+export { VERSION } from './io/version.js';

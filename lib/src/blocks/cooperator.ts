@@ -1,3 +1,5 @@
+import { checkFn, checkObject, describe, isThenable } from '../core/args.js';
+import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
 import {
   NotPaused,
@@ -26,9 +28,18 @@ export type TerminationPredicateFactory = () => () => boolean;
 
 /** Options of {@link Cooperator}. */
 export interface CooperatorOptions {
-  /** How long a tick runs. Default: until 10 ms of work (`performance.now()`) have passed. */
+  /**
+   * The clock that times the slices and schedules the ticks (Twisted's reactor): with it, a tick ends once 10 ms have
+   * passed on `clock.now()`, and the next tick is `clock.setTimeout(tick, 0)`, so a {@link ManualClock} drives the
+   * Cooperator by hand (`clock.advance(0)` runs the ticks due). Default: the real time, and {@link defaultScheduler}.
+   * `terminationPredicateFactory` and `scheduler` still replace what they name.
+   */
+  clock?: Clock;
+  /** How long a tick runs. Default: until 10 ms of work have passed (on `clock`, or `performance.now()`). */
   terminationPredicateFactory?: TerminationPredicateFactory;
-  /** How the next tick is scheduled. Default: `setImmediate`, so timers and I/O run between ticks. */
+  /**
+   * How the next tick is scheduled. Default: `clock.setTimeout(fn, 0)` with a `clock`, else {@link defaultScheduler}.
+   */
   scheduler?: Scheduler;
   /** Whether ticks may be scheduled before `start()` is called. Default `true`. */
   started?: boolean;
@@ -43,25 +54,41 @@ export type CooperativeIterator =
 
 const SLICE_MS = 10;
 
-/** Twisted's `_Timer`: a tick ends once 10 ms have passed since it began. */
-export const defaultTerminationPredicateFactory: TerminationPredicateFactory = () => {
-  const end = performance.now() + SLICE_MS;
-  return () => performance.now() >= end;
-};
-
-/** Twisted's `_defaultScheduler`, on Node's event loop: the next tick runs after pending I/O callbacks. */
-export const defaultScheduler: Scheduler = (fn) => {
-  const handle = setImmediate(fn);
-  return { cancel: () => clearImmediate(handle) };
-};
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
+/** Twisted's `_Timer` on `clock`: a tick ends once 10 ms have passed since it began. */
+function slicesOn(clock: Clock): TerminationPredicateFactory {
+  return () => {
+    const end = clock.now() + SLICE_MS;
+    return () => clock.now() >= end;
+  };
 }
+
+/** Twisted's `_Timer`: a tick ends once 10 ms have passed since it began. */
+export const defaultTerminationPredicateFactory: TerminationPredicateFactory = slicesOn(systemClock);
+
+/** Each tick a timer of 0 ms on `clock`. */
+function ticksOn(clock: Clock): Scheduler {
+  return (fn) => {
+    const handle = clock.setTimeout(fn, 0);
+    return { cancel: () => clock.clearTimeout(handle) };
+  };
+}
+
+const immediate = globalThis as {
+  setImmediate?: (fn: () => void) => unknown;
+  clearImmediate?: (handle: unknown) => void;
+};
+
+/**
+ * Twisted's `_defaultScheduler`: on Node's (and Deno's, and Bun's) event loop `setImmediate`, so the next tick runs
+ * after pending I/O callbacks; where there is none (a browser), a timer of 0 ms.
+ */
+export const defaultScheduler: Scheduler =
+  typeof immediate.setImmediate === 'function' && typeof immediate.clearImmediate === 'function'
+    ? (fn) => {
+        const handle = (immediate.setImmediate as (fn: () => void) => unknown)(fn);
+        return { cancel: () => (immediate.clearImmediate as (handle: unknown) => void)(handle) };
+      }
+    : ticksOn(systemClock);
 
 function toIterator(source: CooperativeIterator): Iterator<unknown> | AsyncIterator<unknown> {
   if (source !== null && typeof source === 'object') {
@@ -72,7 +99,9 @@ function toIterator(source: CooperativeIterator): Iterator<unknown> | AsyncItera
     const async = s[Symbol.asyncIterator];
     if (typeof async === 'function') return async.call(s);
   }
-  throw new TypeError('Expected `iterator` to be an iterator, an async iterator or an iterable');
+  throw new TypeError(
+    `Expected \`iterator\` to be an iterator, an async iterator or an iterable, got ${describe(source)}`,
+  );
 }
 
 const RUNNING = 0;
@@ -102,7 +131,9 @@ export class CooperativeTask<I extends CooperativeIterator = CooperativeIterator
 
   /** Use {@link Cooperator.cooperate} rather than this constructor. */
   constructor(iterator: I, cooperator: Cooperator) {
-    if (!(cooperator instanceof Cooperator)) throw new TypeError('Expected `cooperator` to be a Cooperator');
+    if (!(cooperator instanceof Cooperator)) {
+      throw new TypeError(`Expected \`cooperator\` to be a Cooperator, got ${describe(cooperator)}`);
+    }
     this.#iterator = toIterator(iterator);
     this.#source = iterator;
     this.#cooperator = cooperator;
@@ -301,20 +332,17 @@ export class Cooperator {
   readonly #live = new Set<CooperativeTask>();
 
   constructor(options: CooperatorOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError('Expected `options` to be an object');
-    }
+    checkObject(options, 'options');
+    const clock = options.clock === undefined ? undefined : checkClock(options.clock, 'clock');
     const {
-      terminationPredicateFactory = defaultTerminationPredicateFactory,
-      scheduler = defaultScheduler,
+      terminationPredicateFactory = clock === undefined
+        ? defaultTerminationPredicateFactory
+        : slicesOn(clock),
+      scheduler = clock === undefined ? defaultScheduler : ticksOn(clock),
       started = true,
     } = options;
-    if (typeof terminationPredicateFactory !== 'function') {
-      throw new TypeError('Expected `terminationPredicateFactory` to be a function');
-    }
-    if (typeof scheduler !== 'function') throw new TypeError('Expected `scheduler` to be a function');
-    this.#factory = terminationPredicateFactory;
-    this.#scheduler = scheduler;
+    this.#factory = checkFn(terminationPredicateFactory, 'terminationPredicateFactory');
+    this.#scheduler = checkFn(scheduler, 'scheduler');
     this.#started = Boolean(started);
   }
 

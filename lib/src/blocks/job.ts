@@ -1,3 +1,4 @@
+import { isThenable } from '../core/args.js';
 import { Deferred, fail, maybeDeferred, succeed } from '../core/deferred.js';
 import type { Failure } from '../core/failure.js';
 
@@ -49,13 +50,7 @@ export function startJob(fn: (...args: never[]) => unknown, ...args: unknown[]):
       return relay;
     }
     // Inside the try: a `then` getter that throws, or a revoked Proxy, is the job's failure, never a throw from here.
-    if (
-      out !== null &&
-      (typeof out === 'object' || typeof out === 'function') &&
-      typeof (out as PromiseLike<unknown>).then === 'function'
-    ) {
-      return Deferred.fromPromise(out as PromiseLike<unknown>);
-    }
+    if (isThenable(out)) return Deferred.fromPromise(out);
   } catch (e) {
     return fail(e);
   }

@@ -1,3 +1,4 @@
+import { checkObject, checkWhole, isThenable } from '../core/args.js';
 import { Deferred, fail, succeed } from '../core/deferred.js';
 import { QueueClosed, QueueOverflow, QueueUnderflow } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
@@ -20,22 +21,7 @@ export interface DeferredQueueOptions {
 }
 
 function checkLimit(value: unknown, name: string): number {
-  if (value === undefined) return Number.POSITIVE_INFINITY;
-  if (typeof value !== 'number') {
-    throw new TypeError(`Expected \`${name}\` to be a number, got ${value === null ? 'null' : typeof value}`);
-  }
-  if (value !== Number.POSITIVE_INFINITY && !(Number.isInteger(value) && value >= 0)) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= 0 or Infinity, got ${String(value)}`);
-  }
-  return value;
-}
-
-function isThenable(v: unknown): boolean {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
+  return value === undefined ? Number.POSITIVE_INFINITY : checkWhole(value, name, 0, true);
 }
 
 /**
@@ -97,11 +83,7 @@ export class DeferredQueue<T> implements AsyncIterable<T> {
   };
 
   constructor(options: DeferredQueueOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(
-        `Expected \`options\` to be an object, got ${options === null ? 'null' : typeof options}`,
-      );
-    }
+    checkObject(options, 'options');
     this.size = checkLimit(options.size, 'size');
     this.backlog = checkLimit(options.backlog, 'backlog');
   }

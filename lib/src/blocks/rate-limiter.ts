@@ -32,7 +32,7 @@
  * The test in `test/unit/blocks/rate-limiter.test.ts` compares this with the plain model in `test/reference/rate-limiter.ts`.
  */
 
-import { checkWhole, describe } from '../core/args.js';
+import { checkFn, checkWhole, describe } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
 import { channels } from '../core/diagnostics.js';
@@ -85,8 +85,9 @@ function checkWindows(value: unknown): RateWindow[] {
     }
     const { max, per } = w as RateWindow;
     checkWhole(max, `${name}.max`, 1);
-    if (typeof per !== 'number' || !Number.isFinite(per) || per <= 0) {
-      throw new RangeError(`Expected \`${name}.per\` to be a finite number > 0, got ${describe(per)}`);
+    if (typeof per !== 'number' || !(per > 0 && per < Number.POSITIVE_INFINITY)) {
+      const error = typeof per === 'number' ? RangeError : TypeError;
+      throw new error(`Expected \`${name}.per\` to be a finite number > 0, got ${describe(per)}`);
     }
     return { max, per };
   });
@@ -237,8 +238,7 @@ export class RateLimiter {
 
   /** Waits for the rate, then calls `fn(...args)` and fires with its outcome. */
   run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>> {
-    if (typeof fn !== 'function')
-      throw new TypeError(`Expected \`fn\` to be a function, got ${describe(fn)}`);
+    if (typeof fn !== 'function') checkFn(fn, 'fn');
     // Nobody waits (nor is being started: a job that calls run() must not overtake the queue) and every window has
     // room: the job starts now, without a place in the queue.
     if (this.#waiting === 0 && !this.#draining) {
@@ -259,8 +259,7 @@ export class RateLimiter {
 
   /** A function with `fn`'s parameters that runs `fn` through this limiter: handy as a `parallel` job. */
   wrap<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>): (...args: A) => Deferred<Awaited<R>> {
-    if (typeof fn !== 'function')
-      throw new TypeError(`Expected \`fn\` to be a function, got ${describe(fn)}`);
+    checkFn(fn, 'fn');
     return (...args: A) => this.run(fn, ...args);
   }
 

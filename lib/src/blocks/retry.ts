@@ -8,11 +8,18 @@
  * timers, where our tests drive an injected {@link Clock}. The loop itself is short, so it lives here.
  */
 
-import { checkFn, checkNumber, checkObject, checkWhole, describe, isAbortSignal } from '../core/args.js';
+import {
+  checkFn,
+  checkMs,
+  checkNumber,
+  checkObject,
+  checkOptionalFn,
+  checkSignal,
+  checkWhole,
+} from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { CancelledError, Deferred, maybeDeferred } from '../core/deferred.js';
 import { channels } from '../core/diagnostics.js';
-import { AsyncBatchingError } from '../core/errors.js';
 import type { Failure } from '../core/failure.js';
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
@@ -62,10 +69,12 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-/** Records on the error that gave up how many attempts were made (readable with {@link attemptsOf}). */
+/**
+ * Records on the error that gave up how many attempts were made, as its own `attempts` property (readable with
+ * {@link attemptsOf}; getPage's failures declare it). A frozen error, or a primitive, carries nothing.
+ */
 function markAttempts(error: unknown, attempts: number): void {
-  if (error instanceof AsyncBatchingError) error.attempts = attempts;
-  else if (error !== null && typeof error === 'object' && Object.isExtensible(error)) {
+  if (error !== null && typeof error === 'object' && Object.isExtensible(error)) {
     Object.defineProperty(error, 'attempts', { value: attempts, configurable: true, writable: true });
   }
 }
@@ -97,35 +106,24 @@ export interface RetrySettings {
  */
 export function readOptions(options: RetryOptions, prefix = ''): RetrySettings {
   checkObject(options, prefix === '' ? 'options' : prefix.slice(0, -1));
-  const jitter = checkNumber(options.jitter ?? 0.5, `${prefix}jitter`, 0);
-  if (jitter > 1) {
-    throw new RangeError(`Expected \`${prefix}jitter\` to be a number from 0 to 1, got ${jitter}`);
-  }
-  checkFn(options.shouldRetry, `${prefix}shouldRetry`);
-  checkFn(options.delayFor, `${prefix}delayFor`);
-  checkFn(options.onRetry, `${prefix}onRetry`);
-  checkFn(options.random, `${prefix}random`);
+  const jitter = checkNumber(options.jitter ?? 0.5, `${prefix}jitter`, 0, 1);
+  checkOptionalFn(options.shouldRetry, `${prefix}shouldRetry`);
+  checkOptionalFn(options.delayFor, `${prefix}delayFor`);
+  checkOptionalFn(options.onRetry, `${prefix}onRetry`);
+  checkOptionalFn(options.random, `${prefix}random`);
   return {
     attempts: checkWhole(options.attempts ?? 3, `${prefix}attempts`, 1),
-    minDelay: checkNumber(options.minDelay ?? 100, `${prefix}minDelay`, 0),
+    minDelay: checkMs(options.minDelay ?? 100, `${prefix}minDelay`, true),
     factor: checkNumber(options.factor ?? 2, `${prefix}factor`, 1),
-    maxDelay: checkNumber(options.maxDelay ?? 30_000, `${prefix}maxDelay`, 0),
+    maxDelay: checkMs(options.maxDelay ?? 30_000, `${prefix}maxDelay`, true),
     jitter,
-    maxTotalWait: checkNumber(options.maxTotalWait ?? Number.POSITIVE_INFINITY, `${prefix}maxTotalWait`, 0),
+    maxTotalWait: checkMs(options.maxTotalWait ?? Number.POSITIVE_INFINITY, `${prefix}maxTotalWait`, true),
     clock: options.clock === undefined ? systemClock : checkClock(options.clock),
     random: options.random ?? Math.random,
     shouldRetry: options.shouldRetry ?? ((e: unknown) => !(e instanceof CancelledError)),
     delayFor: options.delayFor,
     onRetry: options.onRetry,
   };
-}
-
-/** @internal The `signal` option, checked as getPage checks its own: an AbortSignal of any realm. */
-export function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
-  }
-  return signal;
 }
 
 /**
@@ -179,8 +177,13 @@ export function retry<R>(
   fn: (attempt: number) => R | PromiseLike<R>,
   options: RetryOptions = {},
 ): Deferred<Awaited<R>> {
-  if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${describe(fn)}`);
-  return retryWith(fn, readOptions(options), checkSignal(options.signal), 'The operation was aborted');
+  checkFn(fn, 'fn');
+  return retryWith(
+    fn,
+    readOptions(options),
+    checkSignal(options.signal, 'signal'),
+    'The operation was aborted',
+  );
 }
 
 /**

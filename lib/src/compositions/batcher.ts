@@ -9,7 +9,7 @@
  */
 
 import { runInto } from '../blocks/job.js';
-import { checkWhole, describe } from '../core/args.js';
+import { checkFn, checkMs, checkObject, checkWhole } from '../core/args.js';
 import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
 import { channels } from '../core/diagnostics.js';
@@ -76,13 +76,6 @@ class Batch<K, V> {
   bulk: Deferred<unknown> | null = null;
 }
 
-function checkMs(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0, got ${describe(value)}`);
-  }
-  return value;
-}
-
 /**
  * Groups `load(key)` calls into `bulkFn(keys)` calls (see {@link BatcherOptions} for when a batch leaves). `bulkFn` may
  * return an array, a Promise or a Deferred of one; it must hold one result per key, in order — a shorter or longer
@@ -107,12 +100,8 @@ function checkMs(value: unknown, name: string): number {
  * 1, `maxWait` 10, `concurrency` 1. Keys are not de-duplicated and nothing is cached (DataLoader does both).
  */
 export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOptions = {}): Batcher<K, V> {
-  if (typeof bulkFn !== 'function') {
-    throw new TypeError(`Expected \`bulkFn\` to be a function, got ${describe(bulkFn)}`);
-  }
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
-  }
+  checkFn(bulkFn, 'bulkFn');
+  checkObject(options, 'options');
   const maxSize = checkWhole(options.maxSize ?? 100, 'maxSize', 1);
   const minSize = checkWhole(options.minSize ?? 1, 'minSize', 1);
   if (minSize > maxSize) {
@@ -120,7 +109,7 @@ export function batcher<K, V>(bulkFn: BulkFunction<K, V>, options: BatcherOption
   }
   const maxWait = checkMs(options.maxWait ?? 10, 'maxWait');
   const concurrency = checkWhole(options.concurrency ?? 1, 'concurrency', 1);
-  const clock = options.clock === undefined ? systemClock : checkClock(options.clock);
+  const clock = options.clock === undefined ? systemClock : checkClock(options.clock, 'clock');
 
   let open: Batch<K, V> | null = null;
   /** Batches that left (full or timed out) and wait for a slot, oldest first. */

@@ -1,3 +1,4 @@
+import { checkObject, describe, isThenable } from '../core/args.js';
 import {
   type IndexedListener,
   listenIndexed,
@@ -57,6 +58,7 @@ function listenAll<R>(list: Deferred<R> & IndexedListener, deferreds: readonly D
   }
   for (let i = 0; i < deferreds.length; i++) {
     const d = deferreds[i];
+    if (d === undefined) continue;
     // A success that has already run its whole chain is read as it is: a callback that returns its argument would
     // leave that Deferred exactly as it was, so the link (and its argument array) need not exist.
     const value = settledValue(d);
@@ -72,11 +74,7 @@ function listenAll<R>(list: Deferred<R> & IndexedListener, deferreds: readonly D
 function toDeferred<T>(item: Input<T>): Deferred<T> {
   if (item instanceof Deferred) return item;
   const d = new Deferred<T>();
-  if (
-    item !== null &&
-    (typeof item === 'object' || typeof item === 'function') &&
-    typeof (item as { then?: unknown }).then === 'function'
-  ) {
+  if (isThenable(item)) {
     (item as PromiseLike<T>).then(
       (v) => d.callback(v),
       (e) => d.errback(e),
@@ -136,11 +134,11 @@ export class DeferredList<T, R = DeferredListEntry<T>[]> extends Deferred<R> {
   constructor(items: Iterable<Input<T>>, options: DeferredListOptions = {}) {
     super(cancelInputs as (self: Deferred<R>) => void);
     if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
-      throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+      throw new TypeError(
+        `Expected \`items\` to be an iterable of Deferreds or Promises, got ${describe(items)}`,
+      );
     }
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError('Expected `options` to be an object');
-    }
+    checkObject(options, 'options');
     this._fireOnOneCallback = Boolean(options.fireOnOneCallback);
     this._fireOnOneErrback = Boolean(options.fireOnOneErrback);
     this._consumeErrors = Boolean(options.consumeErrors);
@@ -219,7 +217,9 @@ function cancelInputs(list: Deferred<unknown> & { readonly deferreds: readonly D
  */
 export function gatherResults<T>(items: Iterable<Input<T>>, consumeErrors = false): Deferred<T[]> {
   if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+    throw new TypeError(
+      `Expected \`items\` to be an iterable of Deferreds or Promises, got ${describe(items)}`,
+    );
   }
   return new GatheredResults(toDeferreds(items), Boolean(consumeErrors));
 }
@@ -273,7 +273,9 @@ class GatheredResults<T> extends Deferred<T[]> implements IndexedListener {
  */
 export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
   if (items === null || typeof (items as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError('Expected `items` to be an iterable of Deferreds or Promises');
+    throw new TypeError(
+      `Expected \`items\` to be an iterable of Deferreds or Promises, got ${describe(items)}`,
+    );
   }
   const inputs = Array.from(items, toDeferred);
   if (inputs.length === 0) {
@@ -294,7 +296,7 @@ export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
   const succeeded = (value: T, index: number): undefined => {
     // A second success can only come from a loser whose canceller fired it with a result: ignore it.
     if (winner !== null) return undefined;
-    winner = inputs[index];
+    winner = inputs[index] ?? null;
     for (const d of inputs) {
       if (d === winner) continue;
       try {
@@ -311,8 +313,8 @@ export function race<T>(items: Iterable<Input<T>>): Deferred<[number, T]> {
     if (++failed === inputs.length) result.errback(new FailureGroup(failures as Failure[]));
     return undefined;
   };
-  for (let i = 0; i < inputs.length; i++) {
-    inputs[i].addCallbacks(succeeded, lost, { callbackArgs: [i], errbackArgs: [i] });
+  for (const [i, d] of inputs.entries()) {
+    d.addCallbacks(succeeded, lost, { callbackArgs: [i], errbackArgs: [i] });
   }
   return result;
 }

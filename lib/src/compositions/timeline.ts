@@ -1,3 +1,5 @@
+import { checkFiniteNumber, checkObject, describe, isThenable } from '../core/args.js';
+import { type Clock, checkClock, systemClock } from '../core/clock.js';
 import { Deferred } from '../core/deferred.js';
 
 /** One recorded job. Times are in the clock's unit (milliseconds for the default clock). */
@@ -18,8 +20,8 @@ export interface TimelineBar {
 
 /** Options of {@link Timeline}. */
 export interface TimelineOptions {
-  /** Returns the current time in milliseconds. Default `performance.now()`. */
-  clock?: () => number;
+  /** Where the times are read (only its `now()`): a {@link ManualClock} to draw a schedule by hand. Default {@link systemClock}. */
+  clock?: Clock;
 }
 
 /** Options of {@link Timeline.toSVG}. */
@@ -136,15 +138,12 @@ function formatMs(v: number, step: number): string {
  * renderers that drop style sheets.
  */
 export class Timeline {
-  readonly #clock: () => number;
+  readonly #clock: Clock;
   readonly #bars: MutableBar[] = [];
 
   constructor(options: TimelineOptions = {}) {
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('Expected `options` to be an object');
-    const clock = options.clock ?? (() => performance.now());
-    if (typeof clock !== 'function') throw new TypeError('Expected `options.clock` to be a function');
-    this.#clock = clock;
+    checkObject(options, 'options');
+    this.#clock = options.clock === undefined ? systemClock : checkClock(options.clock, 'options.clock');
   }
 
   /** The recorded jobs, in the order they started. */
@@ -154,7 +153,7 @@ export class Timeline {
 
   /** The current time on this timeline's clock: pass it as `queued` when a job is created, before it starts. */
   now(): number {
-    return this.#clock();
+    return this.#clock.now();
   }
 
   /**
@@ -173,14 +172,14 @@ export class Timeline {
    * @throws {RangeError} when `options.queued` is not a number at or before now.
    */
   start(label: string, options: TimelineJobOptions = {}): number {
-    if (typeof label !== 'string') throw new TypeError('Expected `label` to be a string');
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('Expected `options` to be an object');
-    const start = this.#clock();
+    if (typeof label !== 'string')
+      throw new TypeError(`Expected \`label\` to be a string, got ${describe(label)}`);
+    checkObject(options, 'options');
+    const start = this.#clock.now();
     const { queued = start } = options;
     if (typeof queued !== 'number' || !(queued <= start)) {
       throw new RangeError(
-        `Expected \`options.queued\` to be a time from now() at or before the start (${start}), got ${String(queued)}`,
+        `Expected \`options.queued\` to be a time from now() at or before the start (${start}), got ${describe(queued)}`,
       );
     }
     const id = this.#bars.length;
@@ -195,9 +194,9 @@ export class Timeline {
   end(id: number, ok = true): void {
     const bar = Number.isInteger(id) ? this.#bars[id] : undefined;
     if (bar === undefined)
-      throw new RangeError(`Expected \`id\` to be an id returned by start(), got ${String(id)}`);
+      throw new RangeError(`Expected \`id\` to be an id returned by start(), got ${describe(id)}`);
     if (bar.end !== undefined) throw new RangeError(`Job ${id} (${bar.label}) has already ended`);
-    bar.end = this.#clock();
+    bar.end = this.#clock.now();
     bar.ok = Boolean(ok);
   }
 
@@ -213,12 +212,8 @@ export class Timeline {
     work: Deferred<T> | PromiseLike<T>,
     options: TimelineJobOptions = {},
   ): Deferred<T> | Promise<T> {
-    if (
-      work === null ||
-      (typeof work !== 'object' && typeof work !== 'function') ||
-      typeof (work as PromiseLike<T>).then !== 'function'
-    ) {
-      throw new TypeError('Expected `work` to be a Deferred or a Promise');
+    if (!isThenable(work)) {
+      throw new TypeError(`Expected \`work\` to be a Deferred or a Promise, got ${describe(work)}`);
     }
     const id = this.start(label, options);
     if (work instanceof Deferred) {
@@ -274,13 +269,11 @@ export class Timeline {
    * its creation to its end and the number of rows is the most jobs that existed at once.
    */
   #pack(last: number): number[] {
-    const order = this.#bars
-      .map((b) => b.id)
-      .sort((a, b) => this.#bars[a].queued - this.#bars[b].queued || a - b);
+    const order = [...this.#bars].sort((a, b) => a.queued - b.queued || a.id - b.id);
     const rowEnds: number[] = [];
     const rows: number[] = new Array(this.#bars.length);
-    for (const id of order) {
-      const b = this.#bars[id];
+    for (const b of order) {
+      const id = b.id;
       let row = rowEnds.findIndex((end) => end <= b.queued);
       if (row === -1) row = rowEnds.length;
       rowEnds[row] = b.end ?? last;
@@ -311,16 +304,15 @@ export class Timeline {
    * `<title>`, and follows the page into dark mode (`prefers-color-scheme`, or the `--ab-chart-*` CSS variables).
    */
   toSVG(options: TimelineSVGOptions = {}): string {
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('Expected `options` to be an object');
+    checkObject(options, 'options');
     const { width = 720, title, lanes = 'packed' } = options;
-    if (typeof width !== 'number' || !Number.isFinite(width) || width < 100) {
-      throw new RangeError(`Expected \`width\` to be a number >= 100, got ${String(width)}`);
+    if (checkFiniteNumber(width, 'width') < 100) {
+      throw new RangeError(`Expected \`width\` to be a number >= 100, got ${describe(width)}`);
     }
     if (title !== undefined && typeof title !== 'string')
-      throw new TypeError('Expected `title` to be a string');
+      throw new TypeError(`Expected \`title\` to be a string, got ${describe(title)}`);
     if (lanes !== 'packed' && lanes !== 'rows') {
-      throw new TypeError(`Expected \`lanes\` to be 'packed' or 'rows', got ${String(lanes)}`);
+      throw new TypeError(`Expected \`lanes\` to be 'packed' or 'rows', got ${describe(lanes)}`);
     }
     const bars = this.#bars;
     const top = title === undefined ? 8 : 30;
@@ -380,7 +372,7 @@ export class Timeline {
       const end = b.end ?? last;
       const bx = x(b.start);
       const bw = Math.max(x(end) - bx, 1);
-      const by = top + rows[b.id] * (ROW + GAP);
+      const by = top + (rows[b.id] ?? 0) * (ROW + GAP);
       const fill = b.ok === undefined ? RUNNING_FILL : b.ok ? OK_FILL : FAIL_FILL;
       const state = b.ok === undefined ? 'running' : b.ok ? 'ok' : 'failed';
       const wait = b.start > b.queued ? `, waited ${formatMs(b.start - b.queued, 0.1)}` : '';

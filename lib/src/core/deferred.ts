@@ -1,3 +1,5 @@
+import { checkFn, checkMs, checkObject, describe, isThenable } from './args.js';
+import { type Clock, checkClock, systemClock } from './clock.js';
 import {
   AlreadyCalledError,
   CancelledError,
@@ -14,7 +16,11 @@ export type UnhandledFailureReporter = (failure: Failure) => void;
 
 const defaultReporter: UnhandledFailureReporter = (failure) => {
   const detail = failure.stack ?? failure.toString();
-  process.stderr.write(`Unhandled error in Deferred:\n${detail}\n`);
+  // Node's stderr where there is one; elsewhere (a browser, a worker) the console.
+  const stderr = (globalThis as { process?: { stderr?: { write?: unknown } } }).process?.stderr;
+  if (typeof stderr?.write === 'function')
+    (stderr as NodeJS.WriteStream).write(`Unhandled error in Deferred:\n${detail}\n`);
+  else console.error(`Unhandled error in Deferred:\n${detail}`);
 };
 let reporter: UnhandledFailureReporter = defaultReporter;
 
@@ -24,7 +30,7 @@ let reporter: UnhandledFailureReporter = defaultReporter;
  */
 export function setUnhandledFailureReporter(fn: UnhandledFailureReporter | null): UnhandledFailureReporter {
   if (fn !== null && typeof fn !== 'function') {
-    throw new TypeError(`Expected \`fn\` to be a function or null, got ${typeof fn}`);
+    throw new TypeError(`Expected \`fn\` to be a function or null, got ${describe(fn)}`);
   }
   const previous = reporter;
   reporter = fn ?? defaultReporter;
@@ -151,19 +157,6 @@ function releaseFrames(v: unknown, depth: number): void {
   }
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
-}
-
-function checkFn(fn: unknown, name: string): void {
-  if (typeof fn !== 'function')
-    throw new TypeError(`Expected \`${name}\` to be a function, got ${typeof fn}`);
-}
-
 /**
  * While the loop calls an {@link IndexedListener}: null, or the Deferred the listener fired with {@link settleNext}
  * for the loop to run next. `undefined` at any other time.
@@ -179,18 +172,10 @@ function captureResolvers(resolve: (value: never) => void, reject: (reason: unkn
   capturedReject = reject;
 }
 
-/** The clock {@link Deferred.addTimeout} schedules on: `globalThis` by default; a fake one in tests. */
-export interface TimeoutClock {
-  /** Calls `fn` after `ms` milliseconds; returns a handle for {@link TimeoutClock.clearTimeout}. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels the call `handle` stands for, if it has not happened yet. */
-  clearTimeout(handle: unknown): void;
-}
-
 /** Options of {@link Deferred.addTimeout}. */
 export interface AddTimeoutOptions<T> {
-  /** Where the timer is set. Default: `globalThis` (`setTimeout`/`clearTimeout`). */
-  clock?: TimeoutClock;
+  /** Where the timer is set: a {@link ManualClock} in tests. Default {@link systemClock}. */
+  clock?: Clock;
   /**
    * Turns the outcome of the cancellation that the timeout caused into the chain's result. Called with that outcome
    * (the result, or a {@link Failure}) and `ms`. Default: a CancelledError becomes a {@link DeferredTimeoutError}; any
@@ -296,7 +281,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   constructor(canceller?: (d: Deferred<T>) => void) {
     if (canceller !== undefined && typeof canceller !== 'function') {
-      throw new TypeError(`Expected \`canceller\` to be a function or undefined, got ${typeof canceller}`);
+      throw new TypeError(`Expected \`canceller\` to be a function or undefined, got ${describe(canceller)}`);
     }
     this._result = undefined;
     this._canceller = canceller ?? null;
@@ -348,7 +333,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   callback(result: T): void {
     if (isThenable(result)) {
       throw new TypeError(
-        'Expected `result` not to be a Deferred or Promise; return it from a callback instead',
+        `Expected \`result\` not to be a Deferred or Promise (return it from a callback instead), got ${describe(result)}`,
       );
     }
     this._start(result);
@@ -437,10 +422,10 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     const ea = options?.errbackArgs ?? undefined;
     // A string would otherwise be spread into one argument per character.
     if (ca !== undefined && !Array.isArray(ca)) {
-      throw new TypeError(`Expected \`callbackArgs\` to be an array or null, got ${typeof ca}`);
+      throw new TypeError(`Expected \`callbackArgs\` to be an array or null, got ${describe(ca)}`);
     }
     if (ea !== undefined && !Array.isArray(ea)) {
-      throw new TypeError(`Expected \`errbackArgs\` to be an array or null, got ${typeof ea}`);
+      throw new TypeError(`Expected \`errbackArgs\` to be an array or null, got ${describe(ea)}`);
     }
     return this._add(
       callback as Fn,
@@ -538,7 +523,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   chainDeferred(other: Deferred<T>): Deferred<undefined> {
     if (!(other instanceof Deferred)) {
-      throw new TypeError(`Expected \`other\` to be a Deferred, got ${typeof other}`);
+      throw new TypeError(`Expected \`other\` to be a Deferred, got ${describe(other)}`);
     }
     this._push(other, CHAINED, null);
     if ((this._flags & CALLED) !== 0) this._run();
@@ -552,18 +537,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * before adding the callbacks that should see the timeout. Returns this Deferred.
    */
   addTimeout(ms: number, options: AddTimeoutOptions<T> = {}): Deferred<T> {
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-      throw new RangeError(`Expected \`ms\` to be a finite number >= 0, got ${String(ms)}`);
-    }
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(
-        `Expected \`options\` to be an object, got ${options === null ? 'null' : typeof options}`,
-      );
-    }
-    const clock = options.clock ?? (globalThis as TimeoutClock);
-    if (typeof clock?.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-      throw new TypeError('Expected `clock` to have setTimeout and clearTimeout methods');
-    }
+    checkMs(ms, 'ms');
+    checkObject(options, 'options');
+    const clock = options.clock === undefined ? systemClock : checkClock(options.clock, 'clock');
     const convert = options.onTimeoutCancel ?? cancelledToTimedOut;
     checkFn(convert, 'onTimeoutCancel');
     let timedOut = false;
@@ -624,7 +600,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    */
   static fromPromise<T>(promise: PromiseLike<T>): Deferred<T> {
     if (promise instanceof Deferred) return promise as Deferred<T>;
-    if (!isThenable(promise)) throw new TypeError('Expected `promise` to be a Promise or thenable');
+    if (!isThenable(promise)) {
+      throw new TypeError(`Expected \`promise\` to be a Promise or thenable, got ${describe(promise)}`);
+    }
     const d = new Deferred<T>();
     // A foreign thenable may call back twice, or throw from `then` itself: the first outcome counts, a throw included.
     let settled = false;
@@ -917,11 +895,7 @@ export function settledValue(d: Deferred<unknown>): unknown {
   // A result a link would pause on (left by an unpause() while waiting, or a thenable a thenable resolved with) must
   // meet a real link, as must anything that cannot even be inspected.
   try {
-    if (
-      r instanceof Failure ||
-      r instanceof Deferred ||
-      typeof (r as { then?: unknown }).then === 'function'
-    ) {
+    if (r instanceof Failure || r instanceof Deferred || isThenable(r)) {
       return UNSETTLED;
     }
   } catch {
@@ -1011,27 +985,44 @@ export function ensureDeferred<T>(awaitable: PromiseLike<T> | Deferred<T>): Defe
   if (awaitable instanceof Deferred) return awaitable;
   if (!isThenable(awaitable)) {
     throw new TypeError(
-      `Expected \`awaitable\` to be a Deferred, a Promise or a thenable, got ${awaitable === null ? 'null' : typeof awaitable}`,
+      `Expected \`awaitable\` to be a Deferred, a Promise or a thenable, got ${describe(awaitable)}`,
     );
   }
   return Deferred.fromPromise(awaitable);
 }
 
 /**
- * A Deferred that fires after `ms` milliseconds with `fn(...args)` (or `undefined` without `fn`). Cancelling it clears
- * the timer and errbacks with {@link CancelledError}.
+ * A Deferred that fires after `ms` milliseconds with `fn(...args)` (or `undefined` without `fn`): Twisted's
+ * `task.deferLater`. Cancelling it clears the timer and errbacks with {@link CancelledError}. Give a `clock` first, as
+ * Twisted does, to set the timer there (a {@link ManualClock} in tests); without one it is {@link systemClock}, whose
+ * timers wait the whole time however long it is.
+ *
+ * ```ts
+ * deferLater(1000, () => 'later');
+ * deferLater(clock, 1000, () => 'later');
+ * ```
+ *
+ * @throws {TypeError | RangeError} for a `clock`, `ms` or `fn` that is not one, naming it.
  */
 export function deferLater<T = undefined, A extends unknown[] = []>(
   ms: number,
   fn?: (...args: A) => T | PromiseLike<T>,
   ...args: A
-): Deferred<Awaited<T>> {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-    throw new RangeError(`Expected \`ms\` to be a finite number >= 0, got ${String(ms)}`);
-  }
+): Deferred<Awaited<T>>;
+export function deferLater<T = undefined, A extends unknown[] = []>(
+  clock: Clock,
+  ms: number,
+  fn?: (...args: A) => T | PromiseLike<T>,
+  ...args: A
+): Deferred<Awaited<T>>;
+export function deferLater(...all: unknown[]): Deferred<unknown> {
+  const clock =
+    typeof all[0] === 'object' && all[0] !== null ? checkClock(all.shift(), 'clock') : systemClock;
+  const [ms, fn, ...args] = all;
+  checkMs(ms, 'ms');
   if (fn !== undefined) checkFn(fn, 'fn');
-  const d = new Deferred<undefined>(() => clearTimeout(timer));
-  const timer = setTimeout(() => d.callback(undefined), ms);
-  if (fn === undefined) return d as unknown as Deferred<Awaited<T>>;
-  return d.addCallback(() => fn(...args));
+  const d = new Deferred<undefined>(() => clock.clearTimeout(timer));
+  const timer = clock.setTimeout(() => d.callback(undefined), ms as number);
+  if (fn === undefined) return d;
+  return d.addCallback(() => (fn as (...a: unknown[]) => unknown)(...args));
 }

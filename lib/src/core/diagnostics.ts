@@ -43,6 +43,7 @@ export type JobSource = 'semaphore' | 'lock' | 'pool';
  * pools, which pull an item only when a slot is free.
  */
 export interface JobQueuedMessage {
+  /** What runs the job: a semaphore, a lock or a pool. */
   kind: JobSource;
   /** The semaphore or lock; for a pool, the pool (for `parallelStream`, the iterator it returned). */
   source: object;
@@ -61,6 +62,7 @@ export interface JobStartMessage extends JobQueuedMessage {
 
 /** Published on `async-batching:job:end`: a job's outcome is known, and its token (or slot) is free. */
 export interface JobEndMessage extends JobStartMessage {
+  /** True when the job succeeded, false when it threw, rejected or was cancelled. */
   ok: boolean;
   /** When `ok` is false: what the job threw or rejected with. */
   error?: unknown;
@@ -90,12 +92,15 @@ export interface RetryMessage {
 export interface BatchMessage {
   /** The batcher. */
   batcher: object;
+  /** The keys of this batch, in the order the bulk function receives them. */
   keys: readonly unknown[];
 }
 
 /** Published on `async-batching:bullmq:added`: a job was added to a BullMQ queue. */
 export interface BullmqAddedMessage {
+  /** The BullMQ queue's name. */
   queue: string;
+  /** The BullMQ job id (for `distributedStream`, `<run id>-<index>`). */
   jobId: string | undefined;
   /** The item's index in the input, where there is one. */
   index?: number;
@@ -103,19 +108,29 @@ export interface BullmqAddedMessage {
 
 /** Published on `async-batching:bullmq:settled`: a BullMQ job's outcome arrived. */
 export interface BullmqSettledMessage extends BullmqAddedMessage {
+  /** True when the job succeeded, false when it failed. */
   ok: boolean;
+  /** When `ok` is false: why the job failed (a `DistributedJobError` from `distributedStream`). */
   error?: unknown;
 }
 
 /** The channels' names, by what they report. Subscribe with `diagnostics_channel.subscribe(name, fn)`. */
 export const CHANNEL_NAMES = {
+  /** A job waits for a semaphore's or lock's token: {@link JobQueuedMessage}. */
   jobQueued: 'async-batching:job:queued',
+  /** A job starts: {@link JobStartMessage}. */
   jobStart: 'async-batching:job:start',
+  /** A job's outcome is known: {@link JobEndMessage}. */
   jobEnd: 'async-batching:job:end',
+  /** A start waits for a rate limit: {@link RateWaitMessage}. */
   rateWait: 'async-batching:rate:wait',
+  /** An attempt failed and is retried: {@link RetryMessage}. */
   retry: 'async-batching:retry',
+  /** A batcher sends a batch: {@link BatchMessage}. */
   batch: 'async-batching:batch',
+  /** A BullMQ job is added: {@link BullmqAddedMessage}. */
   bullmqAdded: 'async-batching:bullmq:added',
+  /** A BullMQ job's outcome arrives: {@link BullmqSettledMessage}. */
   bullmqSettled: 'async-batching:bullmq:settled',
 } as const;
 

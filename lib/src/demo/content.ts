@@ -41,7 +41,14 @@ export function escapeHtml(text: string): string {
 export function pageTitle(name: string): string {
   const words = name.split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
   if (words.length === 0) return name;
-  return words.map((w) => w[0].toUpperCase() + w.slice(1)).join(' ');
+  return words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
+}
+
+/** The entry of `list` that `n` picks, wrapping around; `list` is never empty here. */
+function pick<T>(list: readonly T[], n: number): T {
+  const item = list[n % list.length];
+  if (item === undefined) throw new RangeError('Expected a list with at least one entry to pick from');
+  return item;
 }
 
 /** The body length, in characters of text, of the page called `name`: between 2,000 and 8,000. */
@@ -59,9 +66,9 @@ export function pageHtml(name: string): string {
   while (length < target) {
     const words: string[] = [];
     const count = 20 + (next() % 40);
-    for (let i = 0; i < count; i++) words.push(WORDS[next() % WORDS.length]);
+    for (let i = 0; i < count; i++) words.push(pick(WORDS, next()));
     const sentence = words.join(' ');
-    const text = `${sentence[0].toUpperCase()}${sentence.slice(1)}.`;
+    const text = `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}.`;
     paragraphs.push(`    <p>${text}</p>`);
     length += text.length;
   }
@@ -69,7 +76,7 @@ export function pageHtml(name: string): string {
   const others = PAGE_NAMES.filter((other) => other !== name);
   const links = new Set<string>();
   const linkCount = 1 + (next() % 5);
-  while (links.size < linkCount) links.add(others[next() % others.length]);
+  while (links.size < linkCount) links.add(pick(others, next()));
   const seeAlso = [...links].map((other) => `<a href="../page/${other}">${escapeHtml(pageTitle(other))}</a>`);
   paragraphs.push(`    <p>See also: ${seeAlso.join(', ')}.</p>`);
   return [

@@ -16,7 +16,9 @@ export async function pageLength(url: string): Promise<number> {
 
 /** The item of {@link savePageLength}: the page to fetch and the folder that holds what the jobs saved. */
 export interface SaveItem {
+  /** The page to fetch. */
   url: string;
+  /** The folder where the job writes `<job id>.json`; it must exist. */
   dir: string;
 }
 
@@ -29,7 +31,14 @@ export interface SaveItem {
 export async function savePageLength(
   item: SaveItem,
   job: { id: string; attempt: number },
-): Promise<{ length: number; attempt: number; saved: boolean }> {
+): Promise<{
+  /** The length of the page's text (its `string.length`). */
+  length: number;
+  /** The attempt of the run that answers (`job.attempt`). */
+  attempt: number;
+  /** True when this run wrote the file; false when an earlier run of the same job had. */
+  saved: boolean;
+}> {
   const length = (await getPage(item.url)).length;
   try {
     await writeFile(join(item.dir, `${job.id}.json`), JSON.stringify({ url: item.url, length }), {

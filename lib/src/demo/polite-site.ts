@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkMs, checkObject, checkWhole } from '../core/args.js';
 import { pageHtml } from './content.js';
-import { listenOn } from './listen.js';
+import { ResponseTimers, startDemoServer } from './server.js';
 
 /** One virtual host of the {@link startPoliteSite}: its own latency. */
 export interface VirtualHostOptions {
@@ -96,13 +96,6 @@ export function demoItem(id: string): {
   return { id, value: `item ${id}`.toUpperCase() };
 }
 
-function checkMs(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * Starts a second demo site, for the polite-crawling notebooks: a real `node:http` server (on 127.0.0.1 and a free
  * port by default) whose answers depend only on the path and on how fast it is asked.
@@ -124,21 +117,16 @@ function checkMs(value: unknown, name: string): number {
  * counters (and when each limited answer was given), `site.resetStats()` zeroes them.
  */
 export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<PoliteSite> {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError('Expected `options` to be an object');
+  checkObject(options, 'options');
   const { port = 0, host = '127.0.0.1', limit = { max: 10, per: 1000 }, hosts = {} } = options;
   const itemLatency = checkMs(options.itemLatency ?? 0, 'itemLatency');
   const bulkLatency = checkMs(options.bulkLatency ?? 0, 'bulkLatency');
-  if (!Number.isInteger(limit.max) || limit.max < 1) {
-    throw new RangeError(`Expected \`limit.max\` to be a whole number >= 1, got ${String(limit.max)}`);
-  }
+  checkWhole(limit.max, 'limit.max', 1);
   checkMs(limit.per, 'limit.per');
   const latencies = new Map<string, number>();
   for (const [name, h] of Object.entries(hosts))
     latencies.set(name, checkMs(h.latency ?? 0, `hosts.${name}.latency`));
 
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
   let t0 = performance.now();
   let requests = 0;
   const limited = { accepted: 0, rejected: 0, acceptedAt: [] as number[] };
@@ -148,21 +136,8 @@ export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<
   for (const name of latencies.keys()) hostStats.set(name, { requests: 0, inFlight: 0, maxInFlight: 0 });
   const bulk = { calls: 0, ids: 0, items: 0 };
 
-  const later = (ms: number, res: ServerResponse, fn: () => void): void => {
-    if (ms === 0) {
-      fn();
-      return;
-    }
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      fn();
-    }, ms);
-    timers.add(timer);
-    res.once('close', () => {
-      clearTimeout(timer);
-      timers.delete(timer);
-    });
-  };
+  const timers = new ResponseTimers();
+  const later = timers.later;
   const send = (res: ServerResponse, status: number, type: string, body: string, headers = {}): void => {
     if (res.destroyed) return;
     const bytes = Buffer.from(body, 'utf8');
@@ -258,19 +233,14 @@ export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<
     text(res, 404, 'No Such Resource');
   };
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => route(req, res, Buffer.concat(chunks).toString('utf8')));
-  });
-  server.keepAliveTimeout = 5000;
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  const url = await listenOn(server, port, host);
-  let closing: Promise<void> | undefined;
+  };
+  const server = await startDemoServer(handler, { port, host, timers });
+  const url = server.url;
 
   return {
     url,
@@ -303,14 +273,6 @@ export async function startPoliteSite(options: PoliteSiteOptions = {}): Promise<
       bulk.ids = 0;
       bulk.items = 0;
     },
-    close(): Promise<void> {
-      closing ??= new Promise<void>((resolve, reject) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close((err) => (err ? reject(err) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close: () => server.close(),
   };
 }

@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import { checkMs, checkNonEmptyString, checkObject, checkWhole, describe } from '../core/args.js';
 import { escapeHtml, fillBytes, indexHtml, NOT_FOUND_HTML, pageHtml, unitHash } from './content.js';
-import { listenOn } from './listen.js';
+import { ResponseTimers, startDemoServer } from './server.js';
 
 /** Options of {@link startDemoSite}. */
 export interface DemoSiteOptions {
@@ -73,10 +73,7 @@ function wholeNumberIn(text: string, max: number): number | undefined {
 }
 
 function checkLatency(latency: unknown, name: string): number {
-  if (typeof latency !== 'number' || !Number.isFinite(latency) || latency < 0) {
-    throw new RangeError(`Expected \`${name}\` to be a finite number >= 0, got ${String(latency)}`);
-  }
-  return latency;
+  return checkMs(latency, name);
 }
 
 /** The delay for each path: a constant, or a point in the range picked by a hash of the path. */
@@ -101,16 +98,12 @@ function checkOptions(options: DemoSiteOptions): {
   host: string;
   latencyOf: (path: string) => number;
 } {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('Expected `options` to be an object');
-  }
+  checkObject(options, 'options');
   const { port = 0, host = '127.0.0.1', latency = 0 } = options;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`Expected \`port\` to be a whole number from 0 to 65535, got ${String(port)}`);
+  if (checkWhole(port, 'port', 0) > 65535) {
+    throw new RangeError(`Expected \`port\` to be a whole number from 0 to 65535, got ${describe(port)}`);
   }
-  if (typeof host !== 'string' || host.length === 0) {
-    throw new TypeError('Expected `host` to be a non-empty string');
-  }
+  checkNonEmptyString(host, 'host');
   return { port, host, latencyOf: latencyFunction(latency) };
 }
 
@@ -154,25 +147,10 @@ function checkOptions(options: DemoSiteOptions): {
  */
 export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
   const { port, host, latencyOf } = checkOptions(options);
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
   const stats: DemoStats = { requests: 0, inFlight: 0, maxInFlight: 0, connections: 0, maxConnections: 0 };
-  let closing: Promise<void> | undefined;
 
-  /** Runs `fn` after `ms`, unless the response is closed first (or the site is). */
-  const later = (ms: number, res: ServerResponse, fn: () => void): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      res.off('close', cancel);
-      fn();
-    }, ms);
-    const cancel = () => {
-      clearTimeout(timer);
-      timers.delete(timer);
-    };
-    timers.add(timer);
-    res.once('close', cancel);
-  };
+  const timers = new ResponseTimers();
+  const later = timers.later;
 
   const send = (res: ServerResponse, status: number, type: string, body: string): void => {
     const bytes = Buffer.from(body, 'utf8');
@@ -283,7 +261,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     notFound(res);
   };
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     stats.requests++;
     stats.inFlight++;
     if (stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
@@ -298,32 +276,31 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
       return;
     }
     const wait = latencyOf(target.pathname) + extra;
-    if (wait > 0) later(wait, res, () => route(req, res));
-    else route(req, res);
+    later(wait, res, () => route(req, res));
+  };
+  const server = await startDemoServer(handler, {
+    port,
+    host,
+    timers,
+    onConnection(socket) {
+      stats.connections++;
+      if (stats.connections > stats.maxConnections) stats.maxConnections = stats.connections;
+      socket.once('close', () => {
+        stats.connections--;
+      });
+    },
   });
-  server.keepAliveTimeout = 5000;
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    stats.connections++;
-    if (stats.connections > stats.maxConnections) stats.maxConnections = stats.connections;
-    socket.once('close', () => {
-      sockets.delete(socket);
-      stats.connections--;
-    });
-  });
-
-  const url = await listenOn(server, port, host);
+  const url = server.url;
 
   return {
     url,
     pageUrl(name: string): string {
-      if (typeof name !== 'string' || name.length === 0) {
-        throw new TypeError('Expected `name` to be a non-empty string');
-      }
+      checkNonEmptyString(name, 'name');
       return `${url}page/${encodeURIComponent(name)}`;
     },
     latencyOf(path: string): number {
-      if (typeof path !== 'string') throw new TypeError('Expected `path` to be a string');
+      if (typeof path !== 'string')
+        throw new TypeError(`Expected \`path\` to be a string, got ${describe(path)}`);
       return latencyOf(path);
     },
     stats(): DemoStats {
@@ -334,14 +311,6 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
       stats.maxInFlight = stats.inFlight;
       stats.maxConnections = stats.connections;
     },
-    close(): Promise<void> {
-      closing ??= new Promise<void>((resolve, reject) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close((err) => (err ? reject(err) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
-    },
+    close: () => server.close(),
   };
 }

@@ -1,3 +1,4 @@
+import { checkObject, checkOptionalBoolean } from '../core/args.js';
 import { PAGE_NAMES } from './content.js';
 
 /** The environment variable that switches {@link exampleUrls} to the live web: set it to `1`. */
@@ -48,10 +49,8 @@ export const UNRESOLVABLE_URL = 'http://nothing.invalid/';
  * @throws {TypeError} offline without a `site` that has a `url`.
  */
 export function exampleUrls(site?: { url: string } | null, options: { live?: boolean } = {}): ExampleUrls {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError('Expected `options` to be an object');
-  const live = options.live ?? isLive();
-  if (typeof live !== 'boolean') throw new TypeError('Expected `live` to be a boolean');
+  checkObject(options, 'options');
+  const live = checkOptionalBoolean(options.live, 'live') ?? isLive();
   if (live) {
     return {
       live,

@@ -39,9 +39,7 @@ describe('retry', () => {
     );
     expect(() => retry(() => 1, { minDelay: -1 })).toThrow(RangeError);
     expect(() => retry(() => 1, { shouldRetry: 3 as never })).toThrow(TypeError);
-    expect(() => retry(null as never)).toThrow(
-      new TypeError('Expected `fn` to be a function, got null (null)'),
-    );
+    expect(() => retry(null as never)).toThrow(new TypeError('Expected `fn` to be a function, got null'));
   });
 
   it('retries with exponential backoff capped by maxDelay, and fires with the first success', async () => {

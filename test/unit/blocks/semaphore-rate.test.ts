@@ -65,7 +65,7 @@ describe('DeferredSemaphore with a rate', () => {
       ),
     );
     expect(() => new DeferredSemaphore(2, null as never)).toThrow(
-      new TypeError('Expected `options` to be an object, got null (null)'),
+      new TypeError('Expected `options` to be an object, got null'),
     );
     expect(() => new DeferredSemaphore(0, { rate: { max: 1, per: 1 } })).toThrow(RangeError);
     expect(new DeferredSemaphore(2).rate).toBe(null);

@@ -28,9 +28,10 @@ describe('DeferredSemaphore', () => {
     expect(() => new DeferredSemaphore(0)).toThrow(
       new RangeError('Expected `tokens` to be a whole number >= 1, got 0'),
     );
-    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '2', undefined]) {
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new DeferredSemaphore(bad as number)).toThrow(RangeError);
     }
+    for (const bad of ['2', undefined]) expect(() => new DeferredSemaphore(bad as never)).toThrow(TypeError);
   });
 
   it('starts with every token free and nobody waiting', () => {

@@ -138,7 +138,7 @@ describe('keyedParallel', () => {
     );
     expect(() => keyedParallel(['a'], 1, key, { key, perKey: 1, lookAhead: 0 })).toThrow(RangeError);
     expect(() => keyedParallel(['a'], 1, key, { perKey: 1 } as never)).toThrow(
-      new TypeError('Expected `options.key` to be a function, got undefined (undefined)'),
+      new TypeError('Expected `options.key` to be a function, got undefined'),
     );
     expect(() => keyedParallel(5 as never, 1, key, { key, perKey: 1 })).toThrow(TypeError);
   });

@@ -101,7 +101,7 @@ describe('parallel and parallelStream: key, perKey, lookAhead, rate', () => {
       RangeError,
     );
     expect(() => parallelStream(['a'], 1, fn, { rate: {} as RateLimiter })).toThrow(
-      new TypeError('Expected `options.rate` to be a RateLimiter, got [object Object] (object)'),
+      new TypeError('Expected `options.rate` to be a RateLimiter, got an object'),
     );
     expect(() => parallel(['a'], 1, fn, { lookAhead: 5 })).toThrow(TypeError);
   });

@@ -63,11 +63,15 @@ describe('getPage retry option (nock)', () => {
       new RangeError('Expected `retry.jitter` to be a number from 0 to 1, got 2'),
     );
     expect(() => getPage(url, { retry: { maxTotalWait: -1 } })).toThrow(
-      new RangeError('Expected `retry.maxTotalWait` to be a number >= 0, got -1'),
+      new RangeError(
+        'Expected `retry.maxTotalWait` to be a number of milliseconds >= 0 (or Infinity), got -1',
+      ),
     );
     expect(() => getPage(url, { retry: { maxRetryAfter: Number.NaN } })).toThrow(/`retry.maxRetryAfter`/);
     expect(() => getPage(url, { retry: { statuses: [429, '503'] as never } })).toThrow(
-      new TypeError('Expected `retry.statuses` to be an array of status codes, got 429,503 (object)'),
+      new TypeError(
+        'Expected `retry.statuses` to be an array of status codes, got "503" (string) at index 1',
+      ),
     );
     expect(() => getPage(url, { retry: { shouldRetry: true as never } })).toThrow(
       new TypeError('Expected `retry.shouldRetry` to be a function, got true (boolean)'),

@@ -15,7 +15,6 @@ import {
   getResponse,
   HttpError,
   InvalidURLError,
-  MAX_TIMEOUT,
   ResponseTooLargeError,
   SAFE_CROSS_ORIGIN_HEADERS,
   TimeoutError,
@@ -436,7 +435,7 @@ describe('getPage input checks', () => {
   it.each([
     [{ timeout: -1 }, RangeError, 'timeout'],
     [{ timeout: Number.NaN }, RangeError, 'timeout'],
-    [{ timeout: '10' }, RangeError, 'timeout'],
+    [{ timeout: '10' }, TypeError, 'timeout'],
     [{ maxRedirects: 1.5 }, RangeError, 'maxRedirects'],
     [{ maxRedirects: -1 }, RangeError, 'maxRedirects'],
     [{ maxBytes: -1 }, RangeError, 'maxBytes'],
@@ -450,8 +449,6 @@ describe('getPage input checks', () => {
     [{ body: 12 }, TypeError, 'body'],
     [{ signal: {} }, TypeError, 'signal'],
     [{ signal: { aborted: false, addEventListener() {} } }, TypeError, 'signal'],
-    [{ timeout: MAX_TIMEOUT + 1 }, RangeError, 'timeout'],
-    [{ timeout: 2 ** 40 }, RangeError, 'timeout'],
     [{ headers: { 'x-name': 'Zoë ☃' } }, TypeError, 'headers'],
     [{ headers: { 'Transfer-Encoding': 'chunked' } }, TypeError, 'headers'],
     [{ headers: { upgrade: 'websocket' } }, TypeError, 'headers'],
@@ -465,10 +462,9 @@ describe('getPage input checks', () => {
     expect(call).toThrow(`\`${name}\``);
   });
 
-  it('accepts a timeout of MAX_TIMEOUT (2^31-1 ms) and of Infinity', async () => {
+  it('accepts a timeout beyond the 2^31-1 ms one host timer holds, and Infinity', async () => {
     nock(ORIGIN).get('/t').times(2).reply(200, 't');
-    expect(MAX_TIMEOUT).toBe(2 ** 31 - 1);
-    expect(await getPage(`${ORIGIN}/t`, { timeout: MAX_TIMEOUT })).toBe('t');
+    expect(await getPage(`${ORIGIN}/t`, { timeout: 2 ** 40 })).toBe('t');
     expect(await getPage(`${ORIGIN}/t`, { timeout: Number.POSITIVE_INFINITY })).toBe('t');
   });
 
@@ -488,7 +484,7 @@ describe('getPage input checks', () => {
   it('a signal without removeEventListener is refused at the call, naming `signal`', () => {
     const signal = { aborted: false, addEventListener() {}, reason: undefined };
     expect(() => getPage(`${ORIGIN}/x`, { signal: signal as never })).toThrow(
-      /Expected `signal` to be an AbortSignal.*got object/,
+      /Expected `signal` to be an AbortSignal, got an object/,
     );
   });
 

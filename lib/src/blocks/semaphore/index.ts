@@ -1,4 +1,4 @@
-import { describe } from '../../core/args.js';
+import { checkFn, checkWhole, describe } from '../../core/args.js';
 import { Deferred } from '../../core/deferred.js';
 import { TooManyReleasesError } from '../../core/errors.js';
 import type { Failure } from '../../core/failure.js';
@@ -8,10 +8,7 @@ import { ConcurrencyPrimitive } from './primitive.js';
 export { ConcurrencyPrimitive, type WaitingQueue } from './primitive.js';
 
 function checkTokens(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= 1, got ${String(value)}`);
-  }
-  return value;
+  return checkWhole(value, name, 1);
 }
 
 /** Options of {@link DeferredSemaphore}. */
@@ -167,7 +164,7 @@ export class DeferredSemaphore extends ConcurrencyPrimitive {
     fn: (...args: A) => R | PromiseLike<R>,
     ...args: A
   ): Deferred<Awaited<R>> {
-    if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') checkFn(fn, 'fn');
     return super.run(
       startThrough,
       this.#rate as RateLimiter,

@@ -1,4 +1,5 @@
-import { AsyncResource } from 'node:async_hooks';
+import { checkFn } from '../../core/args.js';
+import { CallerContextResource } from '../../core/async-context.js';
 import { Deferred } from '../../core/deferred.js';
 import { channels, type JobSource } from '../../core/diagnostics.js';
 import { CancelledError, TooManyReleasesError } from '../../core/errors.js';
@@ -194,7 +195,7 @@ export abstract class ConcurrencyPrimitive {
    * fires with that outcome. `fn` may return a value or a Promise or Deferred, or throw.
    */
   run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>> {
-    if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') checkFn(fn, 'fn');
     const t = new Ticket<Awaited<R>>(
       this._cancel as (d: Deferred<Awaited<R>>) => void,
       fn as Job,
@@ -209,7 +210,8 @@ export abstract class ConcurrencyPrimitive {
     } else {
       // Only a job that waits pays for capturing its caller's async context. An AsyncResource is what
       // AsyncLocalStorage.snapshot() captures too, without the bound function snapshot() builds around it.
-      t.callerContext = new AsyncResource('DeferredSemaphore.run');
+      t.callerContext =
+        CallerContextResource === null ? null : new CallerContextResource('DeferredSemaphore.run');
       this._enqueue(t as Ticket<unknown>);
       if (channels.jobQueued.hasSubscribers)
         channels.jobQueued.publish({ kind: this._kind, source: this, job: t });

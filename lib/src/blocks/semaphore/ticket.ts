@@ -1,5 +1,5 @@
 // The semaphore's tickets and runners: what a place in the queue holds, and what waits for a running job's result.
-import type { AsyncResource } from 'node:async_hooks';
+import type { CallerContext } from '../../core/async-context.js';
 import { Deferred } from '../../core/deferred.js';
 import { Failure } from '../../core/failure.js';
 
@@ -26,7 +26,7 @@ export class Ticket<T> extends Deferred<T> {
   /** The arguments for {@link jobFn}; null when there are none. */
   declare jobArgs: readonly unknown[] | null;
   /** The async context of whoever called `run()`, captured only when the job has to wait; null otherwise. */
-  declare callerContext: AsyncResource | null;
+  declare callerContext: CallerContext | null;
   /** {@link WAITING}, {@link RUNNING} or {@link DONE}. */
   declare phase: number;
   /** The ticket queued right behind this one. */

@@ -11,7 +11,7 @@
 
 import { Fifo } from '../../blocks/fifo.js';
 import { RateLimiter } from '../../blocks/rate-limiter.js';
-import { checkWhole, describe } from '../../core/args.js';
+import { checkFn, checkIterable, checkSignal, checkWhole, describe } from '../../core/args.js';
 import { CancelledError, Deferred, maybeDeferred } from '../../core/deferred.js';
 import { Failure } from '../../core/failure.js';
 import type { DeferredListEntry } from '../deferred-list.js';
@@ -66,28 +66,17 @@ interface KeyState<T> {
 
 function checkKeyedArgs(items: unknown, concurrency: unknown, fn: unknown, options: unknown): void {
   checkWhole(concurrency, 'concurrency', 1);
-  if (
-    items === null ||
-    typeof items !== 'object' ||
-    (typeof (items as Iterable<unknown>)[Symbol.iterator] !== 'function' &&
-      typeof (items as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')
-  ) {
-    throw new TypeError(`Expected \`items\` to be an iterable or an async iterable, got ${describe(items)}`);
-  }
-  if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${describe(fn)}`);
+  checkIterable(items, 'items');
+  checkFn(fn, 'fn');
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`Expected \`options\` to be an object with key and perKey, got ${describe(options)}`);
   }
   const o = options as KeyedParallelStreamOptions<unknown>;
-  if (typeof o.key !== 'function') {
-    throw new TypeError(`Expected \`options.key\` to be a function, got ${describe(o.key)}`);
-  }
+  checkFn(o.key, 'options.key');
   checkWhole(o.perKey, 'options.perKey', 1);
   if (o.lookAhead !== undefined) checkWhole(o.lookAhead, 'options.lookAhead', 1);
   if (o.backpressure !== undefined) checkWhole(o.backpressure, 'options.backpressure', 1);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new TypeError(`Expected \`options.signal\` to be an AbortSignal, got ${describe(o.signal)}`);
-  }
+  checkSignal(o.signal, 'options.signal');
   if (o.rate !== undefined && !(o.rate instanceof RateLimiter)) {
     throw new TypeError(`Expected \`options.rate\` to be a RateLimiter, got ${describe(o.rate)}`);
   }

@@ -1,5 +1,14 @@
 import { Cooperator } from '../../blocks/cooperator.js';
 import type { RateLimiter } from '../../blocks/rate-limiter.js';
+import {
+  checkFn,
+  checkIterable,
+  checkObject,
+  checkOptionalBoolean,
+  checkSignal,
+  checkWhole,
+  describe,
+} from '../../core/args.js';
 import type { Failure } from '../../core/failure.js';
 
 /**
@@ -101,71 +110,25 @@ export interface ParallelStreamOptions extends ParallelOptions {
 /** @internal */
 export type AnyIterator<T> = Iterator<T> | AsyncIterator<T>;
 
-/** @internal */
-export function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'function') &&
-    typeof (v as { then?: unknown }).then === 'function'
-  );
-}
-
-function isCount(v: unknown): boolean {
-  return v === Number.POSITIVE_INFINITY || (typeof v === 'number' && Number.isInteger(v) && v >= 1);
-}
-
-/** How a bad argument is named in an error message: never by calling its own methods. */
-function shown(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v !== null && (typeof v === 'object' || typeof v === 'function'))
-    return typeof v === 'object' ? 'an object' : 'a function';
-  return `${String(v)} (${typeof v})`;
-}
-
 /** @internal Validates the arguments of {@link parallel} and {@link parallelStream}, naming the bad one. */
 export function checkArgs(items: unknown, concurrency: unknown, fn: unknown, options: unknown): void {
-  if (!isCount(concurrency)) {
-    throw new RangeError(
-      `Expected \`concurrency\` to be a whole number >= 1 or Infinity, got ${shown(concurrency)}`,
-    );
-  }
-  if (
-    items === null ||
-    typeof items !== 'object' ||
-    (typeof (items as Iterable<unknown>)[Symbol.iterator] !== 'function' &&
-      typeof (items as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')
-  ) {
-    if (typeof items !== 'string') {
-      throw new TypeError(`Expected \`items\` to be an iterable or an async iterable, got ${shown(items)}`);
-    }
-  }
-  if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`Expected \`options\` to be an object, got ${shown(options)}`);
-  }
+  checkWhole(concurrency, 'concurrency', 1, true);
+  checkIterable(items, 'items');
+  checkFn(fn, 'fn');
+  checkObject(options, 'options');
   const { signal, cooperator, backpressure, stopOnError, ordered } = options as ParallelStreamOptions;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`Expected \`options.signal\` to be an AbortSignal, got ${shown(signal)}`);
-  }
+  checkSignal(signal, 'options.signal');
   if (cooperator !== undefined && !(cooperator instanceof Cooperator)) {
-    throw new TypeError(`Expected \`options.cooperator\` to be a Cooperator, got ${shown(cooperator)}`);
+    throw new TypeError(`Expected \`options.cooperator\` to be a Cooperator, got ${describe(cooperator)}`);
   }
   if (cooperator !== undefined && concurrency === Number.POSITIVE_INFINITY) {
     throw new RangeError(
       'Expected `concurrency` to be a whole number >= 1 with `options.cooperator` (one task per lane), got Infinity',
     );
   }
-  if (backpressure !== undefined && !isCount(backpressure)) {
-    throw new RangeError(
-      `Expected \`options.backpressure\` to be a whole number >= 1 or Infinity, got ${shown(backpressure)}`,
-    );
-  }
-  if (stopOnError !== undefined && typeof stopOnError !== 'boolean') {
-    throw new TypeError(`Expected \`options.stopOnError\` to be a boolean, got ${shown(stopOnError)}`);
-  }
-  if (ordered !== undefined && typeof ordered !== 'boolean') {
-    throw new TypeError(`Expected \`options.ordered\` to be a boolean, got ${shown(ordered)}`);
-  }
+  if (backpressure !== undefined) checkWhole(backpressure, 'options.backpressure', 1, true);
+  checkOptionalBoolean(stopOnError, 'options.stopOnError');
+  checkOptionalBoolean(ordered, 'options.ordered');
 }
 
 /** @internal */

@@ -1,3 +1,4 @@
+import { isThenable } from '../../core/args.js';
 import { reportUnhandled } from '../../core/chain.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
 import { channels } from '../../core/diagnostics.js';
@@ -6,7 +7,6 @@ import { CooperatorLanes } from './cooperator-lanes.js';
 import { type LanePool, type Lanes, PULLING } from './lanes.js';
 import {
   type AnyIterator,
-  isThenable,
   iteratorOf,
   type ParallelMapper,
   type ParallelOptions,

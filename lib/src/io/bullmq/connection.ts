@@ -1,10 +1,11 @@
 import type { ConnectionOptions } from 'bullmq';
+import { describe } from '../../core/args.js';
 
 /** @throws {TypeError} unless `value` is an object (ioredis options or a client). */
 export function checkConnection(value: unknown, name: string): asserts value is ConnectionOptions {
   if (value === null || typeof value !== 'object') {
     throw new TypeError(
-      `Expected \`${name}\` to be ioredis options (for example { path: socket }) or a client, got ${value === null ? 'null' : typeof value}`,
+      `Expected \`${name}\` to be ioredis options (for example { path: socket }) or a client, got ${describe(value)}`,
     );
   }
 }

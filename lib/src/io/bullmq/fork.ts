@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { checkNonEmptyString, checkObject, describe } from '../../core/args.js';
 import type { DistributedWorker, RunWorkerOptions } from './worker.js';
 
 /** Options of {@link forkWorker}. */
@@ -64,10 +65,8 @@ process.once('exit', () => {
  * does, however it ends: it watches its IPC channel.
  */
 export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerProcess {
-  if (typeof queue !== 'string' || queue === '')
-    throw new TypeError('Expected `queue` to be a non-empty string');
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('Expected `options` to be an object');
+  checkNonEmptyString(queue, 'queue');
+  checkObject(options, 'options');
   const { module, exportName = 'default', connection, wrapper, ...rest } = options;
   if (
     wrapper !== undefined &&
@@ -75,14 +74,16 @@ export function forkWorker(queue: string, options: ForkWorkerOptions): WorkerPro
       wrapper.length === 0 ||
       !wrapper.every((a) => typeof a === 'string' && a !== ''))
   ) {
-    throw new TypeError('Expected `options.wrapper` to be a non-empty array of non-empty strings');
+    throw new TypeError(
+      `Expected \`options.wrapper\` to be a non-empty array of non-empty strings, got ${describe(wrapper)}`,
+    );
   }
   if (!(typeof module === 'string' || module instanceof URL) || String(module) === '') {
-    throw new TypeError('Expected `options.module` to be a path or a file: URL');
+    throw new TypeError(`Expected \`options.module\` to be a path or a file: URL, got ${describe(module)}`);
   }
   if (connection === null || typeof connection !== 'object') {
     throw new TypeError(
-      'Expected `options.connection` to be ioredis options as plain data, e.g. { path: socket }',
+      `Expected \`options.connection\` to be ioredis options as plain data, e.g. { path: socket }, got ${describe(connection)}`,
     );
   }
   const config: ForkedWorkerConfig = {

@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisServerError } from '../../core/errors.js';
+import { checkMs, checkNonEmptyString, checkOptionalBoolean, describe } from '../../core/args.js';
+import { RedisServerError } from './errors.js';
 
 /** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {
@@ -83,18 +84,13 @@ function exited(child: ChildProcess): Promise<void> {
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   if (options === null || typeof options !== 'object') {
-    throw new TypeError(
-      `Expected \`options\` to be an object, got ${options === null ? 'null' : typeof options}`,
-    );
+    throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
   }
   const { aof = false, binary = 'redis-server', startTimeout = 10_000 } = options;
-  if (typeof aof !== 'boolean')
-    throw new TypeError(`Expected \`options.aof\` to be a boolean, got ${typeof aof}`);
-  if (typeof binary !== 'string' || binary === '') {
-    throw new TypeError('Expected `options.binary` to be a non-empty string');
-  }
-  if (!Number.isFinite(startTimeout) || startTimeout <= 0) {
-    throw new RangeError(`Expected \`options.startTimeout\` to be a number > 0, got ${String(startTimeout)}`);
+  checkOptionalBoolean(aof, 'options.aof');
+  checkNonEmptyString(binary, 'options.binary');
+  if (checkMs(startTimeout, 'options.startTimeout') === 0) {
+    throw new RangeError('Expected `options.startTimeout` to be a number of milliseconds > 0, got 0');
   }
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'async-batching-redis-')));

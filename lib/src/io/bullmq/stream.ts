@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
-import { CancelledError, DistributedJobError } from '../../core/errors.js';
+import { checkIterable, checkNonEmptyString, checkObject, checkSignal, checkWhole } from '../../core/args.js';
+import { channels } from '../../core/diagnostics.js';
+import { CancelledError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
 import { CONNECTION_DEFAULTS, checkConnection, withPatientRetries } from './connection.js';
+import { DistributedJobError } from './errors.js';
 import { bullmq, ioredis } from './peers.js';
 import { type JobData, resultsKey, WORKERS_KEY } from './protocol.js';
 
@@ -72,6 +75,8 @@ interface Outstanding<T> {
   lost: number;
   /** Found gone with no outcome at the last look: lost, if it still is at the next. */
   gone: boolean;
+  /** Its `bullmq:added` message is published (once its `addBulk` answered, or before its outcome's if that came first). */
+  announced: boolean;
 }
 
 /** The smallest default window, while few or no workers are registered. */
@@ -80,13 +85,6 @@ const MIN_WINDOW = 16;
 const STREAM_TTL = 86_400_000;
 /** How many times a job may vanish from Redis without an outcome before its item fails. */
 const MAX_LOST = 3;
-
-function checkWhole(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
 
 /**
  * The walkthrough's lazy recipe across machines: pulls `items` (any iterable or async iterable) one at a time, keeps at
@@ -106,34 +104,16 @@ export function distributedStream<T, R = unknown>(
   items: Iterable<T> | AsyncIterable<T>,
   options: DistributedStreamOptions,
 ): AsyncGenerator<DistributedOutcome<T, R>, void, undefined> {
-  if (
-    items === null ||
-    typeof items !== 'object' ||
-    !(Symbol.iterator in items || Symbol.asyncIterator in items)
-  ) {
-    throw new TypeError('Expected `items` to be an iterable or an async iterable');
-  }
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('Expected `options` to be an object');
-  if (typeof options.queue !== 'string' || options.queue === '') {
-    throw new TypeError('Expected `options.queue` to be a non-empty string');
-  }
+  checkIterable(items, 'items');
+  checkObject(options, 'options');
+  checkNonEmptyString(options.queue, 'options.queue');
   checkConnection(options.connection, 'options.connection');
   const window = options.window === undefined ? undefined : checkWhole(options.window, 'options.window', 1);
   const cleanupTimeout = checkWhole(options.cleanupTimeout ?? 10_000, 'options.cleanupTimeout', 0);
   const pollInterval = checkWhole(options.pollInterval ?? 1_000, 'options.pollInterval', 1);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError('Expected `options.signal` to be an AbortSignal');
-  }
-  if (
-    options.jobOptions !== undefined &&
-    (options.jobOptions === null || typeof options.jobOptions !== 'object')
-  ) {
-    throw new TypeError('Expected `options.jobOptions` to be an object');
-  }
-  const jobName = options.jobName ?? 'item';
-  if (typeof jobName !== 'string' || jobName === '')
-    throw new TypeError('Expected `options.jobName` to be a string');
+  checkSignal(options.signal, 'options.signal');
+  if (options.jobOptions !== undefined) checkObject(options.jobOptions, 'options.jobOptions');
+  const jobName = checkNonEmptyString(options.jobName ?? 'item', 'options.jobName');
   return run<T, R>(items, options, { window, pollInterval, jobName, cleanupTimeout });
 }
 
@@ -234,8 +214,23 @@ async function* run<T, R>(
     const entry = outstanding.get(jobId);
     if (entry === undefined) return; // a second execution of the same job, or an outcome read twice
     outstanding.delete(jobId);
+    if (!entry.announced && channels.bullmqAdded.hasSubscribers) publishAdded(jobId, entry);
+    if (channels.bullmqSettled.hasSubscribers) {
+      channels.bullmqSettled.publish({
+        queue: options.queue,
+        jobId,
+        index: entry.index,
+        ok: outcome.ok,
+        ...(outcome.ok ? {} : { error: outcome.failure.value }),
+      });
+    }
     ready.push({ index: entry.index, item: entry.item, ...outcome });
     notify();
+  };
+  /** Redis has the job: after its `addBulk`, or after a lost job is added again. */
+  const publishAdded = (jobId: string, entry: Outstanding<T>) => {
+    entry.announced = true;
+    channels.bullmqAdded.publish({ queue: options.queue, jobId, index: entry.index });
   };
   const fail = (e: unknown) => {
     background ??= e instanceof Error ? e : new Error(String(e));
@@ -249,13 +244,15 @@ async function* run<T, R>(
     while (i + 3 < flat.length && flat[i] === 'j') {
       const jobId = flat[i + 1];
       const kind = flat[i + 2];
+      const value = flat[i + 3];
+      if (jobId === undefined || value === undefined) break;
       if (kind === 'e') {
         if (outstanding.has(jobId)) failedIds.push(jobId);
-        settle(jobId, { ok: false, failure: failureOf(jobId, flat[i + 3], flat[i + 5]) });
+        settle(jobId, { ok: false, failure: failureOf(jobId, value, flat[i + 5]) });
         i += 6;
         continue;
       }
-      if (kind === 'v') settle(jobId, { ok: true, value: JSON.parse(flat[i + 3]) as R });
+      if (kind === 'v') settle(jobId, { ok: true, value: JSON.parse(value) as R });
       else if (kind === 'u') settle(jobId, { ok: true, value: undefined as R });
       i += 4;
     }
@@ -356,8 +353,13 @@ async function* run<T, R>(
       else if (failed) {
         if (outstanding.has(id)) failedIds.push(id);
         settle(id, { ok: false, failure: failureOf(id, failedReason ?? undefined, atm) });
-      } else if (finishedOn !== null) {
-        settle(id, { ok: true, value: (returnvalue === null ? undefined : JSON.parse(returnvalue)) as R });
+      } else if (finishedOn !== null && finishedOn !== undefined) {
+        settle(id, {
+          ok: true,
+          value: (returnvalue === null || returnvalue === undefined
+            ? undefined
+            : JSON.parse(returnvalue)) as R,
+        });
       } else {
         const entry = outstanding.get(id);
         if (entry === undefined) continue;
@@ -395,6 +397,7 @@ async function* run<T, R>(
         });
       } else {
         await queue.add(jobName, dataFor(entry.item), jobOptionsFor(id));
+        if (channels.bullmqAdded.hasSubscribers) publishAdded(id, entry);
       }
     }
   };
@@ -446,10 +449,25 @@ async function* run<T, R>(
           }
           const index = nextIndex++;
           const jobId = `${runId}-${index}`;
-          outstanding.set(jobId, { index, item: step.value, since: Date.now(), lost: 0, gone: false });
+          outstanding.set(jobId, {
+            index,
+            item: step.value,
+            since: Date.now(),
+            lost: 0,
+            gone: false,
+            announced: false,
+          });
           batch.push({ name: jobName, data: dataFor(step.value), opts: jobOptionsFor(jobId) });
         }
-        if (batch.length > 0) await until(queue.addBulk(batch), { signal });
+        if (batch.length > 0) {
+          const added = await until(queue.addBulk(batch), { signal });
+          if (added !== undefined && channels.bullmqAdded.hasSubscribers) {
+            for (const { opts } of batch) {
+              const entry = outstanding.get(opts.jobId as string);
+              if (entry !== undefined && !entry.announced) publishAdded(opts.jobId as string, entry);
+            }
+          }
+        }
         if (signal?.aborted) break;
       }
       if (ready.length > 0) {
@@ -553,7 +571,7 @@ async function* run<T, R>(
       const ids = [...outstanding.keys()];
       const exists = await until(Promise.all(ids.map((id) => cmd.exists(queue.toKey(id)))), { deadline });
       if (exists !== undefined) {
-        for (const [i, n] of exists.entries()) if (n === 0) outstanding.delete(ids[i]);
+        for (const [i, id] of ids.entries()) if (exists[i] === 0) outstanding.delete(id);
       }
       if (outstanding.size === 0) return '';
       if (exists === undefined || Date.now() >= deadline) {

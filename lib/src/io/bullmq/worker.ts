@@ -2,6 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import type { ConnectionOptions, Job, Worker } from 'bullmq';
 import { DeferredSemaphore } from '../../blocks/semaphore/index.js';
+import { checkFn, checkNonEmptyString, checkObject, checkWhole, describe } from '../../core/args.js';
 import { checkConnection, withPatientRetries } from './connection.js';
 import { bullmq } from './peers.js';
 import {
@@ -48,7 +49,9 @@ export interface JobInfo {
 
 /** A job whose lock this worker could not renew: another worker may take it (and run it again). */
 export interface LockLostEvent {
+  /** The BullMQ job id. */
   readonly jobId: string;
+  /** The queue's name. */
   readonly queue: string;
 }
 
@@ -58,8 +61,11 @@ export interface LockLostEvent {
  * outcome wins); what the job did happened once more than the item's single outcome says.
  */
 export interface LateCompletionEvent {
+  /** The BullMQ job id. */
   readonly jobId: string;
+  /** The queue's name. */
   readonly queue: string;
+  /** Which run of the job finished late, from 1 (as {@link JobInfo.attempt}). */
   readonly attempt: number;
   /** BullMQ's refusal (`Missing lock for job …`, `Missing key for job …`). */
   readonly error: Error;
@@ -67,7 +73,9 @@ export interface LateCompletionEvent {
 
 /** Events of {@link DistributedWorker}. */
 export interface DistributedWorkerEvents {
+  /** This worker could not renew a running job's lock: another worker may run the job again. */
   lockLost: [LockLostEvent];
+  /** A job finished here after its lock was lost, and BullMQ refused its outcome. */
   lateCompletion: [LateCompletionEvent];
   /** Any other error BullMQ reported that is not about the connection (those are retried: see `connectionErrors`). */
   workerError: [Error];
@@ -105,13 +113,6 @@ const diagnostics = channel(WORKER_DIAGNOSTICS_CHANNEL);
  */
 const WORKER_SOCKET_TIMEOUT = 3_000;
 
-function checkWhole(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`Expected \`${name}\` to be a whole number >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
 // BullMQ's error codes for a job this worker no longer owns: missing job, missing lock, lock of another worker.
 const NOT_OURS = new Set([-1, -2, -6]);
 const CONNECTION_CODES = new Set([
@@ -146,18 +147,16 @@ export function runWorker<T, R>(
   fn: (item: T, job: JobInfo) => R | PromiseLike<R>,
   options: RunWorkerOptions,
 ): DistributedWorker {
-  if (typeof queue !== 'string' || queue === '')
-    throw new TypeError('Expected `queue` to be a non-empty string');
-  if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('Expected `options` to be an object');
+  checkNonEmptyString(queue, 'queue');
+  checkFn(fn, 'fn');
+  checkObject(options, 'options');
   checkConnection(options.connection, 'options.connection');
   const concurrency = checkWhole(options.concurrency ?? 1, 'options.concurrency', 1);
   const lockDuration = checkWhole(options.lockDuration ?? 4_000, 'options.lockDuration', 100);
   const stalledInterval = checkWhole(options.stalledInterval ?? 2_000, 'options.stalledInterval', 100);
   const maxStalledCount = checkWhole(options.maxStalledCount ?? 3, 'options.maxStalledCount', 0);
   if (options.name !== undefined && typeof options.name !== 'string') {
-    throw new TypeError('Expected `options.name` to be a string');
+    throw new TypeError(`Expected \`options.name\` to be a string, got ${describe(options.name)}`);
   }
   const sem = new DeferredSemaphore(concurrency);
   const events = new EventEmitter<DistributedWorkerEvents>();

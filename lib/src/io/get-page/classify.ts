@@ -1,5 +1,5 @@
 /** Which {@link GetPageError} subclass a failure of undici, of the network or of the decompressor becomes. */
-import { errors as undiciErrors } from 'undici';
+import { undici } from './dispatcher.js';
 import {
   BadResponseError,
   ConnectionLostError,
@@ -7,7 +7,7 @@ import {
   DNSLookupError,
   GetPageError,
   TimeoutError,
-} from '../../core/errors.js';
+} from './errors.js';
 
 const DNS_CODES = new Set([
   'ENOTFOUND',
@@ -65,7 +65,7 @@ export function classify(e: unknown, url: URL): Error {
   if (e instanceof GetPageError) return e;
   const where = { url: url.href, cause: e };
   // undici's parser errors carry no code when llhttp gives none; their class (public) says what they are.
-  if (e instanceof undiciErrors.HTTPParserError) return new BadResponseError(where);
+  if (e instanceof undici().errors.HTTPParserError) return new BadResponseError(where);
   const code = coded(e)?.code;
   if (typeof code === 'string') {
     if (DNS_CODES.has(code)) return new DNSLookupError(url.hostname, where);

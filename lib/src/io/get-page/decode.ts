@@ -46,7 +46,8 @@ export interface BodyChunks {
 
 /** The body in one buffer (the chunk itself when there is only one). */
 export function joined(b: BodyChunks): Buffer {
-  return b.chunks.length === 1 ? b.chunks[0] : Buffer.concat(b.chunks, b.total);
+  const [only] = b.chunks;
+  return b.chunks.length === 1 && only !== undefined ? only : Buffer.concat(b.chunks, b.total);
 }
 
 /** Decodes with the charset `content-type` names; UTF-8 when it names none or one TextDecoder does not know. */

@@ -1,5 +1,24 @@
-/** What getPage takes from undici besides the dispatch itself: the shared Agent, the queue hook, decompression. */
-import { Agent, Dispatcher, interceptors } from 'undici';
+/**
+ * What getPage takes from undici besides the dispatch itself: the shared Agent, the queue hook, decompression.
+ *
+ * undici is loaded on the first getPage, not when the package is imported: a program that uses Deferreds, the
+ * semaphore or the pools never loads an HTTP client (with undici loaded eagerly, `import 'async-batching'` loaded its
+ * 109 CommonJS modules too). undici is a CommonJS package, so a `require` made for this module loads it synchronously, and
+ * getPage stays synchronous in what it checks and throws.
+ */
+
+import type { Agent, Dispatcher } from 'undici';
+import { nodeModule } from '../node-builtins.js';
+
+type Undici = typeof import('undici');
+
+let loaded: Undici | undefined;
+
+/** undici, loaded once, on first use. */
+export function undici(): Undici {
+  loaded ??= nodeModule().createRequire(import.meta.url)('undici') as Undici;
+  return loaded;
+}
 
 /** The most connections the shared Agent opens to one origin: well above any batch the walkthrough runs. */
 export const DEFAULT_CONNECTIONS = 128;
@@ -7,7 +26,7 @@ export const DEFAULT_CONNECTIONS = 128;
 let sharedAgent: Agent | undefined;
 
 export function defaultDispatcher(): Agent {
-  sharedAgent ??= new Agent({ connections: DEFAULT_CONNECTIONS });
+  sharedAgent ??= new (undici().Agent)({ connections: DEFAULT_CONNECTIONS });
   return sharedAgent;
 }
 
@@ -33,9 +52,16 @@ export async function closeDefaultAgent(): Promise<void> {
  * cancelled queued request is aborted as it starts: test/unit/io/get-page-demo.test.ts ("takes a request cancelled while it
  * waits for a connection out of the queue, keeping the busy connection") then fails, counting two connections.
  */
-export const QUEUED_ABORT: symbol | undefined = (() => {
+export function queuedAbortKey(): symbol | undefined {
+  if (queuedAbort === null) queuedAbort = probeQueuedAbort();
+  return queuedAbort;
+}
+
+let queuedAbort: symbol | undefined | null = null;
+
+function probeQueuedAbort(): symbol | undefined {
   let found: symbol | undefined;
-  class Probe extends Dispatcher {
+  class Probe extends undici().Dispatcher {
     override dispatch(opts: Dispatcher.DispatchOptions): boolean {
       for (const key of Object.getOwnPropertySymbols(opts)) {
         if (typeof (opts as unknown as Record<symbol, unknown>)[key] === 'function') found = key;
@@ -56,7 +82,7 @@ export const QUEUED_ABORT: symbol | undefined = (() => {
     // An undici whose request() throws here has no hook to offer.
   }
   return found;
-})();
+}
 
 /** What undici's decompression wraps: the handler of one response. */
 type Handler = Dispatcher.DispatchHandler;
@@ -68,13 +94,14 @@ type Handler = Dispatcher.DispatchHandler;
  * uncompressed responses pay nothing. The wrapper drops `content-encoding` and `content-length` from the headers it
  * passes on, and hands on decoded chunks, which getPage counts against `maxBytes`.
  */
-const wrapForDecompression = interceptors.decompress()(
-  ((_opts: unknown, handler: Handler) => handler) as unknown as Dispatcher.Dispatch,
-) as unknown as (opts: { method: string }, handler: Handler) => Handler;
+let wrapForDecompression: ((opts: { method: string }, handler: Handler) => Handler) | undefined;
 
 const GET = { method: 'GET' };
 
 /** A handler that decompresses what it is given (per undici's interceptor) and passes it on to `inner`. */
 export function decompressing(inner: Handler): Handler {
+  wrapForDecompression ??= undici().interceptors.decompress()(
+    ((_opts: unknown, handler: Handler) => handler) as unknown as Dispatcher.Dispatch,
+  ) as unknown as (opts: { method: string }, handler: Handler) => Handler;
   return wrapForDecompression(GET, inner);
 }

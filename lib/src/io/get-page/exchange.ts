@@ -1,6 +1,11 @@
 /** One getPage from the first request to the outcome: the undici dispatch handler and what it decides. */
 import type { Dispatcher } from 'undici';
+import { systemClock } from '../../core/clock.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
+import type { Failure } from '../../core/failure.js';
+import { classify, closedBeforeResponse } from './classify.js';
+import { type BodyChunks, decodeBody, single } from './decode.js';
+import { decompressing, defaultDispatcher, queuedAbortKey } from './dispatcher.js';
 import {
   GetPageError,
   HttpError,
@@ -8,11 +13,7 @@ import {
   ResponseTooLargeError,
   TimeoutError,
   TooManyRedirectsError,
-} from '../../core/errors.js';
-import type { Failure } from '../../core/failure.js';
-import { classify, closedBeforeResponse } from './classify.js';
-import { type BodyChunks, decodeBody, single } from './decode.js';
-import { decompressing, defaultDispatcher, QUEUED_ABORT } from './dispatcher.js';
+} from './errors.js';
 import { type Settings, target } from './options.js';
 import { afterConnectionClosed, endedLater } from './phases.js';
 import { type Hop, REDIRECTS, redirectHop } from './redirect.js';
@@ -114,7 +115,7 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
   controller: Dispatcher.DispatchController | null = null;
   /** Takes the current request out of its dispatcher's queue, while it waits for a connection. */
   cancelQueued: ((reason: Error) => void) | null = null;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  timer: unknown = undefined;
   onAbort: (() => void) | undefined = undefined;
   // The current response.
   status = 0;
@@ -147,7 +148,9 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
   /** Starts the clock and listens to the signal, then sends the first request. */
   start(): void {
     const { timeout, signal } = this.s;
-    if (timeout > 0 && timeout !== Number.POSITIVE_INFINITY) this.timer = setTimeout(timedOut, timeout, this);
+    if (timeout > 0 && timeout !== Number.POSITIVE_INFINITY) {
+      this.timer = systemClock.setTimeout(() => timedOut(this), timeout);
+    }
     if (signal !== undefined) {
       this.onAbort = () => this.abort('signal');
       signal.addEventListener('abort', this.onAbort, { once: true });
@@ -182,8 +185,9 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
       headers: this.headers,
       body: this.body ?? null,
     };
-    if (QUEUED_ABORT !== undefined)
-      opts[QUEUED_ABORT] = (cancel: (reason: Error) => void) => this.queued(cancel);
+    const queuedAbort = queuedAbortKey();
+    if (queuedAbort !== undefined)
+      opts[queuedAbort] = (cancel: (reason: Error) => void) => this.queued(cancel);
     try {
       this.dispatcher.dispatch(opts, this);
     } catch (e) {
@@ -200,7 +204,7 @@ export class Exchange<B> implements Dispatcher.DispatchHandler, BodyChunks, Hop 
   conclude(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) systemClock.clearTimeout(this.timer);
     if (this.onAbort !== undefined) this.s.signal?.removeEventListener('abort', this.onAbort);
     return true;
   }

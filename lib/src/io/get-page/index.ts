@@ -6,9 +6,10 @@
  */
 
 import { retryWith } from '../../blocks/retry.js';
+import { describe } from '../../core/args.js';
 import { CancelledError, Deferred } from '../../core/deferred.js';
-import { type ResponseHeaders, statusText } from '../../core/errors.js';
 import { decodeBody, joined } from './decode.js';
+import { type ResponseHeaders, statusText } from './errors.js';
 import { Exchange, type RawResponse } from './exchange.js';
 import { type GetPageOptions, type Settings, settings, target } from './options.js';
 
@@ -18,7 +19,6 @@ export {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_TIMEOUT,
   type GetPageOptions,
-  MAX_TIMEOUT,
   SAFE_CROSS_ORIGIN_HEADERS,
 } from './options.js';
 
@@ -43,7 +43,8 @@ function bodyText(r: RawResponse): string {
 }
 
 function bodyBytes(r: RawResponse): Uint8Array {
-  return r.chunks.length === 1 ? r.chunks[0] : joined(r);
+  const [only] = r.chunks;
+  return r.chunks.length === 1 && only !== undefined ? only : joined(r);
 }
 
 /** Starts an exchange and delivers `finish(response)` through a cancellable Deferred. */
@@ -53,9 +54,7 @@ function fetchPage<B>(
   finish: (r: RawResponse) => B,
 ): Deferred<B> {
   if (typeof url !== 'string' && !(url instanceof URL)) {
-    throw new TypeError(
-      `Expected \`url\` to be a string or a URL, got ${url === null ? 'null' : typeof url}`,
-    );
+    throw new TypeError(`Expected \`url\` to be a string or a URL, got ${describe(url)}`);
   }
   const s = settings(options);
   let start: URL;

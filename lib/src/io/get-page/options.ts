@@ -2,9 +2,16 @@
 
 import type { Dispatcher } from 'undici';
 import type { RetrySettings } from '../../blocks/retry.js';
-import { describe, isAbortSignal } from '../../core/args.js';
-import { InvalidURLError } from '../../core/errors.js';
-import { VERSION } from '../../core/version.js';
+import {
+  checkMs,
+  checkObject,
+  checkOptionalBoolean,
+  checkSignal,
+  checkWhole,
+  describe,
+} from '../../core/args.js';
+import { VERSION } from '../version.js';
+import { InvalidURLError } from './errors.js';
 import { type HttpRetryOptions, httpRetryPolicy } from './retry-policy.js';
 
 /** Options of {@link getPage}, {@link getPageBytes} and {@link getResponse}. */
@@ -20,8 +27,8 @@ export interface GetPageOptions {
   body?: string | Uint8Array | null;
   /**
    * Milliseconds the whole exchange may take (connecting, every redirect, reading the body) before it fails with a
-   * {@link TimeoutError}. `0` or `Infinity` means no limit; anything else must be at most 2^31−1 (about 24.8 days), the
-   * longest delay a Node timer keeps. Default 30000. With `retry`, each attempt has its own `timeout` (the waits between
+   * {@link TimeoutError}. `0` or `Infinity` means no limit; any other length is waited in full, even beyond the 2^31−1
+   * ms one host timer holds. Default 30000. With `retry`, each attempt has its own `timeout` (the waits between
    * attempts are not counted: `retry.maxTotalWait` bounds them).
    */
   timeout?: number;
@@ -69,8 +76,6 @@ export const DEFAULT_TIMEOUT = 30_000;
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 /** The default of the `maxRedirects` option. */
 export const DEFAULT_MAX_REDIRECTS = 20;
-/** The longest `timeout` a Node timer keeps (a longer delay fires at once), so the largest finite one accepted. */
-export const MAX_TIMEOUT = 2 ** 31 - 1;
 /**
  * The headers a redirect to another origin keeps by default: they describe what the client accepts or sends, never who
  * it is. Every other header the caller set (`x-api-key`, `x-auth-token`, ...) is dropped.
@@ -118,18 +123,6 @@ const REFUSED_HEADERS = new Set(['transfer-encoding', 'keep-alive', 'upgrade', '
 /** Headers that must appear once. */
 const SINGLE_HEADERS = new Set(['host', 'content-length', 'connection']);
 
-/** What came, for a message: the value for primitives, the type for the rest. */
-function shown(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' || typeof value === 'function') return typeof value;
-  return String(value);
-}
-
-function isWholeNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value);
-}
-
 /** Checks every option; a wrong type or range is a programmer's error and throws at once. */
 export function settings(options: GetPageOptions | undefined): Settings {
   if (options === undefined) {
@@ -145,7 +138,7 @@ let defaultSettings: Settings | undefined;
 function checkedHeaders(headers: unknown): Record<string, string | string[]> {
   if (typeof headers !== 'object' || headers === null) {
     throw new TypeError(
-      `Expected \`headers\` to be an object of header names and values, got ${shown(headers)}`,
+      `Expected \`headers\` to be an object of header names and values, got ${describe(headers)}`,
     );
   }
   const checked: Record<string, string | string[]> = {};
@@ -156,21 +149,23 @@ function checkedHeaders(headers: unknown): Record<string, string | string[]> {
     const lower = name.toLowerCase();
     if (REFUSED_HEADERS.has(lower)) {
       throw new TypeError(
-        `Expected \`headers\` not to set ${JSON.stringify(name)}: undici manages it, got ${shown(value)}`,
+        `Expected \`headers\` not to set ${JSON.stringify(name)}: undici manages it, got ${describe(value)}`,
       );
     }
     const values: unknown = typeof value === 'string' ? [value] : value;
     if (!Array.isArray(values) || !values.every((v) => typeof v === 'string' && !BAD_HEADER_VALUE.test(v))) {
       throw new TypeError(
         `Expected \`headers\` value of ${JSON.stringify(name)} to be a string or an array of strings of Latin-1 ` +
-          `characters without control characters, got ${shown(value)}`,
+          `characters without control characters, got ${describe(value)}`,
       );
     }
     if (SINGLE_HEADERS.has(lower) && (typeof value !== 'string' || checked[lower] !== undefined)) {
       throw new TypeError(`Expected \`headers\` to give ${JSON.stringify(name)} once, as one string`);
     }
     if (lower === 'content-length' && !/^\d+$/.test(value as string)) {
-      throw new TypeError(`Expected \`headers\` value of "content-length" to be digits, got ${shown(value)}`);
+      throw new TypeError(
+        `Expected \`headers\` value of "content-length" to be digits, got ${describe(value)}`,
+      );
     }
     checked[lower] = typeof value === 'string' ? value : [...(values as string[])];
   }
@@ -183,7 +178,7 @@ function checkedStripList(list: unknown): Set<string> | null {
   const strip = new Set([...CREDENTIAL_HEADERS, 'host']);
   if (!Array.isArray(list) || !list.every((name) => typeof name === 'string' && TOKEN.test(name))) {
     throw new TypeError(
-      `Expected \`stripHeadersAcrossOrigins\` to be an array of header names, got ${shown(list)}`,
+      `Expected \`stripHeadersAcrossOrigins\` to be an array of header names, got ${describe(list)}`,
     );
   }
   for (const name of list as string[]) strip.add(name.toLowerCase());
@@ -191,9 +186,7 @@ function checkedStripList(list: unknown): Set<string> | null {
 }
 
 function checkedSettings(options: GetPageOptions): Settings {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected \`options\` to be an object, got ${shown(options)}`);
-  }
+  checkObject(options, 'options');
   const {
     method = 'GET',
     headers = {},
@@ -209,49 +202,28 @@ function checkedSettings(options: GetPageOptions): Settings {
     retry,
   } = options;
   if (typeof method !== 'string' || !TOKEN.test(method)) {
-    throw new TypeError(`Expected \`method\` to be an HTTP method name, got ${shown(method)}`);
+    throw new TypeError(`Expected \`method\` to be an HTTP method name, got ${describe(method)}`);
   }
   const finalHeaders = checkedHeaders(headers);
   if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
     throw new TypeError(
-      `Expected \`body\` to be a string, a Uint8Array, null or undefined, got ${shown(body)}`,
+      `Expected \`body\` to be a string, a Uint8Array, null or undefined, got ${describe(body)}`,
     );
   }
-  if (
-    typeof timeout !== 'number' ||
-    Number.isNaN(timeout) ||
-    timeout < 0 ||
-    (timeout > MAX_TIMEOUT && timeout !== Number.POSITIVE_INFINITY)
-  ) {
-    throw new RangeError(
-      `Expected \`timeout\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT}, or Infinity, got ${shown(timeout)}`,
-    );
-  }
-  if (typeof followRedirect !== 'boolean') {
-    throw new TypeError(`Expected \`followRedirect\` to be a boolean, got ${shown(followRedirect)}`);
-  }
-  if (!isWholeNumber(maxRedirects) || maxRedirects < 0) {
-    throw new RangeError(`Expected \`maxRedirects\` to be a whole number >= 0, got ${shown(maxRedirects)}`);
-  }
-  if (!(isWholeNumber(maxBytes) || maxBytes === Number.POSITIVE_INFINITY) || maxBytes < 0) {
-    throw new RangeError(
-      `Expected \`maxBytes\` to be a whole number >= 0 or Infinity, got ${shown(maxBytes)}`,
-    );
-  }
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    throw new TypeError(
-      `Expected \`signal\` to be an AbortSignal (with aborted, addEventListener and removeEventListener), got ${shown(signal)}`,
-    );
-  }
+  checkMs(timeout, 'timeout', true);
+  checkOptionalBoolean(followRedirect, 'followRedirect');
+  checkWhole(maxRedirects, 'maxRedirects', 0);
+  checkWhole(maxBytes, 'maxBytes', 0, true);
+  checkSignal(signal, 'signal');
   if (
     dispatcher !== undefined &&
     (typeof dispatcher !== 'object' || dispatcher === null || typeof dispatcher.dispatch !== 'function')
   ) {
-    throw new TypeError(`Expected \`dispatcher\` to be an undici Dispatcher, got ${shown(dispatcher)}`);
+    throw new TypeError(`Expected \`dispatcher\` to be an undici Dispatcher, got ${describe(dispatcher)}`);
   }
   if (typeof userAgent !== 'string' || BAD_HEADER_VALUE.test(userAgent)) {
     throw new TypeError(
-      `Expected \`userAgent\` to be a string of Latin-1 characters without control characters, got ${shown(userAgent)}`,
+      `Expected \`userAgent\` to be a string of Latin-1 characters without control characters, got ${describe(userAgent)}`,
     );
   }
   const stripAcrossOrigins = checkedStripList(stripHeadersAcrossOrigins);

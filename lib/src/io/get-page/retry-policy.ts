@@ -24,16 +24,19 @@
  * `dispatcher: new Agent().compose(interceptors.retry(...))`.
  */
 
+import { type RetryOptions, type RetrySettings, readOptions, retryWith } from '../../blocks/retry.js';
 import {
+  checkFn,
+  checkMs,
+  checkObject,
+  checkOptionalBoolean,
+  checkOptionalFn,
   checkSignal,
-  type RetryOptions,
-  type RetrySettings,
-  readOptions,
-  retryWith,
-} from '../../blocks/retry.js';
-import { checkFn, checkNumber, checkObject, describe } from '../../core/args.js';
+  describe,
+} from '../../core/args.js';
 import { CancelledError, type Deferred } from '../../core/deferred.js';
-import { AsyncBatchingError, HttpError } from '../../core/errors.js';
+import { AsyncBatchingError } from '../../core/errors.js';
+import { HttpError } from './errors.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
@@ -169,8 +172,14 @@ export interface HttpRetryOptions extends Omit<RetryOptions, 'delayFor' | 'signa
 }
 
 function checkList<T>(value: unknown, name: string, ok: (item: unknown) => boolean, what: string): Set<T> {
-  if (!Array.isArray(value) || !value.every(ok)) {
+  if (!Array.isArray(value)) {
     throw new TypeError(`Expected \`${name}\` to be an array of ${what}, got ${describe(value)}`);
+  }
+  const bad = value.findIndex((item) => !ok(item));
+  if (bad !== -1) {
+    throw new TypeError(
+      `Expected \`${name}\` to be an array of ${what}, got ${describe(value[bad])} at index ${bad}`,
+    );
   }
   return new Set(value as T[]);
 }
@@ -200,13 +209,10 @@ export function httpRetryPolicy(options: HttpRetryOptions, prefix = ''): (method
     'method names',
   );
   const upperMethods = new Set([...methods].map((m) => m.toUpperCase()));
-  const honour = options.retryAfter ?? true;
-  if (typeof honour !== 'boolean') {
-    throw new TypeError(`Expected \`${prefix}retryAfter\` to be a boolean, got ${describe(honour)}`);
-  }
-  const maxRetryAfter = checkNumber(options.maxRetryAfter ?? 60_000, `${prefix}maxRetryAfter`, 0);
-  checkFn(options.now, `${prefix}now`);
-  checkFn(options.shouldRetry, `${prefix}shouldRetry`);
+  const honour = checkOptionalBoolean(options.retryAfter, `${prefix}retryAfter`) ?? true;
+  const maxRetryAfter = checkMs(options.maxRetryAfter ?? 60_000, `${prefix}maxRetryAfter`, true);
+  checkOptionalFn(options.now, `${prefix}now`);
+  checkOptionalFn(options.shouldRetry, `${prefix}shouldRetry`);
   const now = options.now ?? Date.now;
   const {
     statuses: _s,
@@ -263,14 +269,13 @@ export function retrying<
   get: (url: string | URL, options?: O) => Deferred<R> | PromiseLike<R>,
   options: HttpRetryOptions = {},
 ): (url: string | URL, requestOptions?: O) => Deferred<R> {
-  if (typeof get !== 'function')
-    throw new TypeError(`Expected \`get\` to be a function, got ${describe(get)}`);
+  checkFn(get, 'get');
   const policy = httpRetryPolicy(options);
   return (url, requestOptions) =>
     retryWith(
       () => get(url, requestOptions) as Deferred<R> | PromiseLike<R>,
       policy(typeof requestOptions?.method === 'string' ? requestOptions.method : 'GET'),
-      checkSignal(requestOptions?.signal),
+      checkSignal(requestOptions?.signal, 'signal'),
       'The operation was aborted',
     ) as Deferred<R>;
 }

@@ -13,7 +13,7 @@ import {
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-const jobs = fileURLToPath(new URL('../../fixtures/bullmq/jobs.ts', import.meta.url));
+const jobs = fileURLToPath(new URL('../../../fixtures/bullmq/jobs.ts', import.meta.url));
 
 let redis: RedisServer;
 let forked: WorkerProcess[] = [];

@@ -13,7 +13,7 @@ import {
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-const jobs = fileURLToPath(new URL('../../fixtures/bullmq/jobs.ts', import.meta.url));
+const jobs = fileURLToPath(new URL('../../../fixtures/bullmq/jobs.ts', import.meta.url));
 
 function alive(pid: number): boolean {
   try {

@@ -17,7 +17,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
-const jobs = fileURLToPath(new URL('../../fixtures/bullmq/jobs.ts', import.meta.url));
+const jobs = fileURLToPath(new URL('../../../fixtures/bullmq/jobs.ts', import.meta.url));
 
 /** What the README states and this test checks (lock 4 s, stalled check every 2 s, a cut of 8 s). */
 const RECLAIM_LIMIT_MS = 12_000;
