@@ -89,7 +89,22 @@ interface CliOptions {
   out: string;
   baseUrl?: string;
   perNotebook?: boolean;
+  singlePage?: boolean;
   trustMarkdown?: boolean;
+}
+
+/** The repository the project names (lib/package.json `repository`), as a web URL; undefined when it names none. */
+async function projectRepository(): Promise<string | undefined> {
+  try {
+    const manifest = JSON.parse(await readFile(join(ROOT, 'lib', 'package.json'), 'utf8'));
+    const field = manifest.repository;
+    const url = typeof field === 'string' ? field : field?.url;
+    if (typeof url !== 'string') return undefined;
+    const web = url.replace(/^git\+/, '').replace(/\.git$/, '');
+    return /^https?:\/\//.test(web) ? web : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function program(): Command {
@@ -119,8 +134,10 @@ function program(): Command {
     .option('--base-url <url>', "jekyll: the site's baseurl (or full URL) for image and post links", '/')
     .option(
       '--per-notebook',
-      'one post per notebook (slug from its file name), linked as a series with an index page, instead of one post',
+      'one post per notebook (slug from its file name), linked as a series with an index page, instead of one post ' +
+        '(the default for jekyll and hugo)',
     )
+    .option('--single-page', 'one long post for all notebooks (the default for plain)')
     .option(
       '--trust-markdown',
       "keep raw HTML in the notebooks' own Markdown cells as written in the .md (default: sanitised like outputs)",
@@ -145,6 +162,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const options = cli.opts<CliOptions>();
   const formats: Format[] = options.format === 'both' ? ['md', 'html'] : [options.format];
+  if (options.perNotebook && options.singlePage) {
+    process.stderr.write('export: --per-notebook and --single-page exclude each other; give one\n');
+    return 1;
+  }
   try {
     const paths = cli.args.length > 0 ? cli.args.map((arg) => resolve(arg)) : await defaultNotebooks();
     // Every notebook is read and converted before anything is written.
@@ -152,7 +173,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const highlight = formats.includes('html') ? await createHighlight() : undefined;
     const files = exportNotebooks(inputs, {
       formats,
-      perNotebook: options.perNotebook,
+      perNotebook: options.singlePage ? false : options.perNotebook ? true : undefined,
+      repository: await projectRepository(),
       highlight,
       target: options.target,
       baseUrl: options.baseUrl,

@@ -24,9 +24,10 @@ export const SYSTEM_PACKAGES = [
   },
   {
     name: 'sites',
-    purpose: 'the site-build browser test of the Jekyll and Hugo exports (npm test)',
+    purpose: 'the site tests of the Jekyll and Hugo exports, in a blog made by `jekyll new` (npm test)',
     commands: ['jekyll', 'hugo'],
-    apt: ['jekyll', 'hugo'],
+    // jekyll-theme-minima: the theme `jekyll new` sets up, which the exported posts must render in.
+    apt: ['jekyll', 'jekyll-theme-minima', 'hugo'],
   },
   {
     name: 'redis',

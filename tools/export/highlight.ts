@@ -4,10 +4,13 @@ import { createHighlighter } from 'shiki';
 /** Turns code into highlighted `<pre class="shiki">` markup (trusted: shiki escapes the code). */
 export type Highlight = (code: string, language: string) => string;
 
-/** Theme used when the reader's system is in light mode. */
-export const LIGHT_THEME = 'github-light';
-/** Theme used when the reader's system is in dark mode (its colours travel as `--shiki-dark` variables). */
-export const DARK_THEME = 'github-dark';
+/**
+ * Theme used when the reader's system is in light mode. GitHub's current palette: every token colour meets WCAG AA
+ * (4.5:1) on its background, which github-light's orange (#e36209, 3.48:1) does not.
+ */
+export const LIGHT_THEME = 'github-light-default';
+/** Theme used in dark mode (its colours travel as `--shiki-dark` variables); github-dark's comments are 3.04:1. */
+export const DARK_THEME = 'github-dark-default';
 
 const LANGUAGES = [
   'typescript',

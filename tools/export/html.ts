@@ -9,7 +9,13 @@ import { Marked } from 'marked';
 import type { Highlight } from './highlight.ts';
 import type { OutputFile } from './markdown.ts';
 import type { Block, ImageAsset, OutputBlock, Post, Visibility } from './post.ts';
-import { DEFAULT_DESCRIPTION, DEFAULT_TITLE, headingShift } from './post.ts';
+import {
+  DEFAULT_DESCRIPTION,
+  DEFAULT_REPOSITORY,
+  DEFAULT_TITLE,
+  headingShift,
+  legibleWidth,
+} from './post.ts';
 import { sanitizeFragment } from './sanitize.ts';
 import { PAGE_CSS } from './style.ts';
 import { AnchorSet, escapeHtml } from './text.ts';
@@ -101,11 +107,13 @@ function inlineSvg(image: ImageAsset): string {
 }
 
 function imageHtml(image: ImageAsset): string {
+  const min = legibleWidth(image);
+  const style = min === undefined ? '' : ` style="min-width: ${min}px"`;
   const inner =
     image.mime === 'image/svg+xml' && !image.styled
-      ? inlineSvg(image)
-      : `<img src="${escapeHtml(dataUri(image))}" alt="${escapeHtml(image.alt)}">`;
-  return `<div class="figure">${inner}</div>`;
+      ? inlineSvg(image).replace(/^<svg/, `<svg${style}`)
+      : `<img src="${escapeHtml(dataUri(image))}" alt="${escapeHtml(image.alt)}"${style}>`;
+  return `<div class="figure" tabindex="0">${inner}</div>`;
 }
 
 function output(kind: string, label: string, body: string): string {
@@ -118,10 +126,14 @@ function outputHtml(block: OutputBlock, markdown: MarkdownRenderer): string {
       const label =
         block.stream === 'stderr' ? 'stderr' : block.executionCount ? `Out [${block.executionCount}]` : 'Out';
       const kind = block.stream === 'result' ? 'text' : block.stream;
-      return output(kind, label, `<pre>${escapeHtml(block.text.replace(/\n+$/, ''))}</pre>`);
+      return output(kind, label, `<pre tabindex="0">${escapeHtml(block.text.replace(/\n+$/, ''))}</pre>`);
     }
     case 'error':
-      return output('error', 'Error', `<pre>${escapeHtml(block.text.replace(/\n+$/, ''))}</pre>`);
+      return output(
+        'error',
+        'Error',
+        `<pre tabindex="0">${escapeHtml(block.text.replace(/\n+$/, ''))}</pre>`,
+      );
     case 'image':
       return output('image', 'Out', imageHtml(block.image));
     case 'html':
@@ -210,6 +222,28 @@ function seriesHtml(post: Post): string {
   return `<nav class="series" aria-label="Series"><ul>${parts.join('')}</ul></nav>`;
 }
 
+/** What each part showed: linked to its page in a series, to its section on the one long page. */
+function recapHtml(post: Post, sectionIds: readonly string[], markdown: MarkdownRenderer): string {
+  const recap = post.recap;
+  if (!recap) return '';
+  const id = markdown.anchor('recap');
+  markdown.toc.push({ depth: 1, text: 'Recap', id });
+  const items = recap
+    .map((entry, i) => {
+      const href = entry.slug ? `${entry.slug}.html` : `#${sectionIds[i] ?? ''}`;
+      const about = entry.description ? `: ${escapeHtml(entry.description)}` : '';
+      return `<li><a href="${escapeHtml(href)}">${escapeHtml(entry.title)}</a>${about}</li>`;
+    })
+    .join('');
+  return `<section class="recap" aria-labelledby="${id}"><h2 id="${id}">Recap</h2><ol>${items}</ol></section>\n`;
+}
+
+/** Where the notebooks and the package live. */
+function repositoryHtml(repository: string): string {
+  const url = escapeHtml(repository);
+  return `The notebooks and the async-batching package: <a href="${url}">${url}</a>.`;
+}
+
 interface PageParts {
   title: string;
   description: string;
@@ -265,7 +299,7 @@ export function renderHtmlIndex(posts: readonly Post[]): OutputFile {
     header: `<p class="lede">${escapeHtml(DEFAULT_DESCRIPTION)}</p>${posts[0] ? originalHtml(posts[0]) : ''}`,
     toc: '',
     main: `<article><ol class="series-index">\n${items}\n</ol></article>`,
-    footer: `${posts.length} posts, one per notebook.`,
+    footer: repositoryHtml(posts[0]?.repository ?? DEFAULT_REPOSITORY),
   });
   return { path: 'index.html', content: html };
 }
@@ -276,13 +310,15 @@ export function renderHtmlIndex(posts: readonly Post[]): OutputFile {
  */
 export function renderHtml(post: Post, highlight: Highlight): OutputFile {
   const markdown = new MarkdownRenderer(highlight, post.meta.title, headingShift(post));
+  const ids: string[] = [];
   const sections = post.sections.map((section) => {
     const id = markdown.anchor(`notebook-${section.id}`);
+    ids.push(id);
     const body = section.blocks.map((block) => blockHtml(block, markdown, highlight)).join('\n');
     return `<section class="notebook" id="${id}">\n${body}\n</section>`;
   });
+  const recap = recapHtml(post, ids, markdown);
   const { title, date, description, tags } = post.meta;
-  const files = post.sections.map((section) => `<li><code>${escapeHtml(section.file)}</code></li>`).join('');
   const html = page({
     title,
     description,
@@ -295,8 +331,8 @@ export function renderHtml(post: Post, highlight: Highlight): OutputFile {
     }</div>
 ${description ? `<p class="lede">${escapeHtml(description)}</p>` : ''}${originalHtml(post)}`,
     toc: tocHtml(markdown.toc),
-    main: `<article>\n${sections.join('\n')}\n</article>\n${seriesHtml(post)}`,
-    footer: `Exported from ${post.sections.length === 1 ? 'the notebook' : 'the notebooks'}:<ul>${files}</ul>`,
+    main: `<article>\n${sections.join('\n')}\n${recap}</article>\n${seriesHtml(post)}`,
+    footer: repositoryHtml(post.repository),
   });
   return { path: `${post.slug}.html`, content: html };
 }

@@ -16,7 +16,7 @@ export { renderHtml, renderHtmlIndex } from './html.ts';
 export type { MarkdownOptions, OutputFile, Target } from './markdown.ts';
 export { ASSETS_DIR, frontMatter, renderMarkdown, renderMarkdownIndex } from './markdown.ts';
 export type { NotebookInput, Post, PostMeta } from './post.ts';
-export { buildPosts, DEFAULT_SLUG, DEFAULT_TITLE } from './post.ts';
+export { buildPosts, DEFAULT_REPOSITORY, DEFAULT_SLUG, DEFAULT_TITLE, MAX_TAGS } from './post.ts';
 
 /** An output format of the exporter. */
 export type Format = 'md' | 'html';
@@ -25,7 +25,10 @@ export type Format = 'md' | 'html';
 export interface ExportOptions {
   /** Which formats to write; at least one. */
   formats: readonly Format[];
-  /** One post per notebook instead of one post for all. */
+  /**
+   * One post per notebook (a series with an index) instead of one post for all. Default: a series for the `jekyll`
+   * and `hugo` targets, one post for `plain`.
+   */
   perNotebook?: boolean;
   /** Needed when `formats` includes `html` (create it once with `createHighlight()`). */
   highlight?: Highlight;
@@ -35,6 +38,8 @@ export interface ExportOptions {
   baseUrl?: string;
   /** Keep raw HTML in the author's Markdown cells as written; default false (sanitised). */
   trustMarkdown?: boolean;
+  /** The project's repository, linked from every post; default {@link DEFAULT_REPOSITORY}. */
+  repository?: string;
 }
 
 /** Where the self-contained HTML pages go: beside the Markdown (plain), or where the site copies them as they are. */
@@ -62,15 +67,16 @@ export function exportNotebooks(inputs: readonly NotebookInput[], options: Expor
       `Expected \`target\` to be one of ${TARGETS.join(', ')}, got ${JSON.stringify(target)}`,
     );
   }
+  const perNotebook = options.perNotebook ?? target !== 'plain';
   const markdown = { target, baseUrl: options.baseUrl, trustMarkdown: options.trustMarkdown };
   const inHtmlDir = (file: OutputFile): OutputFile => ({ ...file, path: `${HTML_DIRS[target]}${file.path}` });
   const files: OutputFile[] = [];
-  const posts = buildPosts(inputs, { perNotebook: options.perNotebook });
+  const posts = buildPosts(inputs, { perNotebook, repository: options.repository });
   for (const post of posts) {
     if (options.formats.includes('md')) files.push(...renderMarkdown(post, markdown));
     if (options.formats.includes('html')) files.push(inHtmlDir(renderHtml(post, options.highlight!)));
   }
-  if (options.perNotebook) {
+  if (perNotebook) {
     if (options.formats.includes('md')) files.push(renderMarkdownIndex(posts, markdown));
     if (options.formats.includes('html')) files.push(inHtmlDir(renderHtmlIndex(posts)));
   }

@@ -2,21 +2,28 @@
  * Writes a post as Markdown with YAML front matter, laid out for a blog engine (`target`): plain CommonMark files,
  * a Jekyll site (`_posts/YYYY-MM-DD-slug.md`, images under `assets/`) or a Hugo site (a page bundle per post).
  *
- * The Markdown is as safe as the HTML page: everything that is not the author's own Markdown cell text (outputs, raw
- * cells, `text/markdown` outputs) is rendered and sanitised by the same sanitiser as the HTML page, or fenced as text;
- * a block of an author's Markdown cell that holds raw HTML or a link with a script URL is rendered and sanitised too
- * (unless `trustMarkdown`). Code fences are longer than any run of backticks inside them, and their language names are
- * checked, so no content can close a fence. Notebook headings start at H2: the post's title (front matter) is its one
- * H1. `hide-*` tags leave content visible here (a collapsible block needs raw HTML, which Hugo drops by default);
+ * The Markdown is as safe as the HTML page, and means the same to every engine: the author's Markdown cells are parsed
+ * (marked) and written again from their tokens in one portable form, every text span escaped for Markdown and for the
+ * target's template language, every fence closed (`portable.ts`); a block that holds raw HTML is rendered and
+ * sanitised (unless `trustMarkdown`). Everything else (outputs, raw cells, `text/markdown` outputs) is rendered and
+ * sanitised by the same sanitiser as the HTML page, or written as code. Notebook headings start at H2: the post's title
+ * (front matter) is its one H1. `hide-*` tags leave content visible here (a collapsible block needs raw HTML, which Hugo drops by default);
  * `remove-*` tags remove it.
  */
 import { dump } from 'js-yaml';
 import type { Token, TokensList } from 'marked';
 import { Lexer, Marked } from 'marked';
+import { codeBlock, htmlBlock, inlineText, linkDestination, PortableWriter, safeHref } from './portable.ts';
 import type { Block, ImageAsset, OutputBlock, Post, PostMeta } from './post.ts';
-import { DEFAULT_DESCRIPTION, DEFAULT_SLUG, DEFAULT_TITLE, headingShift } from './post.ts';
-import { sanitizeFragment } from './sanitize.ts';
-import { fence } from './text.ts';
+import {
+  DEFAULT_DESCRIPTION,
+  DEFAULT_SLUG,
+  DEFAULT_TITLE,
+  headingShift,
+  legibleWidth,
+  pickTags,
+} from './post.ts';
+import { escapeHtml } from './text.ts';
 
 /** A file the exporter writes, relative to the output folder. */
 export interface OutputFile {
@@ -53,7 +60,8 @@ interface Layout {
   /** URL of another post of the series, from a post, or from the index (`from` undefined). */
   postUrl(slug: string, from: 'post' | 'index'): string;
   indexUrl: string;
-  extraFrontMatter(post: Post | undefined): Record<string, unknown>;
+  /** Front matter keys the engine needs beyond the post's own, for a post or (`post` undefined) the series index. */
+  extraFrontMatter(post: Post | undefined, meta: PostMeta): Record<string, unknown>;
 }
 
 function layoutFor(options: MarkdownOptions, series: boolean): Layout {
@@ -70,9 +78,13 @@ function layoutFor(options: MarkdownOptions, series: boolean): Layout {
       assetUrl: (_post, image) => `${base}${ASSETS_DIR}/${image.name}`,
       postUrl: (slug) => `${base}${permalink(slug).slice(1)}`,
       indexUrl: `${base}${DEFAULT_SLUG}/`,
-      extraFrontMatter: (post) => ({
+      extraFrontMatter: (post, meta) => ({
+        // The layouts of minima, the theme `jekyll new` sets up: a post with its header and date, the index a page.
+        layout: post ? 'post' : 'page',
         permalink: post ? permalink(post.slug) : `/${DEFAULT_SLUG}/`,
         render_with_liquid: false,
+        // minima prints the author as HTML (`{{ page.author }}`, unescaped), unlike the title; it gets the text.
+        ...(meta.author !== undefined ? { author: escapeHtml(meta.author) } : {}),
       }),
     };
   }
@@ -117,148 +129,28 @@ export function frontMatter(meta: PostMeta, extra: Record<string, unknown> = {})
 
 const FENCE_LANGUAGES: Record<string, string> = { typescript: 'ts', javascript: 'js' };
 
-/**
- * Text for a link label or alt text, inert in CommonMark and kramdown alike: markup characters as entities, Markdown
- * punctuation escaped, one line.
- */
-export function inlineText(text: string): string {
-  return text
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/[\\`*_[\]$]/g, '\\$&')
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;');
-}
-
-// A raw HTML block ends at the first blank line in CommonMark; keep the sanitised HTML in one block.
-function htmlBlock(html: string, className: string): string {
-  const clean = sanitizeFragment(html)
-    .trim()
-    .replace(/\n[ \t]*(?=\n)/g, '')
-    .replace(/\n{2,}/g, '\n');
-  return clean === '' ? '' : `<div class="${className}">\n${clean}\n</div>`;
-}
-
-/** Renders Markdown to HTML with every heading `shift` levels down (the post's title is its only H1). */
-function renderDemoted(tokens: Token[], links: TokensList['links'], shift: number): string {
+/** Renders Markdown tokens to HTML with every heading `shift` levels down (the post's title is its only H1). */
+function renderDemoted(
+  tokens: Token[],
+  links: TokensList['links'],
+  shift: number,
+  attachmentUrl: (name: string) => string | undefined = () => undefined,
+): string {
   const marked = new Marked({ gfm: true });
   const list = Object.assign([...tokens], { links }) as TokensList;
   marked.walkTokens(list, (token) => {
     if (token.type === 'heading') token.depth = Math.min(6, token.depth + shift);
+    if (token.type === 'image' && token.href.startsWith('attachment:')) {
+      token.href = attachmentUrl(token.href.slice('attachment:'.length)) ?? token.href;
+    }
   });
   return marked.parser(list);
-}
-
-// Links a browser would follow without running anything: web and mail URLs, and paths without a scheme. Entities,
-// escapes and colons are not allowed in the rest, so `javascript&#58;` cannot pass as a path.
-function safeHref(href: string): boolean {
-  if (/^(?:https?:\/\/|mailto:)[^\s\\<>"]*$/i.test(href)) return true;
-  return !/[:&\\\s<>"]/.test(href);
-}
-
-// Parsers disagree on what a link is: kramdown reads `[x](javascript:a 'b')` as a link where marked sees text, and
-// browsers drop tabs and newlines inside a URL. A block that mentions a script or data scheme, a character reference
-// or a kramdown extension (`{:`, `{::`) anywhere is therefore rendered by marked and sanitised, whatever marked made of it.
-const SUSPECT = ['script:', 'data:', '&#', '&colon', '{:'];
-
-function suspectText(raw: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: URL parsers skip exactly these characters
-  const squeezed = raw.toLowerCase().replace(/[\s\u0000-\u001f]+/g, '');
-  return SUSPECT.some((marker) => squeezed.includes(marker));
-}
-
-/** True when a token (or one inside it) holds raw HTML or a link that is not plainly safe. */
-function needsSanitising(token: Token): boolean {
-  if (token.type !== 'code' && suspectText(token.raw)) return true;
-  let found = false;
-  const visit = (value: unknown): void => {
-    if (found || value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item);
-      return;
-    }
-    const node = value as { type?: unknown; href?: unknown };
-    if (node.type === 'html') found = true;
-    else if (node.type === 'link' && !safeHref(String(node.href ?? ''))) found = true;
-    // A remote image would be fetched when the post is read; the sanitiser turns it into a link, as on the HTML page.
-    else if (node.type === 'image' && (!safeHref(String(node.href ?? '')) || /^\w+:/.test(String(node.href))))
-      found = true;
-    else for (const child of Object.values(value)) if (typeof child === 'object') visit(child);
-  };
-  visit(token);
-  return found;
-}
-
-/** True when a heading sits inside the token (in a list or a quote), where only rendering can move its level. */
-function hasNestedHeading(token: Token): boolean {
-  let nested = false;
-  const visit = (value: unknown, top: boolean): void => {
-    if (nested || value === null || typeof value !== 'object') return;
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item, false);
-      return;
-    }
-    if (!top && (value as { type?: unknown }).type === 'heading') nested = true;
-    for (const child of Object.values(value)) if (typeof child === 'object') visit(child, false);
-  };
-  visit(token, true);
-  return nested;
-}
-
-function trailingNewlines(raw: string): string {
-  let end = raw.length;
-  while (end > 0 && raw[end - 1] === '\n') end -= 1;
-  return raw.slice(end);
-}
-
-/**
- * Makes a Markdown cell safe for the post. Blocks without raw HTML or risky links stay Markdown as written (headings
- * one level down); each block that has them is rendered and passed through the sanitiser. With `trust`, raw HTML is
- * kept as written.
- */
-function authorMarkdown(
-  source: string,
-  title: string | undefined,
-  trust: boolean,
-  first: { seen: boolean },
-  shift: number,
-) {
-  const tokens = new Lexer({ gfm: true }).lex(source.replace(/\r\n?/g, '\n'));
-  const parts: string[] = [];
-  for (const token of tokens) {
-    if (token.type === 'heading') {
-      const isFirst = !first.seen;
-      first.seen = true;
-      // The front matter carries the title; a notebook that opens by repeating it would say it twice.
-      if (isFirst && token.depth === 1 && token.text.trim() === title) continue;
-      const inline = needsSanitising(token) && !trust;
-      if (!inline) {
-        const hashes = '#'.repeat(Math.min(6, token.depth + shift));
-        parts.push(`${hashes} ${token.text.replace(/\n/g, ' ')}${trailingNewlines(token.raw)}`);
-        continue;
-      }
-    }
-    if ((needsSanitising(token) && !trust) || hasNestedHeading(token)) {
-      // An HTML block runs to the next blank line: the newline here and the token's own keep one after it.
-      const html = htmlBlock(renderDemoted([token], tokens.links, shift), 'nb-markdown');
-      parts.push(`${html}\n${trailingNewlines(token.raw)}`);
-    } else {
-      parts.push(token.raw);
-    }
-  }
-  return parts.join('').trim();
 }
 
 /** Markdown that code wrote (an output, a raw cell): rendered and sanitised as a whole, as the HTML page does. */
 function untrustedMarkdown(source: string): string {
   const tokens = new Lexer({ gfm: true }).lex(source.replace(/\r\n?/g, '\n'));
   return htmlBlock(renderDemoted(tokens, tokens.links, 1), 'nb-output');
-}
-
-// Hugo expands shortcodes anywhere in a page, code blocks included; its own escape form shows them as written.
-function escapeShortcodes(markdown: string): string {
-  return markdown.replace(/\{\{([<%])([\s\S]*?)([>%])\}\}/g, '{{$1/*$2*/$3}}');
 }
 
 class PostWriter {
@@ -276,14 +168,22 @@ class PostWriter {
   }
 
   image(image: ImageAsset): string {
-    return `![${inlineText(image.alt)}](${this.#layout.assetUrl(this.#post, image)})`;
+    const markdown = `![${inlineText(image.alt)}](${linkDestination(this.#layout.assetUrl(this.#post, image))})`;
+    const min = legibleWidth(image);
+    if (this.#options.target !== 'jekyll' || min === undefined) return markdown;
+    // kramdown attribute lists: the chart keeps a legible width and its paragraph scrolls on a narrow screen.
+    return `${markdown}{: style="min-width: ${min}px; max-width: none"}\n{: style="overflow-x: auto" tabindex="0"}`;
+  }
+
+  code(text: string, language: string): string {
+    return codeBlock(text, language, this.#options.target ?? 'plain');
   }
 
   output(output: OutputBlock): string {
     switch (output.kind) {
       case 'text':
       case 'error':
-        return fence(output.text, 'text');
+        return this.code(output.text, 'text');
       case 'image':
         return this.image(output.image);
       case 'html':
@@ -293,66 +193,116 @@ class PostWriter {
     }
   }
 
+  /** An author's Markdown cell, written again from its tokens (see `portable.ts`). */
+  markdown(source: string, attachments: Map<string, ImageAsset>): string {
+    const tokens = new Lexer({ gfm: true }).lex(source.replace(/\r\n?/g, '\n'));
+    const attachmentUrl = (name: string) => {
+      const image = attachments.get(name);
+      return image && this.#layout.assetUrl(this.#post, image);
+    };
+    const title = this.#post.meta.title;
+    const first = this.#firstHeading;
+    const writer = new PortableWriter({
+      dialect: this.#options.target ?? 'plain',
+      trustHtml: this.#options.trustMarkdown === true,
+      headingShift: this.#shift,
+      // The front matter carries the title; a notebook that opens by repeating it would say it twice.
+      keepHeading: (heading) => {
+        const isFirst = !first.seen;
+        first.seen = true;
+        return !(isFirst && heading.depth === 1 && heading.text.trim() === title);
+      },
+      renderHtml: (list) => renderDemoted(list, tokens.links, this.#shift, attachmentUrl),
+      attachmentUrl,
+    });
+    return writer.write(tokens);
+  }
+
   block(block: Block): string[] {
     switch (block.kind) {
       case 'markdown': {
-        let source = block.source;
-        for (const [name, image] of block.attachments) {
-          source = source.replaceAll(`attachment:${name}`, this.#layout.assetUrl(this.#post, image));
+        if (!block.trusted) {
+          let source = block.source;
+          for (const [name, image] of block.attachments) {
+            source = source.replaceAll(`attachment:${name}`, this.#layout.assetUrl(this.#post, image));
+          }
+          return [untrustedMarkdown(source)];
         }
-        if (!block.trusted) return [untrustedMarkdown(source)];
-        const trust = this.#options.trustMarkdown === true;
-        return [authorMarkdown(source, this.#post.meta.title, trust, this.#firstHeading, this.#shift)];
+        return [this.markdown(block.source, block.attachments)];
       }
       case 'html':
         return [htmlBlock(block.html, 'nb-markdown')];
       case 'code': {
         const parts: string[] = [];
         if (block.input !== 'remove')
-          parts.push(fence(block.source, FENCE_LANGUAGES[block.language] ?? block.language));
+          parts.push(this.code(block.source, FENCE_LANGUAGES[block.language] ?? block.language));
         parts.push(...block.outputs.map((output) => this.output(output)));
         return parts;
       }
     }
   }
 
-  /** A line naming the post this one retells, linked. */
-  original(): string {
+  /** The post's opening line, always ours: the part of the series, or the post it retells, or its description. */
+  opening(): string {
+    const series = this.#post.series;
+    const link = (text: string, url: string) => `[${inlineText(text)}](${linkDestination(url)})`;
+    const parts: string[] = [];
+    if (series) {
+      parts.push(
+        `Part ${series.position} of ${series.total} of ${link(DEFAULT_TITLE, this.#layout.indexUrl)}.`,
+      );
+    }
     const original = this.#post.meta.original;
-    if (!original || !safeHref(original.url)) return '';
-    const when = original.date ? ` (${original.date.slice(0, 4)})` : '';
-    return `*After [${inlineText(original.title)}](${original.url}) by ${inlineText(original.author)}${when}.*`;
+    if (original && safeHref(original.url)) {
+      const when = original.date ? ` (${original.date.slice(0, 4)})` : '';
+      parts.push(`After ${link(original.title, original.url)} by ${inlineText(original.author)}${when}.`);
+    }
+    if (parts.length === 0 && this.#post.meta.description)
+      parts.push(inlineText(this.#post.meta.description));
+    return parts.length > 0 ? `*${parts.join(' ')}*` : '';
   }
 
-  /** Previous / index / next links of a series post. */
-  seriesNav(): string {
+  /** What each part showed, linked to its post in a series. */
+  recap(): string {
+    const recap = this.#post.recap;
+    if (!recap) return '';
+    const items = recap.map((entry, i) => {
+      const title = entry.slug
+        ? `[${inlineText(entry.title)}](${linkDestination(this.#layout.postUrl(entry.slug, 'post'))})`
+        : `**${inlineText(entry.title)}**`;
+      return `${i + 1}. ${title}${entry.description ? `: ${inlineText(entry.description)}` : ''}`;
+    });
+    return `## Recap\n\n${items.join('\n')}`;
+  }
+
+  /** Previous and next links of a series post, and where the code is. */
+  closing(): string {
     const series = this.#post.series;
-    if (!series) return '';
-    const link = (text: string, url: string) => `[${inlineText(text)}](${url})`;
-    const parts = [
-      `Part ${series.position} of ${series.total} of ${link(DEFAULT_TITLE, this.#layout.indexUrl)}.`,
-    ];
-    if (series.previous) {
+    const link = (text: string, url: string) => `[${inlineText(text)}](${linkDestination(url)})`;
+    const parts: string[] = [];
+    if (series?.previous) {
       parts.push(
         `Previous: ${link(series.previous.title, this.#layout.postUrl(series.previous.slug, 'post'))}.`,
       );
     }
-    if (series.next)
+    if (series?.next)
       parts.push(`Next: ${link(series.next.title, this.#layout.postUrl(series.next.slug, 'post'))}.`);
-    return parts.join(' ');
+    if (series) parts.push(`All parts: ${link(DEFAULT_TITLE, this.#layout.indexUrl)}.`);
+    const code = `The notebooks and the async-batching package: ${link(this.#post.repository, this.#post.repository)}.`;
+    return [parts.join(' '), code].filter((part) => part !== '').join('\n\n');
   }
 
   write(): string {
     const body = [
-      this.original(),
+      this.opening(),
       ...this.#post.sections.flatMap((section) => section.blocks.flatMap((block) => this.block(block))),
-      this.seriesNav(),
+      this.recap(),
+      this.closing(),
     ]
       .filter((part) => part !== '')
       .join('\n\n');
-    const front = frontMatter(this.#post.meta, this.#layout.extraFrontMatter(this.#post));
-    const text = `${front}\n${body}\n`;
-    return this.#options.target === 'hugo' ? escapeShortcodes(text) : text;
+    const front = frontMatter(this.#post.meta, this.#layout.extraFrontMatter(this.#post, this.#post.meta));
+    return `${front}\n${body}\n`;
   }
 }
 
@@ -397,17 +347,21 @@ export function renderMarkdownIndex(posts: readonly Post[], options: MarkdownOpt
     title: DEFAULT_TITLE,
     date: dates[dates.length - 1],
     description: DEFAULT_DESCRIPTION,
-    tags: [...new Set(posts.flatMap((post) => post.meta.tags))],
+    tags: pickTags(posts.map((post) => post.meta.tags)),
     ...(first?.author !== undefined ? { author: first.author } : {}),
     ...(first?.original !== undefined ? { original: first.original } : {}),
   };
   const items = posts.map((post, i) => {
     const about = post.meta.description ? ` — ${inlineText(post.meta.description)}` : '';
-    return `${i + 1}. [${inlineText(post.meta.title)}](${layout.postUrl(post.slug, 'index')})${about}`;
+    return `${i + 1}. [${inlineText(post.meta.title)}](${linkDestination(layout.postUrl(post.slug, 'index'))})${about}`;
   });
-  const body = `${inlineText(DEFAULT_DESCRIPTION)}\n\n${items.join('\n')}\n`;
+  const repository = posts[0]?.repository;
+  const code = repository
+    ? `\n\nThe notebooks and the async-batching package: [${inlineText(repository)}](${linkDestination(repository)}).`
+    : '';
+  const body = `${inlineText(DEFAULT_DESCRIPTION)}\n\n${items.join('\n')}${code}\n`;
   return {
     path: layout.indexPath,
-    content: `${frontMatter(meta, layout.extraFrontMatter(undefined))}\n${body}`,
+    content: `${frontMatter(meta, layout.extraFrontMatter(undefined, meta))}\n${body}`,
   };
 }

@@ -21,6 +21,10 @@ export const DEFAULT_DESCRIPTION =
   'semaphores, a cooperator and streams, each step a notebook you can run.';
 /** Tags used when no notebook names any. */
 export const DEFAULT_TAGS: readonly string[] = ['typescript', 'async', 'concurrency', 'batching'];
+/** A post carries at most this many tags: the ones its notebooks name most often. */
+export const MAX_TAGS = 5;
+/** Where the notebooks and the package live, linked from every post when the project names no other repository. */
+export const DEFAULT_REPOSITORY = 'https://github.com/async-batching/async-batching';
 
 /** One notebook handed to the exporter: where it came from, its content, and when it last changed. */
 export interface NotebookInput {
@@ -64,6 +68,20 @@ export interface ImageAsset {
   alt: string;
   /** An SVG with its own style sheet: show it as an image, never inline, so its CSS and the page's stay apart. */
   styled: boolean;
+}
+
+/** Charts are drawn about 720 px wide with 11 px labels: below this width their labels would be too small to read. */
+const LEGIBLE_WIDTH = 600;
+
+/**
+ * The width (CSS px) a chart keeps on a narrow screen, from its SVG's own `width`, so its labels stay legible; its
+ * frame scrolls below that. Undefined for bitmaps and SVGs without a width.
+ */
+export function legibleWidth(image: ImageAsset): number | undefined {
+  if (image.mime !== 'image/svg+xml') return undefined;
+  const open = image.data.slice(0, image.data.indexOf('>'));
+  const width = Number(/\swidth="(\d+(?:\.\d+)?)(?:px)?"/.exec(open)?.[1]);
+  return Number.isFinite(width) && width > 0 ? Math.round(Math.min(width, LEGIBLE_WIDTH)) : undefined;
 }
 
 /** One output of a code cell, as it will be shown. */
@@ -114,6 +132,14 @@ export interface SeriesLinks {
   next?: { slug: string; title: string };
 }
 
+/** One line of a recap: a part of the walkthrough and what it showed. */
+export interface RecapEntry {
+  title: string;
+  description: string;
+  /** The part's own post, in a series. */
+  slug?: string;
+}
+
 /** A post ready to be written as Markdown or HTML. */
 export interface Post {
   slug: string;
@@ -121,6 +147,10 @@ export interface Post {
   sections: PostSection[];
   /** Set for the posts of a `perNotebook` export. */
   series?: SeriesLinks;
+  /** The project's repository (notebooks and package), linked at the end of the post. */
+  repository: string;
+  /** What each part showed, at the end of the one long post and of a series' last post. */
+  recap?: RecapEntry[];
 }
 
 const BITMAP_EXTENSIONS = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif' } as const;
@@ -447,6 +477,16 @@ function dateOf(input: NotebookInput): string {
   return ownMeta(input).date ?? isoDay(input.modified);
 }
 
+/** At most {@link MAX_TAGS} tags: the most often named first, ties in the order they first appear. */
+export function pickTags(lists: readonly (readonly string[])[]): string[] {
+  const counts = new Map<string, number>();
+  for (const list of lists) for (const tag of new Set(list)) counts.set(tag, (counts.get(tag) ?? 0) + 1);
+  const order = [...counts.keys()];
+  return order
+    .sort((a, b) => (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || order.indexOf(a) - order.indexOf(b))
+    .slice(0, MAX_TAGS);
+}
+
 /** Front matter for a post made of one notebook: its metadata, else its first heading and paragraph. */
 export function notebookMeta(input: NotebookInput): PostMeta {
   const own = ownMeta(input);
@@ -455,14 +495,14 @@ export function notebookMeta(input: NotebookInput): PostMeta {
     title: own.title?.trim() || summary.heading || notebookStem(input.file),
     date: dateOf(input),
     description: own.description?.trim() || (summary.paragraph ? truncate(summary.paragraph, 200) : ''),
-    tags: own.tags && own.tags.length > 0 ? [...own.tags] : [...DEFAULT_TAGS],
+    tags: own.tags && own.tags.length > 0 ? pickTags([own.tags]) : [...DEFAULT_TAGS],
     ...provenance(own),
   };
 }
 
 /** Front matter for the post that gathers several notebooks: the default title, the newest date, all their tags. */
 export function combinedMeta(inputs: readonly NotebookInput[]): PostMeta {
-  const tags = [...new Set(inputs.flatMap((input) => ownMeta(input).tags ?? []))];
+  const tags = pickTags(inputs.map((input) => ownMeta(input).tags ?? []));
   const dates = inputs.map(dateOf).sort();
   // The first notebook that names an author or an original speaks for the whole post; a canonical URL is one
   // notebook's own and does not carry over.
@@ -478,20 +518,22 @@ export function combinedMeta(inputs: readonly NotebookInput[]): PostMeta {
   };
 }
 
-function buildPost(slug: string, meta: PostMeta, inputs: readonly NotebookInput[]): Post {
+function buildPost(slug: string, meta: PostMeta, inputs: readonly NotebookInput[], repository: string): Post {
   const assets = new AssetNamer(slug);
   let figures = 0;
   const figureCount = () => {
     figures += 1;
     return figures;
   };
-  return { slug, meta, sections: inputs.map((input) => sectionOf(input, assets, figureCount)) };
+  return { slug, meta, sections: inputs.map((input) => sectionOf(input, assets, figureCount)), repository };
 }
 
 /** Options for {@link buildPosts}. */
 export interface BuildOptions {
   /** One post per notebook (slug from the file name) instead of one post for all. */
   perNotebook?: boolean;
+  /** The project's repository; default {@link DEFAULT_REPOSITORY}. */
+  repository?: string;
 }
 
 /**
@@ -502,9 +544,19 @@ export interface BuildOptions {
  */
 export function buildPosts(inputs: readonly NotebookInput[], options: BuildOptions = {}): Post[] {
   if (inputs.length === 0) throw new RangeError('Expected `inputs` to hold at least one notebook, got none');
-  if (!options.perNotebook) return [buildPost(DEFAULT_SLUG, combinedMeta(inputs), inputs)];
+  const repository = options.repository ?? DEFAULT_REPOSITORY;
+  if (!/^https?:\/\/[^\s<>"]+$/.test(repository)) {
+    throw new RangeError(`Expected \`repository\` to be an http(s) URL, got ${JSON.stringify(repository)}`);
+  }
+  const metas = inputs.map(notebookMeta);
+  if (!options.perNotebook) {
+    const post = buildPost(DEFAULT_SLUG, combinedMeta(inputs), inputs, repository);
+    if (inputs.length > 1)
+      post.recap = metas.map((meta) => ({ title: meta.title, description: meta.description }));
+    return [post];
+  }
   const slugs = new Set<string>();
-  const posts = inputs.map((input) => {
+  const posts = inputs.map((input, i) => {
     const slug = slugify(notebookStem(input.file)) || 'notebook';
     if (slugs.has(slug)) {
       throw new RangeError(
@@ -512,7 +564,7 @@ export function buildPosts(inputs: readonly NotebookInput[], options: BuildOptio
       );
     }
     slugs.add(slug);
-    return buildPost(slug, notebookMeta(input), [input]);
+    return buildPost(slug, metas[i], [input], repository);
   });
   posts.forEach((post, i) => {
     const neighbour = (other: Post | undefined) => other && { slug: other.slug, title: other.meta.title };
@@ -523,5 +575,13 @@ export function buildPosts(inputs: readonly NotebookInput[], options: BuildOptio
       next: neighbour(posts[i + 1]),
     };
   });
+  const last = posts[posts.length - 1];
+  if (posts.length > 1) {
+    last.recap = posts.map((post) => ({
+      title: post.meta.title,
+      description: post.meta.description,
+      slug: post.slug,
+    }));
+  }
   return posts;
 }

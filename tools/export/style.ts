@@ -62,6 +62,7 @@ body {
   font: 1.0625rem/1.65 var(--sans);
   overflow-wrap: break-word;
 }
+main, article, .notebook, .cell, .cell-input, .cell-outputs, .output { min-width: 0; max-width: 100%; }
 a { color: var(--accent); text-underline-offset: 0.15em; }
 .page {
   max-width: 46rem;
@@ -112,9 +113,12 @@ pre {
   line-height: 1.55;
   margin: 0;
   padding: 0.85rem 1rem;
-  /* Long lines wrap instead of scrolling: nothing to scroll sideways on a phone, nothing a keyboard cannot reach. */
-  white-space: pre-wrap;
-  overflow-wrap: anywhere;
+  /* Code and output keep their lines (a table drawn in box characters, a string): a long one scrolls inside its block,
+     which takes keyboard focus (tabindex), and never widens the page. */
+  white-space: pre;
+  overflow-x: auto;
+  overflow-wrap: normal;
+  max-width: 100%;
   tab-size: 2;
   border-radius: var(--radius);
 }
@@ -157,6 +161,8 @@ article > section > pre.shiki, .markdown pre.shiki { margin: 1rem 0; }
   padding: 0.5rem;
   text-align: center;
 }
+.output-image .figure { overflow-x: auto; }
+/* A chart keeps a width at which its labels stay legible (set per chart) and scrolls inside its frame below it. */
 .output-image svg, .output-image img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 details.collapsed > summary {
   cursor: pointer;
@@ -199,6 +205,8 @@ details.collapsed[open] > summary { margin-bottom: 0.35rem; }
   }
   .toc summary { list-style: none; pointer-events: none; text-transform: uppercase; font-size: 0.75rem; letter-spacing: 0.08em; color: var(--muted); }
   .toc summary::-webkit-details-marker { display: none; }
+  /* Beside the post only the parts are listed, so every one of them fits without scrolling the contents. */
+  .toc ol ol { display: none; }
   main { grid-area: article; min-width: 0; }
   .post-footer { grid-area: footer; }
 }

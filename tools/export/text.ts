@@ -31,6 +31,17 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
+/** The length of the longest run of `char` in `text` (a loop: no spread of a match list, whatever its size). */
+export function longestRun(text: string, char: string): number {
+  let longest = 0;
+  let run = 0;
+  for (const c of text) {
+    run = c === char ? run + 1 : 0;
+    if (run > longest) longest = run;
+  }
+  return longest;
+}
+
 /**
  * Wraps text in a Markdown code fence long enough that no run of backticks inside can close it early
  * (CommonMark: a closing fence needs at least as many backticks as the opening one).
@@ -38,9 +49,9 @@ export function escapeHtml(text: string): string {
 export function fence(text: string, info: string): string {
   // An info string with a backtick would end a backtick fence at once; anything unusual is dropped, not escaped.
   const language = /^[\w+#.-]*$/.test(info) ? info : '';
-  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
-  const bar = '`'.repeat(Math.max(3, longest + 1));
-  return `${bar}${language}\n${text.replace(/\n+$/, '')}\n${bar}`;
+  const bar = '`'.repeat(Math.max(3, longestRun(text, '`') + 1));
+  const body = text.replace(/\n+$/, '');
+  return body === '' ? `${bar}${language}\n${bar}` : `${bar}${language}\n${body}\n${bar}`;
 }
 
 /** A URL- and file-name-safe slug: lower case ASCII letters, digits and single dashes. */

@@ -107,7 +107,7 @@ describe('exported HTML post in Chromium', () => {
     const { page, requests, consoleErrors, close } = await visit(file, { width: 1360, height: 900 });
     try {
       const headings = await page.locator('article h2').allTextContents();
-      expect(headings).toEqual(['Deferreds: callbacks that wait', 'Charting a batch']);
+      expect(headings).toEqual(['Deferreds: callbacks that wait', 'Charting a batch', 'Recap']);
       expect(await page.locator('article h3').allTextContents()).toContain(
         'A chart with its own style sheet',
       );
@@ -219,7 +219,9 @@ describe('exported HTML post in Chromium', () => {
       await page.waitForTimeout(100);
 
       expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
-      expect(await page.title()).toBe("Hostile <script>document.title='pwned'</script> notebook");
+      expect(await page.title()).toBe(
+        `Hostile <script>document.title='pwned'</script> {{% ref "nope" %}} {{ site.title }} /* notebook */`,
+      );
       const report = await page.evaluate(() => {
         const all = [...document.querySelectorAll('*')];
         return {

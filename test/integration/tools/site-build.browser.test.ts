@@ -110,7 +110,8 @@ async function jekyllSite(work: string, hostile: string): Promise<string> {
     'title: Test blog\nmarkdown: kramdown\nkramdown:\n  input: GFM\n' +
       'defaults:\n  - scope: {path: ""}\n    values: {layout: default}\n',
   );
-  await writeFile(join(site, '_layouts/default.html'), JEKYLL_LAYOUT);
+  for (const layout of ['default', 'post', 'page'])
+    await writeFile(join(site, `_layouts/${layout}.html`), JEKYLL_LAYOUT);
   await writeFile(join(site, 'site.css'), SITE_CSS);
   const out = join(work, 'jekyll-export');
   await exportTo(out, [...SERIES, '--per-notebook', '--target', 'jekyll', '--format', 'md']);
@@ -164,7 +165,14 @@ async function hugoSite(work: string, hostile: string): Promise<string> {
   const out = join(work, 'hugo-export');
   await exportTo(out, [...SERIES, '--per-notebook', '--target', 'hugo', '--format', 'md']);
   await cp(out, site, { recursive: true });
-  await exportTo(join(work, 'hugo-hostile'), [hostile, '--target', 'hugo', '--format', 'md']);
+  await exportTo(join(work, 'hugo-hostile'), [
+    hostile,
+    '--target',
+    'hugo',
+    '--format',
+    'md',
+    '--single-page',
+  ]);
   await cp(join(work, 'hugo-hostile/content'), join(site, 'content'), { recursive: true });
   await run('hugo', ['--quiet', '--source', site, '--destination', join(site, 'public')], {
     cwd: site,

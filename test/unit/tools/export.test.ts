@@ -226,7 +226,7 @@ describe('Markdown export', () => {
       canonical: 'https://example.invalid/posts/a/',
     });
     expect(md).toContain(
-      `*After [Async Batching with Twisted: A Walkthrough](${original.url}) by Duncan McGreggor (oubiwann) (2008).*`,
+      `After [Async Batching with Twisted: A Walkthrough](${original.url}) by Duncan McGreggor (oubiwann) (2008).*`,
     );
     const html = text(files([input], true), '01-test.html');
     expect(html).toContain(
@@ -373,7 +373,7 @@ describe('cell tags', () => {
       /<details class="collapsed cell-outputs"><summary>Show output<\/summary>[\s\S]*folded output/,
     );
     expect(html).toContain(
-      '<div class="cell"><div class="cell-outputs"><div class="output output-stdout"><div class="output-label">Out</div><pre>only output</pre>',
+      '<div class="cell"><div class="cell-outputs"><div class="output output-stdout"><div class="output-label">Out</div><pre tabindex="0">only output</pre>',
     );
     expect(text(out, '01-test.md')).toContain('```ts\nhidden()\n```\n\n```text\nhidden output\n```');
   });
@@ -391,25 +391,25 @@ describe('HTML export', () => {
     expect(html).not.toMatch(/<script|<link|@import|https?:\/\/[^"\s]*\.(css|js|woff2?|png|svg)/i);
     expect(html).toContain('<img src="data:image/png;base64,iVBORw0KGgo');
     expect(html).toMatch(
-      /<div class="figure"><svg aria-label="[^"]+" xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
+      /<div class="figure" tabindex="0"><svg style="min-width: \d+px" aria-label="[^"]+" xmlns="http:\/\/www\.w3\.org\/2000\/svg"/,
     );
   });
 
   it('inlines plain SVG but shows a styled SVG through <img>, so its CSS cannot reach the page', () => {
     const html = text(files([fixture('02-charts.ipynb')], true), '02-charts.html');
     expect(html).toMatch(
-      /<div class="figure"><svg aria-label="Total time per strategy \(ms\)" xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* role="img"[^>]*>\s*<title>Total time/,
+      /<div class="figure" tabindex="0"><svg style="min-width: \d+px" aria-label="Total time per strategy \(ms\)" xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* role="img"[^>]*>\s*<title>Total time/,
     );
     expect(html).toMatch(
-      /<div class="figure"><img src="data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="Timeline: DeferredSemaphore\(2\), 6 requests"><\/div>/,
+      /<div class="figure" tabindex="0"><img src="data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="Timeline: DeferredSemaphore\(2\), 6 requests"( style="min-width: \d+px")?><\/div>/,
     );
     expect(article(html)).not.toContain('<style');
   });
 
   it('highlights code with shiki in a light and a dark theme', () => {
     const html = text(files([fixture('01-deferreds.ipynb')], true), '01-deferreds.html');
-    expect(html).toContain('class="shiki shiki-themes github-light github-dark"');
-    expect(html).toMatch(/<span style="color:#D73A49;--shiki-dark:#F97583">const<\/span>/);
+    expect(html).toContain('class="shiki shiki-themes github-light-default github-dark-default"');
+    expect(html).toMatch(/<span style="color:#CF222E;--shiki-dark:#FF7B72">const<\/span>/);
   });
 
   it('builds a table of contents that links to anchored headings', () => {
@@ -429,6 +429,7 @@ describe('HTML export', () => {
       'href="#numbers"',
       'href="#output-that-looks-like-markup"',
       'href="#a-chart-with-its-own-style-sheet"',
+      'href="#recap"',
     ]);
     expect(html).toContain('<h2 id="deferreds-callbacks-that-wait">Deferreds: callbacks that wait</h2>');
     expect(html).toContain('<h3 id="firing-a-deferred">Firing a Deferred</h3>');
@@ -443,18 +444,18 @@ describe('HTML export', () => {
 
   it('shows output text as text: <b> is escaped, not bold', () => {
     const html = text(files([fixture('02-charts.ipynb')], true), '02-charts.html');
-    expect(html).toContain('<pre>&lt;b&gt;not bold&lt;/b&gt; &amp; not an entity: &amp;amp;');
+    expect(html).toContain('<pre tabindex="0">&lt;b&gt;not bold&lt;/b&gt; &amp; not an entity: &amp;amp;');
     expect(article(html)).not.toContain('<b>not bold</b>');
   });
 
   it('labels outputs apart from code', () => {
     const html = text(files([fixture('01-deferreds.ipynb')], true), '01-deferreds.html');
     expect(html).toContain(
-      '<div class="output output-text"><div class="output-label">Out [2]</div><pre>3</pre></div>',
+      '<div class="output output-text"><div class="output-label">Out [2]</div><pre tabindex="0">3</pre></div>',
     );
     expect(html).toContain('<div class="output output-stderr"><div class="output-label">stderr</div>');
     expect(html).toContain(
-      '<div class="output output-error"><div class="output-label">Error</div><pre>Error: page not found',
+      '<div class="output output-error"><div class="output-label">Error</div><pre tabindex="0">Error: page not found',
     );
   });
 
@@ -472,7 +473,7 @@ describe('HTML export', () => {
     expect(body).not.toContain('background-image');
     expect(body).toContain('<a href="http://127.0.0.1:9/pixel.png">tracking pixel</a>');
     expect(html).toContain(
-      '<title>Hostile &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; notebook</title>',
+      '<title>Hostile &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; {{% ref &quot;nope&quot; %}} {{ site.title }} /* notebook */</title>',
     );
     const svg = text(out, 'assets/hostile-1.svg');
     expect(svg).not.toMatch(/script|foreignObject|onload|onclick|javascript|127\.0\.0\.1/i);
