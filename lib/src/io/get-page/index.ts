@@ -1,6 +1,6 @@
 /**
  * getPage, getPageBytes and getResponse: Twisted's `getPage` over undici's dispatcher. The pieces, by concern:
- * options.ts (checks and defaults), exchange.ts (the undici handler), redirect.ts (what a redirect keeps),
+ * options.ts (checks and defaults), exchange.ts (the exchange and its undici handlers), redirect.ts (what a redirect keeps),
  * classify.ts (which error a failure becomes), decode.ts (bytes to text), phases.ts (when outcomes are delivered, and
  * why the socket bound holds), dispatcher.ts (the shared Agent, undici's queue hook, decompression).
  */
