@@ -2,8 +2,9 @@
 // runs it, a Jekyll blog made by `jekyll new` as it comes (the minima theme), a Hugo site configured as the README says.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { extname, join, normalize, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { getElementsByTagName, textContent } from 'domutils';
 import { parseDocument } from 'htmlparser2';
@@ -179,4 +180,40 @@ export function preTexts(html: string): string[] {
   return getElementsByTagName('pre', parseDocument(html), true).map((pre) =>
     textContent(pre).replace(/\n+$/, ''),
   );
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.xml': 'application/xml',
+};
+
+/**
+ * Serves a built site from 127.0.0.1 as a static host does (folder URLs give their index.html). With `charset: false`
+ * HTML goes out with no charset in its content type, so a page that does not name its own encoding shows mojibake.
+ */
+export async function serveStatic(
+  dir: string,
+  { charset }: { charset: boolean },
+): Promise<{ url: string; server: Server }> {
+  const server = createServer(async (request, response) => {
+    const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+    const file = join(dir, path.endsWith('/') ? `${path}index.html` : path);
+    try {
+      const body = await readFile(file);
+      const type = TYPES[extname(file)] ?? 'application/octet-stream';
+      response.writeHead(200, {
+        'content-type': charset && type === 'text/html' ? `${type}; charset=utf-8` : type,
+      });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end('not found');
+    }
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return { url: `http://127.0.0.1:${address.port}`, server };
 }

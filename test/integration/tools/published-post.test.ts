@@ -8,49 +8,22 @@
  */
 
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { load } from 'js-yaml';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOSITORY, MAX_TAGS } from '../../../tools/export/index.ts';
-import { exportTo, jekyllBlog, ROOT, requireTools } from '../../helpers/sites.ts';
+import { exportTo, jekyllBlog, ROOT, requireTools, serveStatic } from '../../helpers/sites.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const NOTEBOOKS = join(ROOT, 'notebooks');
 const AXE_SOURCE = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 /** What the notebooks' test harness says, and where a local run puts copies: neither belongs in a post. */
 const HARNESS = [/compared between runs/i, /nbval/i, /dist\/notebooks/, /\.ipynb\b/, /\/work\//, /\/tmp\//];
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.css': 'text/css',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.xml': 'application/xml',
-};
-
-/** Serves a folder on 127.0.0.1 as a static host does, without a charset header (the page must name its own). */
-async function serve(dir: string): Promise<{ url: string; server: Server }> {
-  const server = createServer(async (request, response) => {
-    const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-    const file = join(dir, path.endsWith('/') ? `${path}index.html` : path);
-    try {
-      const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      response.end(body);
-    } catch {
-      response.writeHead(404).end('not found');
-    }
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { url: `http://127.0.0.1:${address.port}`, server };
-}
 
 let work: string;
 let browser: Browser;
@@ -79,7 +52,7 @@ beforeAll(async () => {
     ['single', single],
     ['html', join(seriesExport, 'standalone')],
   ] as const) {
-    const { url, server } = await serve(dir);
+    const { url, server } = await serveStatic(dir, { charset: false });
     servers.push(server);
     urls[name] = url;
   }
@@ -234,7 +207,7 @@ describe('the real walkthrough, published', () => {
       '--format',
       'html',
     ]);
-    const { url, server } = await serve(join(work, 'html-long'));
+    const { url, server } = await serveStatic(join(work, 'html-long'), { charset: false });
     servers.push(server);
     const targets = [
       ...posts.map((slug) => `${urls.html}/${slug}.html`),
@@ -262,7 +235,7 @@ describe('the real walkthrough, published', () => {
       '--format',
       'html',
     ]);
-    const { url, server } = await serve(join(work, 'html-single'));
+    const { url, server } = await serveStatic(join(work, 'html-single'), { charset: false });
     servers.push(server);
     const { page, close } = await open(`${url}/async-batching-walkthrough.html`, 1280, false);
     try {

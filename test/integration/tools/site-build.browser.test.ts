@@ -10,15 +10,15 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Lexer } from 'marked';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic } from '../../helpers/sites.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -27,33 +27,6 @@ const RESULTS = join(ROOT, 'test-results/site');
 const SERIES = [join(FIXTURES, '01-deferreds.ipynb'), join(FIXTURES, '02-charts.ipynb')];
 const run = promisify(execFile);
 const AXE_SOURCE = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.css': 'text/css',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.xml': 'application/xml',
-};
-
-/** Serves a built site from 127.0.0.1, as a host would (folder URLs give their index.html). */
-async function serve(dir: string): Promise<{ url: string; server: Server }> {
-  const server = createServer(async (request, response) => {
-    const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-    const file = join(dir, path.endsWith('/') ? `${path}index.html` : path);
-    try {
-      const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      response.end(body);
-    } catch {
-      response.writeHead(404).end('not found');
-    }
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { url: `http://127.0.0.1:${address.port}`, server };
-}
 
 // The smallest sites that show a post as themes do: the title as the one H1, the post body in an <article>.
 const SITE_CSS = `:root { color-scheme: light dark; --bg: #fff; --fg: #1f2328; --link: #0b5cad; }
@@ -259,7 +232,7 @@ beforeAll(async () => {
     ['hugo', hugo],
     ['html', htmlPage],
   ] as const) {
-    const { url, server } = await serve(dir);
+    const { url, server } = await serveStatic(dir, { charset: true });
     servers.push(server);
     if (name === 'html') htmlPage = `${url}/async-batching-walkthrough.html`;
     else sites[name] = { url, dir };

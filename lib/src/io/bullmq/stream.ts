@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
+import type { ParallelOutcome } from '../../compositions/parallel/options.js';
 import { checkIterable, checkNonEmptyString, checkObject, checkSignal, checkWhole } from '../../core/args.js';
 import { channels } from '../../core/diagnostics.js';
 import { CancelledError } from '../../core/errors.js';
@@ -11,27 +12,7 @@ import { bullmq, ioredis } from './peers.js';
 import { type JobData, resultsKey, WORKERS_KEY } from './protocol.js';
 
 /** One item's outcome, in completion order — the same shape as `parallelStream`'s. */
-export type DistributedOutcome<T, R> =
-  | {
-      /** The item's position in the input. */
-      index: number;
-      /** The item itself. */
-      item: T;
-      /** True: the job succeeded. */
-      ok: true;
-      /** What the job gave. */
-      value: R;
-    }
-  | {
-      /** The item's position in the input. */
-      index: number;
-      /** The item itself. */
-      item: T;
-      /** False: the job failed. */
-      ok: false;
-      /** How it failed. */
-      failure: Failure;
-    };
+export type DistributedOutcome<T, R> = ParallelOutcome<T, R>;
 
 /** Options of {@link distributedStream}. */
 export interface DistributedStreamOptions {
