@@ -24,8 +24,13 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const folder = join(root, 'notebooks');
 /** How much longer than its page's delay a recorded request may take, in ms (quiet machine: 1-15 ms). */
 const SLACK_MS = 40;
-/** Notebook 9 runs fifty requests at once on a 2-20 ms site; its bars carry the event loop's queueing as well. */
-const SLACK_AT_SCALE_MS = 60;
+/**
+ * Notebook 9 runs fifty requests at once on a 2-20 ms site; its bars carry the event loop's queueing as well, and one
+ * major garbage collection in the kernel (which also hosts the demo site) stalls all fifty at once: bars of 65-98 ms
+ * in 3 of 5 recordings on a quiet machine (load average < 1.5). A record made under load still fails here (bars of
+ * 161 ms on average in the one committed before this test) and in the rate check below.
+ */
+const SLACK_AT_SCALE_MS = 100;
 /** The recorded requests/s must be at least this share of a plain Node run of the same recipe here. */
 const RATE_SHARE = 0.5;
 
