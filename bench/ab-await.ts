@@ -1,8 +1,10 @@
 // Two builds of async-batching side by side on the await path, in one process, rows interleaved round-robin, no
 // forced GC: `node bench/ab-await.ts OLD/dist/index.js NEW/dist/index.js [rounds] [filter]`. See ab-semaphore.ts for
 // how to build an old commit. `filter` keeps the rows whose name contains it.
+
 import { loadavg } from 'node:os';
 import pLimit from 'p-limit';
+import { interleaveNamed } from './harness.ts';
 import { minimalSemaphore } from './minimal-semaphore.ts';
 
 type Lib = typeof import('async-batching');
@@ -89,23 +91,10 @@ const variants: Record<string, () => Promise<unknown>> = {
     for (const p of ps) await p;
   },
 };
-const names = Object.keys(variants).filter((n) => n.includes(filter));
-for (const n of names) await variants[n]();
-const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-for (let r = 0; r < Number(rounds); r++) {
-  for (let k = 0; k < names.length; k++) {
-    const n = names[(r + k) % names.length];
-    const c = process.cpuUsage();
-    const t = performance.now();
-    await variants[n]();
-    wall[n].push(performance.now() - t);
-    const used = process.cpuUsage(c);
-    cpu[n].push((used.user + used.system) / 1000);
-  }
-}
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const kept = Object.fromEntries(Object.entries(variants).filter(([n]) => n.includes(filter)));
+const rows = await interleaveNamed(kept, Number(rounds));
 console.log(`${'row'.padEnd(28)}   wall ms  cpu ms (medians of ${rounds}; load ${loadavg()[0].toFixed(1)})`);
-for (const n of names) {
-  console.log(`${n.padEnd(28)} ${med(wall[n]).toFixed(0).padStart(8)} ${med(cpu[n]).toFixed(0).padStart(7)}`);
+for (const row of rows) {
+  const cpuMs = (row.cpuMicrosPerItem ?? 0) / 1000;
+  console.log(`${row.name.padEnd(28)} ${row.value.toFixed(0).padStart(8)} ${cpuMs.toFixed(0).padStart(7)}`);
 }

@@ -1,7 +1,9 @@
 // What publishing on diagnostics_channel costs with no subscriber: two builds side by side on the hot paths that
 // gained a publisher (a pool's jobs, the rate limiter, batcher), in one process, rows interleaved, no forced GC:
 // `node bench/ab-diagnostics.ts OLD/dist/index.js NEW/dist/index.js [rounds]`. See ab-semaphore.ts for the semaphore.
+
 import { loadavg } from 'node:os';
+import { interleaveNamed } from './harness.ts';
 
 type Lib = typeof import('async-batching');
 const [oldPath, newPath, rounds = '9'] = process.argv.slice(2);
@@ -32,17 +34,6 @@ for (const name of Object.keys(newRows)) {
   variants[`new ${name}`] = newRows[name];
   variants[`old ${name}`] = oldRows[name];
 }
-const names = Object.keys(variants);
-for (const n of names) await variants[n]();
-const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-for (let r = 0; r < Number(rounds); r++) {
-  for (let k = 0; k < names.length; k++) {
-    const n = names[(r + k) % names.length];
-    const t = performance.now();
-    await variants[n]();
-    wall[n].push(performance.now() - t);
-  }
-}
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const measured = await interleaveNamed(variants, Number(rounds));
 console.log(`medians of ${rounds} rounds, load ${loadavg()[0].toFixed(1)}`);
-for (const n of names) console.log(`${n.padEnd(24)} ${med(wall[n]).toFixed(1).padStart(8)} ms`);
+for (const row of measured) console.log(`${row.name.padEnd(24)} ${row.value.toFixed(1).padStart(8)} ms`);

@@ -4,12 +4,14 @@
 // of response, one per path: a plain 2 KiB page, the same page gzipped, a 302 to the plain page, and a 404 with a small
 // body. To build an old commit: `git worktree add --detach /tmp/old <commit>`, link node_modules, then
 // `cd /tmp/old/lib && node ../node_modules/typescript/bin/tsc -p tsconfig.build.json`.
+
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { interleaveNamed } from './harness.ts';
 
 type Lib = typeof import('async-batching');
 
@@ -90,17 +92,8 @@ if (process.argv[2] === '--serve') {
     variants[`old ${kind}`] = () => batch(oldGet);
     variants[`new ${kind}`] = () => batch(newGet);
   }
-  const names = Object.keys(variants);
-  for (const n of names) await variants[n]?.();
-  const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < Number(rounds); r++) {
-    for (let k = 0; k < names.length; k++) {
-      const n = names[(r + k) % names.length] as string;
-      const t = performance.now();
-      await variants[n]?.();
-      wall[n]?.push(performance.now() - t);
-    }
-  }
+  const rows = await interleaveNamed(variants, Number(rounds));
+  const wall = Object.fromEntries(rows.map((row) => [row.name, row.samples]));
   const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
   const med = (a: number[]) => sorted(a)[a.length >> 1] as number;
   console.log(`${N} GETs per run, concurrency ${C}, ${rounds} rounds; median (min..max) ms, new/old`);

@@ -1,7 +1,9 @@
 // Two builds of async-batching side by side on the semaphore rows, in one process, rows interleaved round-robin, no
 // forced GC: `node bench/ab-semaphore.ts OLD/dist/index.js NEW/dist/index.js [rounds]`. To build an old commit:
 // `git worktree add /tmp/old <commit> && cd /tmp/old && npm ci && npm run build`, then pass /tmp/old/lib/dist/index.js.
+
 import pLimit from 'p-limit';
+import { interleaveNamed } from './harness.ts';
 
 type Lib = typeof import('async-batching');
 const [oldPath, newPath, rounds = '9'] = process.argv.slice(2);
@@ -42,16 +44,5 @@ const variants: Record<string, () => Promise<unknown>> = {
     await Promise.all(items.map((i) => l(withArg, i)));
   },
 };
-const names = Object.keys(variants);
-for (const n of names) await variants[n]();
-const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-for (let r = 0; r < Number(rounds); r++) {
-  for (let k = 0; k < names.length; k++) {
-    const n = names[(r + k) % names.length];
-    const t = performance.now();
-    await variants[n]();
-    wall[n].push(performance.now() - t);
-  }
-}
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
-for (const n of names) console.log(`${n.padEnd(26)} ${med(wall[n]).toFixed(0).padStart(6)} ms`);
+const rows = await interleaveNamed(variants, Number(rounds));
+for (const row of rows) console.log(`${row.name.padEnd(26)} ${row.value.toFixed(0).padStart(6)} ms`);

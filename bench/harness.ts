@@ -124,6 +124,21 @@ export async function interleave(variants: readonly Variant[], options: RoundOpt
   });
 }
 
+/**
+ * {@link interleave} for the side-by-side scripts (`bench/ab-*.ts`, `bench/thenable-floor.ts`): variants given as
+ * `name -> run`, one warm-up run each, and the rows in the same order. `cpuMicrosPerItem` is then the median CPU
+ * time of one whole run, in microseconds.
+ */
+export function interleaveNamed(
+  variants: Record<string, () => Promise<unknown>>,
+  rounds: number,
+): Promise<Row[]> {
+  return interleave(
+    Object.entries(variants).map(([name, run]) => ({ name, ours: false, how: '', run })),
+    { warmup: 1, rounds, items: 1 },
+  );
+}
+
 /** The row called `name`; a missing one is a bug in the comparison, so it throws. */
 export function rowNamed(rows: readonly Row[], name: string): Row {
   const row = rows.find((r) => r.name === name);

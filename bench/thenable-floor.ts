@@ -2,8 +2,10 @@
 // same rows with the library's then() and with a stand-in that allocates nothing and returns nothing (not a valid
 // then(): it calls V8's resolve functions synchronously, which only V8's own callers tolerate), beside native
 // Promises. In one process, rows interleaved, no forced GC: `node bench/thenable-floor.ts [rounds]`.
+
 import { loadavg } from 'node:os';
 import { Deferred, DeferredSemaphore, gatherResults } from 'async-batching';
+import { interleaveNamed } from './harness.ts';
 
 const N = 200_000;
 const rounds = Number(process.argv[2] ?? 9);
@@ -59,17 +61,6 @@ const variants: Record<string, () => Promise<unknown>> = {
     await all;
   },
 };
-const names = Object.keys(variants);
-for (const n of names) await variants[n]();
-const wall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-for (let r = 0; r < rounds; r++) {
-  for (let k = 0; k < names.length; k++) {
-    const n = names[(r + k) % names.length];
-    const t = performance.now();
-    await variants[n]();
-    wall[n].push(performance.now() - t);
-  }
-}
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const rows = await interleaveNamed(variants, rounds);
 console.log(`medians of ${rounds} rounds, load ${loadavg()[0].toFixed(1)}`);
-for (const n of names) console.log(`${n.padEnd(36)} ${med(wall[n]).toFixed(0).padStart(6)} ms`);
+for (const row of rows) console.log(`${row.name.padEnd(36)} ${row.value.toFixed(0).padStart(6)} ms`);
