@@ -58,7 +58,6 @@ export function isThenable(v: unknown): v is PromiseLike<unknown> {
 export function isAbortSignal(signal: unknown): signal is AbortSignal {
   if (typeof signal !== 'object' || signal === null) return false;
   try {
-    if (typeof AbortSignal === 'function' && signal instanceof AbortSignal) return true;
     const s = signal as Partial<AbortSignal>;
     return (
       typeof s.aborted === 'boolean' &&
