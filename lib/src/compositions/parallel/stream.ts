@@ -11,6 +11,16 @@ import { Pool } from './pool.js';
 
 type StreamResult<T, R> = IteratorResult<ParallelOutcome<T, R>, undefined>;
 
+/** The iterator result that hands one finished item to the consumer: its value, or its failure. */
+function streamResult<T, R>(index: number, item: T, ok: boolean, value: unknown): StreamResult<T, R> {
+  return {
+    done: false,
+    value: ok
+      ? { index, item, ok: true, value: value as R }
+      : { index, item, ok: false, failure: value as Failure },
+  };
+}
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
@@ -111,12 +121,7 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     value: unknown,
     settled: Promise<unknown> | null,
   ): StreamResult<T, R> {
-    const r: StreamResult<T, R> = {
-      done: false,
-      value: ok
-        ? { index, item, ok: true, value: value as R }
-        : { index, item, ok: false, failure: value as Failure },
-    };
+    const r = streamResult<T, R>(index, item, ok, value);
     const w = this.waiters.shift();
     if (w !== undefined) w.resolve(r);
     else {
@@ -250,12 +255,7 @@ class OrderedStreamPool<T, R> extends StreamPool<T, R> {
     value: unknown,
     settled: Promise<unknown> | null,
   ): StreamResult<T, R> {
-    const r: StreamResult<T, R> = {
-      done: false,
-      value: ok
-        ? { index, item, ok: true, value: value as R }
-        : { index, item, ok: false, failure: value as Failure },
-    };
+    const r = streamResult<T, R>(index, item, ok, value);
     const p = (settled as Promise<StreamResult<T, R>> | null) ?? Promise.resolve(r);
     if (index !== this.nextOut) {
       this.held.set(index, p);
