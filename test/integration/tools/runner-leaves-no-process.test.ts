@@ -35,9 +35,18 @@ function sleeperCell(file: string): string {
 require('node:fs').writeFileSync(${JSON.stringify(file)}, String(sleeper.pid));`;
 }
 
+/** The pid the cell wrote to `file`: once the file exists and holds a whole number (it exists, empty, between the
+ * cell's open and its write, and `Number('')` is 0, which no process has). */
 async function waitForPid(file: string): Promise<number> {
-  await vi.waitFor(() => expect(existsSync(file)).toBe(true), { timeout: SLOW, interval: 200 });
-  const pid = Number(readFileSync(file, 'utf8'));
+  const pid = await vi.waitFor(
+    () => {
+      expect(existsSync(file)).toBe(true);
+      const read = Number(readFileSync(file, 'utf8'));
+      expect(Number.isInteger(read) && read > 0, `a pid in ${file}`).toBe(true);
+      return read;
+    },
+    { timeout: SLOW, interval: 200 },
+  );
   pids.add(pid);
   return pid;
 }
