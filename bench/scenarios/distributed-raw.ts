@@ -162,7 +162,7 @@ export async function distributedRawComparison(p: DistributedRawParams): Promise
       {
         name: names.oursForked,
         ours: true,
-        how: `default window (2 x ${concurrency}), outcomes gathered`,
+        how: `default window (2 x ${concurrency}, doubling up to 8 x when worker slots run dry), outcomes gathered`,
         run: measured(names.oursForked, ours('ours-forked')),
       },
       {
@@ -174,7 +174,7 @@ export async function distributedRawComparison(p: DistributedRawParams): Promise
       {
         name: names.oursLocal,
         ours: true,
-        how: `default window (2 x ${concurrency}), outcomes gathered`,
+        how: `default window (2 x ${concurrency}, doubling up to 8 x when worker slots run dry), outcomes gathered`,
         run: measured(names.oursLocal, ours('ours-local')),
       },
       {

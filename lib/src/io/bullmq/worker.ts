@@ -184,12 +184,25 @@ export function runWorker<T, R>(
     }
   };
 
+  // Which jobs started in a slot that had found no job waiting. BullMQ hands a slot's next job over in the same
+  // script that records the previous one's outcome, under the same lock token; a slot that found the queue empty
+  // fetches again later under a new token. So a token not seen before marks a slot that ran dry (or the first job
+  // of a slot), and the producers of those jobs learn of it with their outcomes. Tokens of live slots are at the back
+  // of the set (each use moves its token there); the oldest beyond a few times `concurrency` are dead and dropped.
+  const tokens = new Set<string>();
+  const startedDry = new WeakSet<Job>();
+  const keptTokens = 4 * concurrency + 16;
   const client = async () => (await worker.getBackend().client) as unknown as ScriptClient;
   const worker: Worker<JobData<T>, R> = new bullmq.Worker<JobData<T>, R>(
     queue,
-    async (job: Job<JobData<T>, R>) => {
+    async (job: Job<JobData<T>, R>, token?: string) => {
       executed++;
       running++;
+      if (token !== undefined) {
+        if (!tokens.delete(token)) startedDry.add(job);
+        tokens.add(token);
+        if (tokens.size > keptTokens) tokens.delete(tokens.values().next().value as string);
+      }
       const id = job.id ?? '';
       const attempt = Math.max(1, job.attemptsStarted);
       try {
@@ -217,14 +230,16 @@ export function runWorker<T, R>(
   // with no outcome: the producer adds it again (at least once). Only the producer creates the stream: once it has
   // ended, nothing is written.
   // Outcomes that finish within the same millisecond share one script call and one stream entry: fewer Redis commands
-  // per job, and fewer entries for the producer to read.
-  const pending = new Map<string, { fields: string[]; waiters: ((added: unknown) => void)[] }>();
+  // per job, and fewer entries for the producer to read. An entry ends with `d <count>` when that many of its jobs
+  // started in a slot that had run dry.
+  const pending = new Map<string, { fields: string[]; waiters: ((added: unknown) => void)[]; dry: number }>();
   let flushScheduled = false;
   const flush = () => {
     flushScheduled = false;
     const batches = [...pending];
     pending.clear();
-    for (const [run, { fields, waiters }] of batches) {
+    for (const [run, { fields, waiters, dry }] of batches) {
+      if (dry > 0) fields.push('d', String(dry));
       client()
         .then((c) => runScript(c, 'abReport', worker.toKey(resultsKey(run)), fields))
         .then(
@@ -235,13 +250,14 @@ export function runWorker<T, R>(
         );
     }
   };
-  const reportOutcome = (run: string, fields: string[]) =>
+  const reportOutcome = (run: string, job: Job, fields: string[]) =>
     new Promise<unknown>((resolve) => {
       let batch = pending.get(run);
       if (batch === undefined) {
-        batch = { fields: [], waiters: [] };
+        batch = { fields: [], waiters: [], dry: 0 };
         pending.set(run, batch);
       }
+      if (startedDry.delete(job)) batch.dry++;
       batch.fields.push(...fields);
       batch.waiters.push(resolve);
       if (!flushScheduled) {
@@ -255,8 +271,8 @@ export function runWorker<T, R>(
     const run = job.data?.run;
     if (typeof run !== 'string') return;
     const json = value === undefined ? undefined : JSON.stringify(value);
-    reportOutcome(run, ['j', job.id, ...(json === undefined ? ['u', ''] : ['v', json])]).catch((e: unknown) =>
-      onError(toError(e)),
+    reportOutcome(run, job, ['j', job.id, ...(json === undefined ? ['u', ''] : ['v', json])]).catch(
+      (e: unknown) => onError(toError(e)),
     );
   });
   worker.on('failed', (job, err) => {
@@ -267,7 +283,7 @@ export function runWorker<T, R>(
     if (typeof run !== 'string' || !job.finishedOn) return;
     const jobId = job.id;
     (async () => {
-      const added = await reportOutcome(run, [
+      const added = await reportOutcome(run, job, [
         'j',
         jobId,
         'e',
