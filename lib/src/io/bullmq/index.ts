@@ -36,8 +36,8 @@
  *   `parallelStream`. **Exactly one outcome per item**, even when a job runs twice: BullMQ delivers at least once (a
  *   dead or cut-off worker's jobs run again elsewhere), so a job with side effects should be idempotent: `runWorker`
  *   gives it the job id and the attempt for that. Outcomes come back through one Redis stream per run that the workers
- *   append to once BullMQ has recorded the job (completed jobs are removed by BullMQ as they complete, failed ones once
- *   their outcome is read), with a look-up of the oldest outstanding jobs every `pollInterval` ms as a safety net (a job
+ *   append to once BullMQ has recorded the job (`runWorker`'s workers remove completed jobs as they complete, failed
+ *   ones go once their outcome is read, unless `jobOptions` say otherwise), with a look-up of the oldest outstanding jobs every `pollInterval` ms as a safety net (a job
  *   Redis lost in a crash is added again). Each run uses job ids of its own, so a rerun never waits on stale ids.
  *   Aborting `signal` removes the jobs not yet started, waits for the running ones, then the iteration throws
  *   `CancelledError`; a `break` removes the jobs not yet started, and the running ones leave nothing behind when they

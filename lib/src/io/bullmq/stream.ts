@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { ParallelOutcome } from '../../compositions/parallel/options.js';
@@ -85,8 +85,8 @@ const MAX_LOST = 3;
  *   per outcome, with a periodic look-up of the oldest outstanding jobs as a safety net (a job Redis lost in a crash is
  *   added again).
  * - Every run uses job ids of its own, so rerunning the same batch never waits on ids that already completed.
- * - A completed job is removed by BullMQ as it completes, a failed one once its outcome is read, so memory in Redis
- *   stays bounded by the window too.
+ * - A completed job is removed by its worker as it completes, a failed one once its outcome is read, so memory in
+ *   Redis stays bounded by the window too.
  */
 export function distributedStream<T, R = unknown>(
   items: Iterable<T> | AsyncIterable<T>,
@@ -176,19 +176,16 @@ async function* run<T, R>(
   // Commands of this stream's own (the safety net, the stream's upkeep), and a connection that blocks on XREAD.
   const cmd = connectionLike(options.connection);
   const reader = connectionLike(options.connection);
-  const runId = randomUUID();
+  // 96 random bits, short: job ids, keys and job data stay small, so Redis keeps each job's hash in its compact
+  // encoding (values of at most 64 bytes), as it does for raw BullMQ's jobs.
+  const runId = randomBytes(12).toString('base64url');
   const streamKey = queue.toKey(resultsKey(runId));
   const workersKey = queue.toKey(WORKERS_KEY);
   const failedKey = queue.toKey('failed');
   const outstanding = new Map<string, Outstanding<T>>();
-  const jobOptionsFor = (jobId: string): JobsOptions => ({
-    // A completed job's outcome is in the results stream before BullMQ records it; the job itself is not needed.
-    removeOnComplete: true,
-    // A failed job is removed once its outcome is read; the age limit only cleans up after a producer that died.
-    removeOnFail: { age: 86_400 },
-    ...options.jobOptions,
-    jobId,
-  });
+  // Only the id: runWorker's workers remove a completed job as they record it and keep a failed one a day at most (it
+  // goes once its outcome is read), which options here would repeat in every job's stored options.
+  const jobOptionsFor = (jobId: string): JobsOptions => ({ ...options.jobOptions, jobId });
   const dataFor = (item: T): JobData<T> => ({ item, run: runId });
   const ready: DistributedOutcome<T, R>[] = [];
   let failedIds: string[] = [];

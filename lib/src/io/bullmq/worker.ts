@@ -137,7 +137,8 @@ function isConnectionError(e: Error): boolean {
  * Runs `fn(item, job)` for the jobs of `queue` that {@link distributedStream} adds, at most `concurrency` at once. `fn`
  * may return a value, a Promise or a Deferred; a throw or a failure fails the job (its message travels back, whatever
  * was thrown: `null` and strings included). The value travels back as JSON. `job` gives the job id and the attempt, so
- * a side effect can be made idempotent: delivery is at least once.
+ * a side effect can be made idempotent: delivery is at least once. Unless a job's own options say otherwise, a
+ * completed job is removed as it completes (its outcome went to its producer) and a failed one is kept at most a day.
  *
  * Lost locks and late completions are counted, emitted (`lockLost`, `lateCompletion`), published on
  * {@link WORKER_DIAGNOSTICS_CHANNEL}, and, when nothing listens for the event, written as a process warning.
@@ -223,6 +224,11 @@ export function runWorker<T, R>(
       stalledInterval,
       maxStalledCount,
       name: options.name,
+      // Unless a job's own options say otherwise: a completed job's outcome goes to its producer's results stream, so
+      // the job itself is not needed; a failed one is removed once its producer reads the outcome, and the age limit
+      // only cleans up after a producer that died.
+      removeOnComplete: { count: 0 },
+      removeOnFail: { age: 86_400 },
     },
   );
   // Outcomes go to the producer's results stream once BullMQ has recorded them (and removed the completed job), so
