@@ -201,6 +201,12 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
           .join(
             '; ',
           )}. Medians of ${p.rounds} interleaved round${p.rounds > 1 ? 's' : ''} after ${p.warmup} warm-up.`,
+        `Jobs/s of each round: ${p.workers
+          .map((n) => {
+            const samples = rowNamed(rows, scalingRowName(n)).samples.map((ms) => count / (ms / 1000));
+            return `${n}: ${Math.round(Math.min(...samples))} to ${Math.round(Math.max(...samples))}`;
+          })
+          .join('; ')}.`,
         `The ceiling of one worker, were Redis free and near: ${slots} slots / ${jobMs} ms = ${Math.round((slots * 1000) / jobMs)} jobs/s; ` +
           `each job also waits for its worker's round trips through the proxy (${2 * delayMs} ms each).`,
         `Jobs each of the ${last} workers started over the whole run: ${shares.join(', ')} (${shares
