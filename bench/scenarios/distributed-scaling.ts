@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   distributedStream,
@@ -8,6 +9,7 @@ import {
   startRedisServer,
   type WorkerProcess,
 } from 'async-batching/bullmq';
+import { Redis } from 'ioredis';
 import { type Comparison, interleave, rowNamed, type Variant } from '../harness.ts';
 import { checkNamespaceSupport, NamespaceStar } from '../netns.ts';
 
@@ -33,7 +35,7 @@ export const SCALING_FULL: ScalingParams = {
   slots: 10,
   delayMs: 3,
   warmup: 1,
-  rounds: 3,
+  rounds: 5,
 };
 export const SCALING_QUICK: ScalingParams = {
   workers: [1, 2, 4],
@@ -77,6 +79,28 @@ async function startProxy(star: NamespaceStar, socket: string, delayMs: number):
   return child;
 }
 
+const cores = () => availableParallelism();
+
+/** CPU seconds (user + system) `pid` has used, from /proc (clock ticks of 10 ms); 0 once it is gone. */
+function processCpu(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Redis's CPU seconds (user + system), from INFO. */
+async function redisCpu(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  return (
+    Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) +
+    Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0)
+  );
+}
+
 /** SIGTERM, then SIGKILL if the worker has not left within `ms` (a worker cut from Redis may not finish closing). */
 async function stopWorker(w: WorkerProcess, ms = 5_000): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -106,9 +130,11 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
   let star: NamespaceStar | undefined;
   let redis: RedisServer | undefined;
   let proxy: ChildProcess | undefined;
+  let admin: Redis | undefined;
   let torn: Promise<void> | undefined;
   const tearDown = () => {
     torn ??= (async () => {
+      await admin?.quit().catch(() => {});
       await Promise.all(workers.map((w) => stopWorker(w)));
       if (proxy !== undefined && proxy.exitCode === null && proxy.signalCode === null) {
         const exited = new Promise((r) => proxy?.once('exit', r));
@@ -133,6 +159,8 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
     redis = await startRedisServer();
     proxy = await startProxy(star, redis.socket, delayMs);
     const connection = { path: redis.socket };
+    admin = new Redis(connection);
+    const a = admin;
     const s = star;
     // One queue per worker count, its workers in spokes 1..n: idle ones wait on Redis and cost next to nothing.
     const byCount = new Map<number, WorkerProcess[]>();
@@ -152,11 +180,21 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
     await Promise.all(workers.map((w) => w.ready));
 
     const lost: string[] = [];
+    // CPU seconds per job of each worker count, summed over the measured rounds: Redis, the workers, the proxy.
+    const cpu = new Map<number, { redis: number; workers: number; proxy: number; jobs: number }>();
+    let warm = p.warmup * p.workers.length;
     const variants: Variant[] = p.workers.map((n) => ({
       name: scalingRowName(n),
       ours: true,
       how: `distributedStream, window ${2 * n * slots}; ${n} forkWorker process${n > 1 ? 'es' : ''} x ${slots} slots, each in a namespace of its own, ${delayMs} ms each way to Redis`,
       run: async () => {
+        const mine = byCount.get(n) ?? [];
+        const sample = async () => ({
+          redis: await redisCpu(a),
+          workers: mine.reduce((sum, w) => sum + processCpu(w.pid), 0),
+          proxy: processCpu(proxy?.pid),
+        });
+        const before = await sample();
         let ok = 0;
         for await (const o of distributedStream<number, number>(
           Array.from({ length: count }, () => jobMs),
@@ -165,6 +203,14 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
           if (o.ok) ok++;
         }
         if (ok !== count) lost.push(`${n} workers: ${ok} of ${count} jobs succeeded`);
+        const after = await sample();
+        if (warm-- > 0) return;
+        const acc = cpu.get(n) ?? { redis: 0, workers: 0, proxy: 0, jobs: 0 };
+        acc.redis += after.redis - before.redis;
+        acc.workers += after.workers - before.workers;
+        acc.proxy += after.proxy - before.proxy;
+        acc.jobs += count;
+        cpu.set(n, acc);
       },
     }));
     const rows = await interleave(variants, { warmup: p.warmup, rounds: p.rounds, items: count });
@@ -178,6 +224,16 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
     const shares = (byCount.get(last) ?? []).map((w) => w.executed);
     const total = shares.reduce((a, b) => a + b, 0);
     const loadAfter = loadavg()[0];
+    const micros = (n: number) => {
+      const c = cpu.get(n) ?? { redis: 0, workers: 0, proxy: 0, jobs: 1 };
+      const producer = rowNamed(rows, scalingRowName(n)).cpuMicrosPerItem ?? 0;
+      const per = (x: number) => (x * 1e6) / c.jobs;
+      return { producer, redis: per(c.redis), workers: per(c.workers), proxy: per(c.proxy) };
+    };
+    const totalMicros = (n: number) => {
+      const m = micros(n);
+      return m.producer + m.redis + m.workers + m.proxy;
+    };
     return {
       id: 'distributed-scaling',
       title: 'Across machines: worker processes in network namespaces',
@@ -207,8 +263,17 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
             return `${n}: ${Math.round(Math.min(...samples))} to ${Math.round(Math.max(...samples))}`;
           })
           .join('; ')}.`,
-        `The ceiling of one worker, were Redis free and near: ${slots} slots / ${jobMs} ms = ${Math.round((slots * 1000) / jobMs)} jobs/s; ` +
-          `each job also waits for its worker's round trips through the proxy (${2 * delayMs} ms each).`,
+        `The ceiling of one worker, were Redis free and near: ${slots} slots / ${jobMs} ms = ${Math.round((slots * 1000) / jobMs)} jobs/s. ` +
+          `Measured, each slot spends ${((slots * 1000) / (base.perSecond ?? 1) - jobMs).toFixed(1)} ms per job besides its ${jobMs} ms ` +
+          `wait: its worker's round trips to Redis through the proxy (${2 * delayMs} ms each) and the work at both ends.`,
+        `CPU per job, in µs (producer, Redis, workers, proxy = total): ${p.workers
+          .map((n) => {
+            const m = micros(n);
+            return `${n}: ${[m.producer, m.redis, m.workers, m.proxy].map((x) => x.toFixed(0)).join(' + ')} = ${totalMicros(n).toFixed(0)}`;
+          })
+          .join(
+            '; ',
+          )}. At ${Math.round(totalMicros(last))} µs per job in all, this machine's ${cores()} cores would be saturated near ${Math.round((cores() * 1e6) / totalMicros(last))} jobs/s with nothing else running. Across real machines the workers' and the proxy's share moves off the producer's machine, leaving the producer's ${Math.round(micros(last).producer)} µs and Redis's ${Math.round(micros(last).redis)} µs per job, each on a core of its own: roughly ${Math.round(1e6 / Math.max(micros(last).producer, micros(last).redis))} jobs/s before one of them is the limit (an estimate from these figures, not a measurement).`,
         `Jobs each of the ${last} workers started over the whole run: ${shares.join(', ')} (${shares
           .map((x) => `${Math.round((100 * x) / Math.max(1, total))}%`)
           .join(', ')}).`,
