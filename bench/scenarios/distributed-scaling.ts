@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,27 @@ async function redisCpu(admin: Redis): Promise<number> {
   );
 }
 
+/**
+ * PING round trips from spoke 0 to Redis through the proxy for `ms`, with redis-cli's latency mode: min, max and mean
+ * in ms, or a sentence saying why not.
+ */
+function roundTrip(star: NamespaceStar, ms: number): Promise<string> {
+  const spoke = star.spokes[0];
+  const [command, ...args] = star.exec(spoke.ns);
+  const cli = [...args, 'redis-cli', '-h', spoke.hubAddress, '-p', String(REDIS_PORT), '--latency', '--raw'];
+  return new Promise((resolve) => {
+    execFile(command, [...cli, '-i', String(ms / 1000)], { timeout: ms + 2_000 }, (error, stdout) => {
+      const last = stdout.trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+      if (error !== null || last.length < 4 || !last.every(Number.isFinite)) {
+        resolve(`not measured (redis-cli: ${error?.message ?? stdout.trim()})`);
+        return;
+      }
+      const [min, max, mean, count] = last;
+      resolve(`${mean.toFixed(1)} ms on average, ${min} to ${max} ms (${count} PINGs over ${ms / 1000} s)`);
+    });
+  });
+}
+
 /** SIGTERM, then SIGKILL if the worker has not left within `ms` (a worker cut from Redis may not finish closing). */
 async function stopWorker(w: WorkerProcess, ms = 5_000): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -178,6 +199,7 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
       byCount.set(n, started);
     }
     await Promise.all(workers.map((w) => w.ready));
+    const rtt = await roundTrip(s, 2_000);
 
     const lost: string[] = [];
     // CPU seconds per job of each worker count, summed over the measured rounds: Redis, the workers, the proxy.
@@ -273,14 +295,14 @@ export async function distributedScalingComparison(p: ScalingParams): Promise<Co
           })
           .join(
             '; ',
-          )}. At ${Math.round(totalMicros(last))} µs per job in all, this machine's ${cores()} cores would be saturated near ${Math.round((cores() * 1e6) / totalMicros(last))} jobs/s with nothing else running. Across real machines the workers' and the proxy's share moves off the producer's machine, leaving the producer's ${Math.round(micros(last).producer)} µs and Redis's ${Math.round(micros(last).redis)} µs per job, each on a core of its own: roughly ${Math.round(1e6 / Math.max(micros(last).producer, micros(last).redis))} jobs/s before one of them is the limit (an estimate from these figures, not a measurement).`,
+          )}. At ${Math.round(totalMicros(last))} µs per job in all, this machine's ${cores()} cores would be saturated near ${Math.round((cores() * 1e6) / totalMicros(last)).toLocaleString('en-US')} jobs/s with nothing else running. Across real machines the workers' and the proxy's share moves off the producer's machine, leaving the producer's ${Math.round(micros(last).producer)} µs and Redis's ${Math.round(micros(last).redis)} µs per job, each on a core of its own: roughly ${Math.round(1e6 / Math.max(micros(last).producer, micros(last).redis)).toLocaleString('en-US')} jobs/s before one of them is the limit (an estimate from these figures, not a measurement).`,
         `Jobs each of the ${last} workers started over the whole run: ${shares.join(', ')} (${shares
           .map((x) => `${Math.round((100 * x) / Math.max(1, total))}%`)
           .join(', ')}).`,
         `Layout: a hub namespace and ${most} worker namespaces, each joined to the hub by a veth pair of its own ` +
           `(10.231.0.x/30, inside the namespaces only); redis-server on a Unix socket, the producer beside it; a Node ` +
           `proxy in the hub, on each link's hub address, passes every chunk on ${delayMs} ms after it came (netem is ` +
-          `not in this kernel). Load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.`,
+          `not in this kernel). A round trip from a worker's namespace to Redis, before the runs: ${rtt}. Load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.`,
       ],
     };
   } finally {
