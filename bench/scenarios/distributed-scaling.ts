@@ -143,8 +143,21 @@ async function stopWorker(w: WorkerProcess, ms = 5_000): Promise<void> {
  * on an error, SIGINT or SIGTERM. Needs root and iproute2 (`ip`).
  */
 export async function distributedScalingComparison(p: ScalingParams): Promise<Comparison> {
-  await checkNamespaceSupport('The distributed-scaling comparison');
   const { count, jobMs, slots, delayMs } = p;
+  if (p.workers.length === 0 || !p.workers.every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new RangeError(`Expected \`workers\` to be whole numbers >= 1, got ${JSON.stringify(p.workers)}`);
+  }
+  for (const [name, value, least] of [
+    ['count', count, 1],
+    ['slots', slots, 1],
+    ['jobMs', jobMs, 0],
+    ['delayMs', delayMs, 0],
+  ] as const) {
+    if (!Number.isInteger(value) || value < least) {
+      throw new RangeError(`Expected \`${name}\` to be a whole number >= ${least}, got ${value}`);
+    }
+  }
+  await checkNamespaceSupport('The distributed-scaling comparison');
   const most = Math.max(...p.workers);
   const loadBefore = loadavg()[0];
   const workers: WorkerProcess[] = [];

@@ -35,6 +35,10 @@ describe('the distributed-scaling comparison', { timeout: 120_000 }, () => {
     );
     await expect(NamespaceStar.create(2, { uid: 1000 })).rejects.toThrow(/needs root/);
     await expect(NamespaceStar.create(0)).rejects.toThrow(RangeError);
+    await expect(distributedScalingComparison({ ...SCALING_QUICK, workers: [] })).rejects.toThrow(
+      /`workers`/,
+    );
+    await expect(distributedScalingComparison({ ...SCALING_QUICK, slots: 0 })).rejects.toThrow(/`slots`/);
     await expect(NamespaceStar.create(2, { subnet: '10.300.0' })).rejects.toThrow(/options\.subnet/);
   });
 
