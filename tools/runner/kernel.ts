@@ -12,8 +12,6 @@ import { join } from 'node:path';
 import { Dealer, Subscriber } from 'zeromq';
 import { KERNELS, type KernelKind, type KernelName } from './kernels.ts';
 
-export { KERNEL_PRELOAD, tslabBin } from './kernels.ts';
-
 const DELIMITER = Buffer.from('<IDS|MSG>');
 const PROTOCOL_VERSION = '5.3';
 
