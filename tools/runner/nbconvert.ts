@@ -12,8 +12,8 @@ import { join, relative } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import pLimit from 'p-limit';
 import { findJupyter, INSTALL_HINT, installKernelspecs, jupyterEnv } from '../env/jupyter.ts';
-import { kernelList, positiveNumber } from './cli-options.ts';
 import { KERNEL_NAMES, type KernelName } from './kernels.ts';
+import { kernelList, positiveNumber } from './options.ts';
 import { notebooksIn } from './select.ts';
 
 const MARKER = 'ASYNC_BATCHING_CELL_ERROR ';
