@@ -94,8 +94,10 @@ type Fn = (...args: never[]) => unknown;
  * - the Deferred to fire, {@link CHAINED}, null: what `chainDeferred(other)` adds;
  * - an {@link IndexedListener}, {@link INDEXED}, a number: hands the result and that number to the listener, so that
  *   a DeferredList needs no closure nor argument array per input;
- * - a native Promise's resolve function, {@link SETTLES}, its reject function: what `then()` and `asPromise()` add. It
- *   settles that Promise with the result (a failure's `value` rejects it) and passes the result on, with no closure.
+ * - a native Promise's resolve function, {@link SETTLES}, its reject function: what `asPromise()` adds. It settles
+ *   that Promise with the result (a failure's `value` rejects it) and passes the result on, with no closure;
+ * - the resolve function of a Promise adopting the Deferred, {@link ADOPTED}, its reject function: what `then()` adds
+ *   when V8 adopts a Deferred that has not fired. The same, a microtask later, through a settled Promise.
  *
  * The markers are objects, never functions, so a marker is never mistaken for an errback.
  */
@@ -111,6 +113,9 @@ const CHAINED = { link: 'chained' };
 const INDEXED = { link: 'indexed' };
 /** The errback slot of a link that settles a native Promise. */
 const SETTLES = { link: 'settles' };
+/** The errback slot of a link that settles a Promise adopting the Deferred (see `then()`). */
+const ADOPTED = { link: 'adopted' };
+const nativeThen = Promise.prototype.then;
 /** On the run loop's stack: the Deferred goes on with the result it has. */
 const KEEP = { link: 'keep' };
 
@@ -583,23 +588,22 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Awaiting a Deferred gives the result at the end of its chain, or rejects with the original error (`failure.value`).
    * It does not change what callbacks added later see, and it counts as handling a failure.
    *
-   * Given a Promise's own resolve and reject functions (as `await`, `Promise.all` and `resolve(d)` pass them), it calls
-   * them from the chain when the chain reaches that point, and returns `undefined` instead of a Promise.
+   * Given a Promise's own resolve and reject functions (as `await`, `Promise.all` and `resolve(d)` pass them) before the
+   * Deferred has fired, it returns `undefined` instead of a Promise; they are called as they would be otherwise.
    */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if ((this._flags & CALLED) === 0 && isResolvingFunction(onfulfilled) && isResolvingFunction(onrejected)) {
-      // A Promise adopting this Deferred before it fired (`await d`, `Promise.all([d])`, `resolve(d)`): one link
-      // settles it directly when the chain reaches it, with no Promise of our own, no reaction and one microtask
-      // fewer. (A fired Deferred takes the way below: recognising the resolve functions costs more than it saves.) Calling a resolve
-      // function from the chain is safe: it runs no user code, and the Promise defers its own reactions. What it would
-      // have returned (a Promise of undefined) is not made: V8 drops it, and nobody else calls then() this way to use
-      // it. Without this, 200,000 items waiting in `Promise.all` over `sem.run` each held a Promise, its two resolve
-      // functions, a reaction and a second Promise (about 300 bytes) until their turn: bench/ab-await.ts, rows
-      // "Promise.all(sem.run)" and "bare Promise.all".
-      this._push(onfulfilled, SETTLES, onrejected);
+      // A Promise adopting this Deferred before it fired (`await d`, `Promise.all([d])`, `resolve(d)`): one link holds
+      // its resolve functions until the chain reaches it, then settles it through a settled Promise, in the same
+      // microtask as the way below would. Nothing else waits with the Deferred: without this, each of 200,000 items
+      // waiting in `Promise.all` over `sem.run` held a Promise, its two resolve functions, a reaction and a second
+      // Promise (about 300 bytes) until its turn (bench/ab-retained.ts; bench/ab-await.ts, row "Promise.all(sem.run)").
+      // What then() would return (a Promise of undefined) is not made: V8 drops it. A fired Deferred takes the way
+      // below: recognising the resolve functions costs more than it saves there.
+      this._push(onfulfilled, ADOPTED, onrejected);
       return undefined as never;
     }
     const promise = this.asPromise();
@@ -751,13 +755,20 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             break;
           }
           const failed = current._result instanceof Failure;
-          if (kind === SETTLES) {
+          if (kind === SETTLES || kind === ADOPTED) {
             // The result goes on unchanged, and is inspected below as a pass-through callback's would be.
             next = current._result;
             current._flags |= RUNNING;
             try {
-              if (failed) {
-                current._observed = next as Failure;
+              if (failed) current._observed = next as Failure;
+              if (kind === ADOPTED) {
+                // A microtask later, through a settled Promise: when asPromise()'s Promise would have settled it.
+                nativeThen.call(
+                  failed ? Promise.reject((next as Failure).value) : Promise.resolve(next),
+                  first as (value: unknown) => void,
+                  third as (reason: unknown) => void,
+                );
+              } else if (failed) {
                 (third as (reason: unknown) => void)((next as Failure).value);
               } else {
                 (first as (value: unknown) => void)(next);
