@@ -482,6 +482,21 @@ describe('Deferred awaiting', () => {
     }
   });
 
+  it('calls a caller’s errback given beside a Promise’s resolve function later, never from errback()', async () => {
+    const d = new Deferred<number>();
+    const seen: unknown[] = [];
+    const err = new Error('given beside');
+    new Promise<number>((resolve) => {
+      d.then(resolve, (e) => {
+        seen.push(e);
+      });
+    });
+    d.errback(err);
+    expect(seen).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([err]);
+  });
+
   it('calls bound functions and other callers’ functions later, never from callback(), and returns a Promise', async () => {
     const d = new Deferred<number>();
     const seen: number[] = [];
