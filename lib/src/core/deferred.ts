@@ -186,6 +186,24 @@ function isResolvingFunction(f: unknown): f is (value: unknown) => void {
   }
 }
 
+/**
+ * `then()` on a Deferred that has not fired: when V8 calls it for a Promise adopting the Deferred (`await d`,
+ * `Promise.all([d])`, `resolve(d)`), one link holds that Promise's resolve functions until the chain reaches it, then
+ * settles it through a settled Promise, in the same microtask as `asPromise().then(...)` would. Nothing else waits
+ * with the Deferred: without this, each of 200,000 items waiting in `Promise.all` over `sem.run` held a Promise, its
+ * two resolve functions, a reaction and a second Promise (about 300 bytes) until its turn (bench/ab-retained.ts;
+ * bench/ab-await.ts, row "Promise.all(sem.run)"). What then() would return (a Promise of undefined) is not made: V8
+ * drops it. Only the first function is recognised (Function.prototype.toString was 9% of that row's samples with
+ * both): the second is called as any then() calls it, so a resolve function beside one of the caller's is handled
+ * right too, except that then() returns undefined. A function of its own, so that then() stays small enough for V8
+ * to inline its usual path. Returns whether it added the link.
+ */
+function adopted(d: Deferred<unknown>, onfulfilled: unknown, onrejected: unknown): boolean {
+  if (!isResolvingFunction(onfulfilled) || typeof onrejected !== 'function') return false;
+  d._push(onfulfilled, ADOPTED, onrejected);
+  return true;
+}
+
 /** What the last `new Promise(captureResolvers)` was given: a module-level executor needs no closure per Promise. */
 const forgotten = (): void => {};
 let capturedResolve: (value: never) => void = forgotten;
@@ -596,24 +614,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    // Only the first function is recognised (Function.prototype.toString was 9% of the "Promise.all(sem.run)" row's
-    // samples with both): the second is called as any then() calls it, so a Promise's resolve function beside a
-    // function of the caller's is handled right too, except that then() returns undefined.
-    if (
-      (this._flags & CALLED) === 0 &&
-      isResolvingFunction(onfulfilled) &&
-      typeof onrejected === 'function'
-    ) {
-      // A Promise adopting this Deferred before it fired (`await d`, `Promise.all([d])`, `resolve(d)`): one link holds
-      // its resolve functions until the chain reaches it, then settles it through a settled Promise, in the same
-      // microtask as the way below would. Nothing else waits with the Deferred: without this, each of 200,000 items
-      // waiting in `Promise.all` over `sem.run` held a Promise, its two resolve functions, a reaction and a second
-      // Promise (about 300 bytes) until its turn (bench/ab-retained.ts; bench/ab-await.ts, row "Promise.all(sem.run)").
-      // What then() would return (a Promise of undefined) is not made: V8 drops it. A fired Deferred takes the way
-      // below: recognising the resolve functions costs more than it saves there.
-      this._push(onfulfilled, ADOPTED, onrejected);
-      return undefined as never;
-    }
+    if ((this._flags & CALLED) === 0 && adopted(this, onfulfilled, onrejected)) return undefined as never;
     const promise = this.asPromise();
     return onfulfilled == null && onrejected == null
       ? (promise as Promise<R1 | R2>)
