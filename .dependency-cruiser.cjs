@@ -8,6 +8,16 @@
 //   1  core/                    deferred · failure · errors · clock · argument checks
 //
 // index.ts is the package's entry point: it re-exports layers 1-4 and nothing imports it.
+//
+// tools/ is laid out the same way, by concern (DESIGN.md; tools/README.md):
+//
+//   tools/*.ts, launch.mjs   the command-line files: each parses its arguments, calls into a folder, sets the exit code
+//   runner/ · export/        running and checking notebooks · exporting them as blog posts; neither uses the other
+//   env/                     what the machine needs first: Node, system packages, Deno, Jupyter and kernelspecs
+//   nbformat/                the one notebook model; it imports nothing of tools/
+//
+// Only the command-line files read process.argv or end the process: Biome checks that (.biome/*.grit), since it is
+// about code, not imports.
 
 const LAYERS = [
   { name: 'core', path: '^lib/src/core/' },
@@ -30,6 +40,25 @@ const upward = LAYERS.slice(0, -1).map((layer, i) => ({
   to: { path: LAYERS.slice(i + 1).map((l) => l.path) },
 }));
 
+/** The folders of tools/ and what each may import of tools/ besides itself. */
+const TOOLS = {
+  nbformat: [],
+  env: ['nbformat'],
+  runner: ['nbformat', 'env'],
+  export: ['nbformat'],
+};
+
+/** One rule per folder of tools/: it imports only the folders it is allowed, and never a command-line file. */
+const toolsFolders = Object.entries(TOOLS).map(([folder, allowed]) => ({
+  name: `tools-${folder}-imports`,
+  comment: `tools/${folder}/ may import ${
+    allowed.length > 0 ? `only tools/{${allowed.join(',')}}/ of tools/` : 'nothing of tools/'
+  } (and never a command-line file of tools/): ${folder === 'nbformat' ? 'the model everything else builds on' : 'see the map at the top'}`,
+  severity: 'error',
+  from: { path: `^tools/${folder}/` },
+  to: { path: '^tools/', pathNot: `^tools/(${[folder, ...allowed].join('|')})/` },
+}));
+
 module.exports = {
   forbidden: [
     {
@@ -37,10 +66,29 @@ module.exports = {
       comment:
         'Modules must not depend on each other in a circle (type-only imports count: they tie the design too).',
       severity: 'error',
-      from: { path: '^lib/src/' },
+      from: { path: '^(lib/src|tools)/' },
       to: { circular: true },
     },
     ...upward,
+    ...toolsFolders,
+    {
+      name: 'tools-every-module-in-a-folder',
+      comment:
+        'A file directly in tools/ is a command-line file; everything else lives in a folder of its concern ' +
+        `(${Object.keys(TOOLS).join(', ')}), so that the rules above know what it may import.`,
+      severity: 'error',
+      from: { path: '^tools/[^/]+/', pathNot: `^tools/(${Object.keys(TOOLS).join('|')})/` },
+      to: {},
+    },
+    {
+      name: 'tools-and-lib-apart',
+      comment:
+        'The tools know nothing of the library (a notebook imports it by its package name), and the library nothing ' +
+        'of the tools.',
+      severity: 'error',
+      from: { path: '^(tools|lib/src)/' },
+      to: { path: '^(lib/src|tools)/', pathNot: '^$1/' },
+    },
     {
       name: 'no-import-of-entry-point',
       comment:

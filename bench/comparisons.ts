@@ -12,6 +12,11 @@ import {
   RAW_NOOP_FULL,
   RAW_NOOP_QUICK,
 } from './scenarios/distributed-raw.ts';
+import {
+  distributedScalingComparison,
+  SCALING_FULL,
+  SCALING_QUICK,
+} from './scenarios/distributed-scaling.ts';
 import { HTTP_FULL, HTTP_QUICK, httpComparison } from './scenarios/http.ts';
 import { LAZY_FULL, LAZY_QUICK, lazyComparison } from './scenarios/lazy.ts';
 import { MEMORY_FULL, MEMORY_QUICK, memoryComparison } from './scenarios/memory.ts';
@@ -52,6 +57,7 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
   spec('distributed', distributedComparison, DISTRIBUTED_FULL, DISTRIBUTED_QUICK),
   spec('distributed-raw', distributedRawComparison, RAW_NOOP_FULL, RAW_NOOP_QUICK),
   spec('distributed-raw-io', distributedRawComparison, RAW_IO_FULL, RAW_IO_QUICK),
+  spec('distributed-scaling', distributedScalingComparison, SCALING_FULL, SCALING_QUICK),
   spec('limiter', limiterComparison, POLITE_FULL, POLITE_QUICK),
   spec('limiter-bottleneck', limiterBottleneckComparison, POLITE_FULL, POLITE_QUICK),
   spec('per-key', perKeyComparison, POLITE_FULL, POLITE_QUICK),

@@ -6,7 +6,7 @@
 //
 //   node tools/launch.mjs [--needs a,b] [--no-ready] [--node-dir] <script.ts|command> [args...]
 //
-//   --needs a,b   system packages from tools/system-packages.mjs that the command needs
+//   --needs a,b   system packages from tools/env/system-packages.mjs that the command needs
 //   --no-ready    skip `npm ci` and the library build (for commands that need neither)
 //   --node-dir    print the folder of the supported Node and exit (for .ci/run)
 //
@@ -17,11 +17,11 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureSystemPackages } from './system-packages.mjs';
+import { ensureSystemPackages } from './env/system-packages.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Preloaded into every script: it stops when this launcher ends, however it ends (see the file). */
-const LIFELINE = join(ROOT, 'tools', 'launch-lifeline.cjs');
+const LIFELINE = join(ROOT, 'tools', 'env', 'launch-lifeline.cjs');
 const NEED = [22, 20];
 const REFUSE = 'ASYNC_BATCHING_NO_NODE_DOWNLOAD';
 

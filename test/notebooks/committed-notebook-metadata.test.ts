@@ -6,12 +6,12 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseNotebook } from '../../tools/nbformat/index.ts';
-import { KERNELS, kernelspecMetadata } from '../../tools/notebooks/kernels.ts';
+import { KERNELS, kernelspecMetadata } from '../../tools/runner/kernels.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const NOTEBOOKS = readdirSync(join(ROOT, 'notebooks')).filter((name) => name.endsWith('.ipynb'));
 
-/** The TypeScript tslab compiles with, which the kernel reports (see tools/notebooks/kernel-preload.cjs). */
+/** The TypeScript tslab compiles with, which the kernel reports (see tools/env/kernel-preload.cjs). */
 function tslabTypeScript(): string {
   const require = createRequire(import.meta.url);
   const tslab = dirname(require.resolve('tslab/package.json'));

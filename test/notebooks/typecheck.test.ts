@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { notebookProgram } from '../../tools/typecheck-notebooks.ts';
+import { notebookProgram } from '../../tools/runner/typecheck.ts';
 
 const run = promisify(execFile);
 

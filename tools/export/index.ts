@@ -1,6 +1,6 @@
 /**
- * The exporter as a pure function: parsed notebooks in, the files of the blog post(s) out. The CLI (`tools/export.ts`)
- * does all reading and writing.
+ * The exporter as a pure function: parsed notebooks in, the files of the blog post(s) out. The command line (`cli.ts`,
+ * run by `tools/export.ts`) does all reading and writing.
  */
 import type { Highlight } from './highlight.ts';
 import { renderHtml, renderHtmlIndex } from './html.ts';

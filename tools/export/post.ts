@@ -392,6 +392,25 @@ interface OwnMetadata {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+/** `metadata.async_batching.original`: the post this one is a second edition of. */
+function originalPost(value: unknown, fail: (field: string, expected: string) => never): OriginalPost {
+  const o = value as Record<string, unknown>;
+  const text = (v: unknown) => typeof v === 'string' && v.trim() !== '';
+  if (typeof o !== 'object' || o === null || !text(o.title) || !text(o.author) || !text(o.url)) {
+    fail('original', 'an object with string title, author and url');
+  }
+  if (!/^https?:\/\//.test(o.url as string)) fail('original.url', 'an http(s) URL');
+  if (o.date !== undefined && !(typeof o.date === 'string' && DAY.test(o.date))) {
+    fail('original.date', 'a date like 2008-06-20');
+  }
+  return {
+    title: o.title as string,
+    author: o.author as string,
+    url: o.url as string,
+    ...(o.date !== undefined ? { date: o.date as string } : {}),
+  };
+}
+
 function ownMeta(input: NotebookInput): {
   title?: string;
   description?: string;
@@ -435,24 +454,7 @@ function ownMeta(input: NotebookInput): {
   const author = optionalString('author');
   const canonical = optionalString('canonical');
   if (canonical !== undefined && !/^https?:\/\//.test(canonical)) fail('canonical', 'an http(s) URL');
-  let original: OriginalPost | undefined;
-  if (own?.original !== undefined) {
-    const o = own.original as Record<string, unknown>;
-    const text = (value: unknown) => typeof value === 'string' && value.trim() !== '';
-    if (typeof o !== 'object' || o === null || !text(o.title) || !text(o.author) || !text(o.url)) {
-      fail('original', 'an object with string title, author and url');
-    }
-    if (!/^https?:\/\//.test(o.url as string)) fail('original.url', 'an http(s) URL');
-    if (o.date !== undefined && !(typeof o.date === 'string' && DAY.test(o.date))) {
-      fail('original.date', 'a date like 2008-06-20');
-    }
-    original = {
-      title: o.title as string,
-      author: o.author as string,
-      url: o.url as string,
-      ...(o.date !== undefined ? { date: o.date as string } : {}),
-    };
-  }
+  const original = own?.original === undefined ? undefined : originalPost(own.original, fail);
   return {
     title: title as string | undefined,
     description: own?.description as string | undefined,

@@ -1,6 +1,6 @@
 /**
  * The one notebook model of the tools: nbformat 4 types, parsing with one error class, tags, stream text, and
- * reading/writing files as Jupyter does. The runner (`tools/notebooks/`) and the exporter (`tools/export/`) both use it.
+ * reading/writing files as Jupyter does. The runner (`tools/runner/`) and the exporter (`tools/export/`) both use it.
  */
 export * from './file.ts';
 export * from './parse.ts';

@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { denoPath } from '../../../tools/env/deno.ts';
 import { type Notebook, serializeNotebook } from '../../../tools/nbformat/index.ts';
-import { denoPath } from '../../../tools/notebooks/deno.ts';
 import { notebookOf } from '../../helpers/notebooks.ts';
 import { childrenOf, isAlive } from '../../helpers/processes.ts';
 
@@ -161,7 +161,7 @@ describe('npm run notebooks -- --check --kernel tslab,deno', () => {
 describe('Deno comes from the npm registry, pinned, or from where the user says', () => {
   /** Runs `denoPath()` in a fresh process with `env`, and returns what it printed or the error it threw. */
   function denoPathWith(env: NodeJS.ProcessEnv): Promise<CliResult> {
-    const script = `import(${JSON.stringify(join(ROOT, 'tools', 'notebooks', 'deno.ts'))}).then(
+    const script = `import(${JSON.stringify(join(ROOT, 'tools', 'env', 'deno.ts'))}).then(
       (m) => console.log(m.denoPath()),
       (e) => { console.error(e.name + ': ' + e.message); process.exitCode = 1; })`;
     return new Promise((done) => {

@@ -20,7 +20,7 @@ import {
   JUPYTER_DATA,
   jupyterEnv,
   trustNotebooks,
-} from '../../../tools/notebooks/jupyter-env.ts';
+} from '../../../tools/env/jupyter.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const NOTEBOOKS = readdirSync(join(ROOT, 'notebooks'))

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CodeCell, joinText, type Notebook, serializeNotebook } from '../../../tools/nbformat/index.ts';
-import { Kernel } from '../../../tools/notebooks/kernel.ts';
-import { runNotebook } from '../../../tools/notebooks/run.ts';
+import { Kernel } from '../../../tools/runner/kernel.ts';
+import { runNotebook } from '../../../tools/runner/run.ts';
 import { isAlive } from '../../helpers/processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');

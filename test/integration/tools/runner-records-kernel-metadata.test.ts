@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { serializeNotebook } from '../../../tools/nbformat/index.ts';
-import { runNotebook } from '../../../tools/notebooks/run.ts';
+import { runNotebook } from '../../../tools/runner/run.ts';
 import { notebookOf } from '../../helpers/notebooks.ts';
 
 const SLOW = 600_000;

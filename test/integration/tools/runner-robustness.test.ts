@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CodeCell, joinText, serializeNotebook } from '../../../tools/nbformat/index.ts';
-import { OutputRecorder } from '../../../tools/notebooks/outputs.ts';
-import { runNotebook } from '../../../tools/notebooks/run.ts';
+import { OutputRecorder } from '../../../tools/runner/outputs.ts';
+import { runNotebook } from '../../../tools/runner/run.ts';
 import { notebookOf } from '../../helpers/notebooks.ts';
 import { childrenOf, isAlive } from '../../helpers/processes.ts';
 

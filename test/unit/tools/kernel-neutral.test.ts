@@ -1,8 +1,8 @@
 // Comparing a run on Deno's kernel with outputs recorded on tslab: only the kernels' known differences are ignored.
 import { describe, expect, it } from 'vitest';
 import type { Notebook, Output } from '../../../tools/nbformat/index.ts';
-import { compareNotebooks } from '../../../tools/notebooks/check.ts';
-import { kernelNeutral, neutralText } from '../../../tools/notebooks/kernel-neutral.ts';
+import { compareNotebooks } from '../../../tools/runner/check.ts';
+import { kernelNeutral, neutralText } from '../../../tools/runner/kernel-neutral.ts';
 
 const stdout = (text: string): Output => ({ output_type: 'stream', name: 'stdout', text });
 const result = (data: Record<string, string>): Output => ({

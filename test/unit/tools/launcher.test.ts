@@ -3,10 +3,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pinNode } from '../../../tools/env/jupyter.ts';
+import { KERNEL_PRELOAD, tslabBin } from '../../../tools/env/kernels.ts';
+import { installPlan, missingRows, rowsFor, SYSTEM_PACKAGES } from '../../../tools/env/system-packages.mjs';
 import { colourEnv, LaunchError, supported, supportedNode } from '../../../tools/launch.mjs';
-import { pinNode } from '../../../tools/notebooks/jupyter-env.ts';
-import { KERNEL_PRELOAD, tslabBin } from '../../../tools/notebooks/kernel.ts';
-import { installPlan, missingRows, rowsFor, SYSTEM_PACKAGES } from '../../../tools/system-packages.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const LAUNCH = join(ROOT, 'tools', 'launch.mjs');

@@ -9,7 +9,7 @@ import {
   serializeNotebook,
   streamText,
 } from '../../../tools/nbformat/index.ts';
-import { OutputRecorder } from '../../../tools/notebooks/outputs.ts';
+import { OutputRecorder } from '../../../tools/runner/outputs.ts';
 
 const header = { msg_id: 'm', msg_type: 'stream', session: 's', username: 'u', date: '', version: '5.3' };
 

@@ -12,16 +12,16 @@ import {
   splitLines,
   writeNotebook,
 } from '../../../tools/nbformat/index.ts';
-import { compareNotebooks } from '../../../tools/notebooks/check.ts';
-import type { KernelMessage } from '../../../tools/notebooks/kernel.ts';
+import { compareNotebooks } from '../../../tools/runner/check.ts';
+import type { KernelMessage } from '../../../tools/runner/kernel.ts';
 import {
   NORMALISERS,
   normalise,
   normalisersFor,
   notebookNormalisers,
-} from '../../../tools/notebooks/normalise.ts';
-import { OutputRecorder } from '../../../tools/notebooks/outputs.ts';
-import { describeError } from '../../../tools/notebooks/run.ts';
+} from '../../../tools/runner/normalise.ts';
+import { OutputRecorder } from '../../../tools/runner/outputs.ts';
+import { describeError } from '../../../tools/runner/run.ts';
 
 function message(msgType: string, content: Record<string, unknown>): KernelMessage {
   const header = { msg_id: 'm', msg_type: msgType, session: 's', username: 'u', date: '', version: '5.3' };

@@ -3,7 +3,7 @@
 // SIGTERM, so it cleans up as it would for a Ctrl-C (the runner kills its kernels and removes unfinished files).
 // One that has not ended 10 s later (a main thread stuck in a loop never sees the signal) gets SIGKILL.
 // The pipe is watched from a worker thread, which runs whatever the main thread is doing.
-// Plain CommonJS for any Node the launcher may start; the same scheme as tools/notebooks/kernel-preload.cjs.
+// Plain CommonJS for any Node the launcher may start; the same scheme as tools/env/kernel-preload.cjs.
 'use strict';
 
 const lifeline = process.env.ASYNC_BATCHING_LAUNCHER_LIFELINE;

@@ -275,31 +275,8 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
 
   let clean = false;
   try {
-    // The metadata Jupyter itself writes when it opens the notebook on this kernel: the kernelspec as registered
-    // (`npm run kernel:install`) and `language_info` as the kernel reports it. Recorded the same way, opening the
-    // notebook changes nothing; a notebook run on Deno (into --out) says so, and reopens on Deno.
-    notebook.metadata.kernelspec = kernelspecMetadata(kernel.kind);
-    if (kernel.languageInfo) notebook.metadata.language_info = kernel.languageInfo;
-    const recorder = new OutputRecorder();
-    for (const [index, cell] of notebook.cells.entries()) {
-      if (!isCode(cell)) continue;
-      const number = index + 1;
-      const source = joinText(cell.source);
-      if (cellTags(cell).has(SKIP_EXECUTION) || source.trim() === '') continue;
-      options.onCell?.(number, notebook.cells.length);
-      recorder.beginCell();
-      const executed = await executeCell(kernel, source, number, recorder, timing);
-      if ('problem' in executed) {
-        result.failedCellOutputs = recorder.outputs;
-        return finish(executed.problem);
-      }
-      const verdict = collectOutputs(cell, number, recorder, executed.reply, options.allowErrors ?? false);
-      if (verdict && 'failure' in verdict) {
-        result.failedCellOutputs = cell.outputs;
-        return finish(verdict.failure);
-      }
-      if (verdict) result.allowedErrors.push(verdict.allowed);
-    }
+    const failure = await runCells(kernel, notebook, result, timing, options);
+    if (failure) return finish(failure);
     clean = true;
     result.notebook = notebook;
     return finish();
@@ -308,4 +285,44 @@ export async function runNotebook(path: string, options: RunOptions = {}): Promi
     if (clean) await kernel.shutdown();
     else await kernel.kill();
   }
+}
+
+/**
+ * Runs the code cells of `notebook` (a copy of `result.original`) in order, recording their outputs in it and the
+ * allowed errors in `result`.
+ * @returns the problem that stopped the run (with `result.failedCellOutputs` set), or `null` when every cell ran.
+ */
+async function runCells(
+  kernel: Kernel,
+  notebook: Notebook,
+  result: RunResult,
+  timing: Timing,
+  options: RunOptions,
+): Promise<CellProblem | null> {
+  // The metadata Jupyter itself writes when it opens the notebook on this kernel: the kernelspec as registered
+  // (`npm run kernel:install`) and `language_info` as the kernel reports it. Recorded the same way, opening the
+  // notebook changes nothing; a notebook run on Deno (into --out) says so, and reopens on Deno.
+  notebook.metadata.kernelspec = kernelspecMetadata(kernel.kind);
+  if (kernel.languageInfo) notebook.metadata.language_info = kernel.languageInfo;
+  const recorder = new OutputRecorder();
+  for (const [index, cell] of notebook.cells.entries()) {
+    if (!isCode(cell)) continue;
+    const number = index + 1;
+    const source = joinText(cell.source);
+    if (cellTags(cell).has(SKIP_EXECUTION) || source.trim() === '') continue;
+    options.onCell?.(number, notebook.cells.length);
+    recorder.beginCell();
+    const executed = await executeCell(kernel, source, number, recorder, timing);
+    if ('problem' in executed) {
+      result.failedCellOutputs = recorder.outputs;
+      return executed.problem;
+    }
+    const verdict = collectOutputs(cell, number, recorder, executed.reply, options.allowErrors ?? false);
+    if (verdict && 'failure' in verdict) {
+      result.failedCellOutputs = cell.outputs;
+      return verdict.failure;
+    }
+    if (verdict) result.allowedErrors.push(verdict.allowed);
+  }
+  return null;
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../nbformat/index.ts';
 import { denoPath } from './deno.ts';
-import { KERNEL_PRELOAD, KERNELS, type KernelName, tslabBin } from './kernels.ts';
+import { KERNEL_LAUNCH, KERNEL_PRELOAD, type KernelName, tslabBin } from './kernels.ts';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -108,7 +108,7 @@ export function pinNode(kernelsDir: string, node = process.execPath): void {
     // The preload keeps tslab from losing output past ~500 messages in a cell (see kernel-preload.cjs).
     spec.argv = [node, '--require', KERNEL_PRELOAD, tslabBin(), ...spec.argv.slice(kernelAt)];
     // Beside Deno's, the picker must say which TypeScript kernel this is.
-    if (name === 'tslab') spec.display_name = KERNELS.tslab.displayName;
+    if (name === 'tslab') spec.display_name = KERNEL_LAUNCH.tslab.displayName;
     writeFileAtomicSync(file, `${JSON.stringify(spec, null, 2)}\n`);
   }
 }
@@ -133,7 +133,7 @@ export function installKernelspecs(options: { quiet?: boolean; kernels?: readonl
     expectListed(python, kernel, kernelDirs[kernel]);
     if (!options.quiet) {
       process.stdout.write(
-        `registered the ${KERNELS[kernel].displayName} kernelspec in ${kernelDirs[kernel]}\n`,
+        `registered the ${KERNEL_LAUNCH[kernel].displayName} kernelspec in ${kernelDirs[kernel]}\n`,
       );
     }
   }
@@ -152,7 +152,7 @@ function installTslab(): string {
   rmSync(join(kernelsDir, 'jslab'), { recursive: true, force: true });
   const spec = {
     argv: ['tslab', 'kernel', '--config-path', '{connection_file}'],
-    display_name: KERNELS.tslab.displayName,
+    display_name: KERNEL_LAUNCH.tslab.displayName,
     language: 'typescript',
   };
   writeFileAtomicSync(join(kernelDir, 'kernel.json'), `${JSON.stringify(spec, null, 2)}\n`);
@@ -169,10 +169,10 @@ function installDeno(): string {
   const kernelDir = join(JUPYTER_DATA, 'kernels', 'deno');
   const result = spawnSync(
     deno,
-    ['jupyter', '--install', '--force', '--name', 'deno', '--display', KERNELS.deno.displayName],
+    ['jupyter', '--install', '--force', '--name', 'deno', '--display', KERNEL_LAUNCH.deno.displayName],
     {
       encoding: 'utf8',
-      env: { ...process.env, ...KERNELS.deno.env, XDG_DATA_HOME: join(JUPYTER_PREFIX, 'share') },
+      env: { ...process.env, ...KERNEL_LAUNCH.deno.env, XDG_DATA_HOME: join(JUPYTER_PREFIX, 'share') },
     },
   );
   const file = join(kernelDir, 'kernel.json');
@@ -180,7 +180,7 @@ function installDeno(): string {
     throw new Error(`deno jupyter --install failed:\n${result.stdout}${result.stderr}`);
   }
   const spec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  spec.env = { ...(spec.env as Record<string, string> | undefined), ...KERNELS.deno.env };
+  spec.env = { ...(spec.env as Record<string, string> | undefined), ...KERNEL_LAUNCH.deno.env };
   writeFileAtomicSync(file, `${JSON.stringify(spec, null, 2)}\n`);
   return kernelDir;
 }

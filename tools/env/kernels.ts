@@ -1,7 +1,8 @@
 /**
- * The two kernels the notebooks run on, and everything the runner does differently for each: how to start one on a
- * connection file, how long its outputs may trail its `idle` status, and whether it refuses requests right after a
- * failed one. The protocol client (`kernel.ts`) and the runner (`run.ts`) know no kernel by name.
+ * How each of the two kernels the notebooks run on is started: the command on a connection file, the name Jupyter's
+ * kernel picker shows, its environment, and the two small programs that keep a kernel from outliving whoever started
+ * it (`kernel-preload.cjs` for tslab, `kernel-supervisor.cjs` for Deno). The runner (`tools/runner/kernels.ts`) adds
+ * what it does differently while talking to each; the kernelspecs Jupyter uses (`jupyter.ts`) come from here.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -23,8 +24,8 @@ export function tslabBin(): string {
   return join(dirname(require.resolve('tslab/package.json')), 'bin', 'tslab');
 }
 
-/** How the runner treats one kernel. */
-export interface KernelKind {
+/** How one kernel process is started. */
+export interface KernelLaunch {
   readonly name: KernelName;
   /** The name Jupyter's kernel picker shows. */
   readonly displayName: string;
@@ -37,17 +38,10 @@ export interface KernelKind {
   readonly ownProcessGroup: boolean;
   /** Extra environment for the kernel process. */
   readonly env: NodeJS.ProcessEnv;
-  /**
-   * After `idle`, keep taking the request's outputs until none has come for `quietMs`, for at most `maxMs` (0: stop
-   * at `idle`, as the protocol says).
-   */
-  readonly lateOutput: { readonly quietMs: number; readonly maxMs: number };
-  /** It refuses (status `abort`) requests that arrive this soon after a failed one, in ms (0: never). */
-  readonly abortsAfterErrorMs: number;
 }
 
-/** Every kernel, by name. */
-export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
+/** How every kernel is started, by name. */
+export const KERNEL_LAUNCH: Readonly<Record<KernelName, KernelLaunch>> = {
   tslab: {
     name: 'tslab',
     displayName: 'TypeScript (tslab)',
@@ -62,8 +56,6 @@ export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
     ],
     ownProcessGroup: true,
     env: {},
-    lateOutput: { quietMs: 0, maxMs: 0 },
-    abortsAfterErrorMs: 200,
   },
   deno: {
     name: 'deno',
@@ -80,35 +72,18 @@ export const KERNELS: Readonly<Record<KernelName, KernelKind>> = {
     ownProcessGroup: true,
     // No update check (there is no internet here, and a kernel should not phone home), no permission prompts.
     env: { DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' },
-    // Deno 2.9.6 sometimes publishes `idle` before a cell's last lines of output. Notebook 08 on Deno, 10 runs each
-    // (`node` on a one-off script, load average 9-12): stopping at `idle`, 3 runs lost lines; waiting for 20, 50 or
-    // 150 ms of quiet, none did. 100 ms keeps a margin for a slower machine; 2 s bounds a cell that prints forever.
-    lateOutput: { quietMs: 100, maxMs: 2_000 },
-    abortsAfterErrorMs: 0,
   },
 };
 
 /**
- * A notebook's `kernelspec` metadata for `kind`, as Jupyter writes it from the registered kernelspec (`name`, and
- * the spec's `display_name` and `language`).
- */
-export function kernelspecMetadata(kind: KernelKind): {
-  display_name: string;
-  language: string;
-  name: KernelName;
-} {
-  return { display_name: kind.displayName, language: 'typescript', name: kind.name };
-}
-
-/**
- * Looks a kernel up by name.
+ * Checks a kernel's name.
  * @throws {RangeError} naming the unknown kernel and the known ones.
  */
-export function kernelKind(name: string): KernelKind {
+export function kernelName(name: string): KernelName {
   if (!(KERNEL_NAMES as readonly string[]).includes(name)) {
     throw new RangeError(
       `Unknown kernel ${JSON.stringify(name)}; expected one of ${KERNEL_NAMES.join(', ')}`,
     );
   }
-  return KERNELS[name as KernelName];
+  return name as KernelName;
 }

@@ -1,6 +1,6 @@
 // @ts-nocheck: it subclasses zeromq's socket classes generically at run time, which JSDoc cannot type without
 // a wall of casts; test/tools/runner-robustness.test.ts runs it in real kernels.
-// Loaded into the tslab kernel process with `node --require` by the runner (tools/notebooks/kernel.ts), before tslab.
+// Loaded into the tslab kernel process with `node --require` by the runner (tools/runner/kernel.ts), before tslab.
 // CommonJS because tslab loads zeromq with require(), and this must change what that require() returns.
 'use strict';
 const { rmSync } = require('node:fs');

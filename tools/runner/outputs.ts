@@ -162,48 +162,6 @@ export class OutputRecorder {
     const transient = (content.transient ?? {}) as { display_id?: unknown };
     const displayId = typeof transient.display_id === 'string' ? transient.display_id : undefined;
     switch (message.header.msg_type) {
-      case 'stream':
-        this.#add(
-          {
-            output_type: 'stream',
-            name: content.name === 'stderr' ? 'stderr' : 'stdout',
-            text: String(content.text),
-          },
-          undefined,
-        );
-        break;
-      case 'display_data':
-        this.#add(
-          {
-            output_type: 'display_data',
-            data: keepMimes(content.data),
-            metadata: (content.metadata as Record<string, unknown>) ?? {},
-          },
-          displayId,
-        );
-        break;
-      case 'execute_result':
-        this.#add(
-          {
-            output_type: 'execute_result',
-            data: keepMimes(content.data),
-            metadata: (content.metadata as Record<string, unknown>) ?? {},
-            execution_count: typeof content.execution_count === 'number' ? content.execution_count : null,
-          },
-          displayId,
-        );
-        break;
-      case 'error':
-        this.#add(
-          {
-            output_type: 'error',
-            ename: String(content.ename),
-            evalue: String(content.evalue),
-            traceback: Array.isArray(content.traceback) ? content.traceback.map(String) : [],
-          },
-          undefined,
-        );
-        break;
       case 'update_display_data':
         for (const output of displayId ? (this.#displays.get(displayId) ?? []) : []) {
           if (output.output_type === 'display_data' || output.output_type === 'execute_result') {
@@ -221,6 +179,46 @@ export class OutputRecorder {
           this.#clearPending = false;
         }
         break;
+      default: {
+        const output = outputOf(message.header.msg_type, content);
+        // Only displays and results can be updated later by their display id.
+        const updatable = output?.output_type === 'display_data' || output?.output_type === 'execute_result';
+        if (output) this.#add(output, updatable ? displayId : undefined);
+      }
     }
+  }
+}
+
+/** The output an iopub message of `msgType` adds (stream, display data, result or error), or `null` for others. */
+function outputOf(msgType: string, content: Record<string, unknown>): Output | null {
+  switch (msgType) {
+    case 'stream':
+      return {
+        output_type: 'stream',
+        name: content.name === 'stderr' ? 'stderr' : 'stdout',
+        text: String(content.text),
+      };
+    case 'display_data':
+      return {
+        output_type: 'display_data',
+        data: keepMimes(content.data),
+        metadata: (content.metadata as Record<string, unknown>) ?? {},
+      };
+    case 'execute_result':
+      return {
+        output_type: 'execute_result',
+        data: keepMimes(content.data),
+        metadata: (content.metadata as Record<string, unknown>) ?? {},
+        execution_count: typeof content.execution_count === 'number' ? content.execution_count : null,
+      };
+    case 'error':
+      return {
+        output_type: 'error',
+        ename: String(content.ename),
+        evalue: String(content.evalue),
+        traceback: Array.isArray(content.traceback) ? content.traceback.map(String) : [],
+      };
+    default:
+      return null;
   }
 }
