@@ -204,6 +204,23 @@ function adopted(d: Deferred<unknown>, onfulfilled: unknown, onrejected: unknown
   return true;
 }
 
+/** What `callback()` throws when given a Deferred or Promise as its result. */
+function thenableResult(result: unknown): TypeError {
+  return new TypeError(
+    `Expected \`result\` not to be a Deferred or Promise (return it from a callback instead), got ${describe(result)}`,
+  );
+}
+
+/** Whether a chain's result is a Deferred or thenable (one it would wait on); a `then` getter that throws is not. */
+function isWaitedOn(result: unknown): boolean {
+  if (result instanceof Deferred) return true;
+  try {
+    return isThenable(result);
+  } catch {
+    return false;
+  }
+}
+
 /** What the last `new Promise(captureResolvers)` was given: a module-level executor needs no closure per Promise. */
 const forgotten = (): void => {};
 let capturedResolve: (value: never) => void = forgotten;
@@ -372,11 +389,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * @throws {TypeError} when `result` is a Deferred or a Promise: return those from a callback instead.
    */
   callback(result: T): void {
-    if (isThenable(result)) {
-      throw new TypeError(
-        `Expected \`result\` not to be a Deferred or Promise (return it from a callback instead), got ${describe(result)}`,
-      );
-    }
+    if (isThenable(result)) throw thenableResult(result);
     this._start(result);
   }
 
@@ -735,6 +748,13 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (kind === WAITER || kind === CHAINED) {
             const target = first as Deferred<unknown>;
             const result = current._result;
+            if (kind === CHAINED && isWaitedOn(result)) {
+              // Only an unpause() too many lets a chain go on while it still waits on a Deferred or Promise. As
+              // Twisted's `target.callback(result)` would, the link fails with callback()'s TypeError before anything
+              // else is checked, and the target is left as it is.
+              current._result = new Failure(thenableResult(result));
+              continue;
+            }
             if (result instanceof Failure) current._observed = result;
             if (kind === WAITER) {
               // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
