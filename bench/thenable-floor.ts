@@ -1,11 +1,15 @@
 // How much of `Promise.all` over Deferreds is V8's path for foreign thenables, and how much is Deferred.then(): the
 // same rows with the library's then() and with a stand-in that allocates nothing and returns nothing (not a valid
-// then(): it calls V8's resolve functions synchronously, which only V8's own callers tolerate), beside native
-// Promises. In one process, rows interleaved, no forced GC: `node bench/thenable-floor.ts [rounds]`.
+// then(): it calls V8's resolve functions from the chain whatever the Deferred's state, which only V8's own callers
+// tolerate; the library does the same for a Deferred that has not fired, and only when it is given a Promise's own
+// resolve functions), beside native Promises, p-limit and the minimal eager semaphore. In one process, rows
+// interleaved, no forced GC: `node bench/thenable-floor.ts [rounds]`.
 
 import { loadavg } from 'node:os';
 import { Deferred, DeferredSemaphore, gatherResults } from 'async-batching';
+import pLimit from 'p-limit';
 import { interleaveNamed } from './harness.ts';
+import { minimalSemaphore } from './minimal-semaphore.ts';
 
 const N = 200_000;
 const rounds = Number(process.argv[2] ?? 9);
@@ -47,6 +51,14 @@ const bareAll = async () => {
 const variants: Record<string, () => Promise<unknown>> = {
   'Promise.all(sem.run), then()': withThen(libraryThen, semAll),
   'Promise.all(sem.run), floor then': withThen(floorThen, semAll),
+  'p-limit, Promise.all': async () => {
+    const limit = pLimit(50);
+    await Promise.all(items.map((i) => limit(job, i)));
+  },
+  'minimal semaphore, Promise.all': async () => {
+    const limit = minimalSemaphore(50);
+    await Promise.all(items.map((i) => limit(job, i)));
+  },
   'gatherResults(sem.run)': async () => {
     const sem = new DeferredSemaphore(50);
     await gatherResults(items.map((i) => sem.run(job, i)));

@@ -97,7 +97,12 @@ export class RefDeferred<T = unknown> {
   }
 
   callback(result: T): void {
-    if (isThenable(result)) throw new TypeError('A Deferred cannot fire with a Deferred or Promise');
+    // The library's message, for a Deferred or Promise (which it describes as "an object").
+    if (isThenable(result)) {
+      throw new TypeError(
+        'Expected `result` not to be a Deferred or Promise (return it from a callback instead), got an object',
+      );
+    }
     this.startRunCallbacks(result);
   }
   errback(reason?: unknown): void {

@@ -94,8 +94,10 @@ type Fn = (...args: never[]) => unknown;
  * - the Deferred to fire, {@link CHAINED}, null: what `chainDeferred(other)` adds;
  * - an {@link IndexedListener}, {@link INDEXED}, a number: hands the result and that number to the listener, so that
  *   a DeferredList needs no closure nor argument array per input;
- * - a native Promise's resolve function, {@link SETTLES}, its reject function: what `then()` and `asPromise()` add. It
- *   settles that Promise with the result (a failure's `value` rejects it) and passes the result on, with no closure.
+ * - a native Promise's resolve function, {@link SETTLES}, its reject function: what `asPromise()` adds. It settles
+ *   that Promise with the result (a failure's `value` rejects it) and passes the result on, with no closure;
+ * - the resolve function of a Promise adopting the Deferred, {@link ADOPTED}, its reject function: what `then()` adds
+ *   when V8 adopts a Deferred that has not fired. The same, a microtask later, through a settled Promise.
  *
  * The markers are objects, never functions, so a marker is never mistaken for an errback.
  */
@@ -111,6 +113,9 @@ const CHAINED = { link: 'chained' };
 const INDEXED = { link: 'indexed' };
 /** The errback slot of a link that settles a native Promise. */
 const SETTLES = { link: 'settles' };
+/** The errback slot of a link that settles a Promise adopting the Deferred (see `then()`). */
+const ADOPTED = { link: 'adopted' };
+const nativeThen = Promise.prototype.then;
 /** On the run loop's stack: the Deferred goes on with the result it has. */
 const KEEP = { link: 'keep' };
 
@@ -162,6 +167,59 @@ function releaseFrames(v: unknown, depth: number): void {
  * for the loop to run next. `undefined` at any other time.
  */
 let handoff: Deferred<unknown> | null | undefined;
+
+const functionSource = Function.prototype.toString;
+/** What `Function.prototype.toString` gives for a built-in function without a name (and for a bound or proxied one). */
+const UNNAMED_NATIVE = 'function () { [native code] }';
+
+/**
+ * Whether `f` is an unnamed built-in function: in practice the resolve and reject functions of a Promise, which V8
+ * passes to `then()` when a Promise adopts a Deferred. A bound function (named "bound …") is not one; a callable Proxy
+ * is taken for one when its `name` reads as empty.
+ */
+function isResolvingFunction(f: unknown): f is (value: unknown) => void {
+  if (typeof f !== 'function' || functionSource.call(f) !== UNNAMED_NATIVE) return false;
+  try {
+    return f.name === '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `then()` on a Deferred that has not fired: when V8 calls it for a Promise adopting the Deferred (`await d`,
+ * `Promise.all([d])`, `resolve(d)`), one link holds that Promise's resolve functions until the chain reaches it, then
+ * settles it through a settled Promise, in the same microtask as `asPromise().then(...)` would. Nothing else waits
+ * with the Deferred: without this, each of 200,000 items waiting in `Promise.all` over `sem.run` held a Promise, its
+ * two resolve functions, a reaction and a second Promise (about 300 bytes) until its turn (bench/ab-retained.ts;
+ * bench/ab-await.ts, row "Promise.all(sem.run)"). What then() would return (a Promise of undefined) is not made: V8
+ * drops it. Only the first function is recognised (Function.prototype.toString was 9% of that row's samples with
+ * both): the second is called as any then() calls it, so a resolve function beside one of the caller's is handled
+ * right too, except that then() returns undefined. A function of its own, so that then() stays small enough for V8
+ * to inline its usual path. Returns whether it added the link.
+ */
+function adopted(d: Deferred<unknown>, onfulfilled: unknown, onrejected: unknown): boolean {
+  if (!isResolvingFunction(onfulfilled) || typeof onrejected !== 'function') return false;
+  d._push(onfulfilled, ADOPTED, onrejected);
+  return true;
+}
+
+/** What `callback()` throws when given a Deferred or Promise as its result. */
+function thenableResult(result: unknown): TypeError {
+  return new TypeError(
+    `Expected \`result\` not to be a Deferred or Promise (return it from a callback instead), got ${describe(result)}`,
+  );
+}
+
+/** Whether a chain's result is a Deferred or thenable (one it would wait on); a `then` getter that throws is not. */
+function isWaitedOn(result: unknown): boolean {
+  if (result instanceof Deferred) return true;
+  try {
+    return isThenable(result);
+  } catch {
+    return false;
+  }
+}
 
 /** What the last `new Promise(captureResolvers)` was given: a module-level executor needs no closure per Promise. */
 const forgotten = (): void => {};
@@ -331,11 +389,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * @throws {TypeError} when `result` is a Deferred or a Promise: return those from a callback instead.
    */
   callback(result: T): void {
-    if (isThenable(result)) {
-      throw new TypeError(
-        `Expected \`result\` not to be a Deferred or Promise (return it from a callback instead), got ${describe(result)}`,
-      );
-    }
+    if (isThenable(result)) throw thenableResult(result);
     this._start(result);
   }
 
@@ -564,11 +618,16 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /**
    * Awaiting a Deferred gives the result at the end of its chain, or rejects with the original error (`failure.value`).
    * It does not change what callbacks added later see, and it counts as handling a failure.
+   *
+   * Given a Promise's own resolve function and a reject function (as `await`, `Promise.all` and `resolve(d)` pass them)
+   * before the Deferred has fired, it returns `undefined` instead of a Promise; they are called as they would be
+   * otherwise.
    */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    if ((this._flags & CALLED) === 0 && adopted(this, onfulfilled, onrejected)) return undefined as never;
     const promise = this.asPromise();
     return onfulfilled == null && onrejected == null
       ? (promise as Promise<R1 | R2>)
@@ -689,6 +748,13 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (kind === WAITER || kind === CHAINED) {
             const target = first as Deferred<unknown>;
             const result = current._result;
+            if (kind === CHAINED && isWaitedOn(result)) {
+              // Only an unpause() too many lets a chain go on while it still waits on a Deferred or Promise. As
+              // Twisted's `target.callback(result)` would, the link fails with callback()'s TypeError before anything
+              // else is checked, and the target is left as it is.
+              current._result = new Failure(thenableResult(result));
+              continue;
+            }
             if (result instanceof Failure) current._observed = result;
             if (kind === WAITER) {
               // The Deferred that was waiting on `current` takes its result and goes on, on this same stack.
@@ -718,13 +784,20 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             break;
           }
           const failed = current._result instanceof Failure;
-          if (kind === SETTLES) {
+          if (kind === SETTLES || kind === ADOPTED) {
             // The result goes on unchanged, and is inspected below as a pass-through callback's would be.
             next = current._result;
             current._flags |= RUNNING;
             try {
-              if (failed) {
-                current._observed = next as Failure;
+              if (failed) current._observed = next as Failure;
+              if (kind === ADOPTED) {
+                // A microtask later, through a settled Promise: when asPromise()'s Promise would have settled it.
+                nativeThen.call(
+                  failed ? Promise.reject((next as Failure).value) : Promise.resolve(next),
+                  first as (value: unknown) => void,
+                  third as (reason: unknown) => void,
+                );
+              } else if (failed) {
                 (third as (reason: unknown) => void)((next as Failure).value);
               } else {
                 (first as (value: unknown) => void)(next);

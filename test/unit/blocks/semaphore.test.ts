@@ -346,6 +346,25 @@ describe('DeferredSemaphore', () => {
     expect(sem.tokens).toBe(1);
   });
 
+  it('calls each job with exactly the arguments given to run(), none, one (even undefined) or several', () => {
+    const sem = new DeferredSemaphore(1);
+    const gate = new Deferred<void>();
+    sem.run(() => gate);
+    const seen: unknown[][] = [];
+    const job = (...args: unknown[]) => seen.push(args);
+    const arrayArg = [1, 2];
+    // The first runs at once on a free semaphore, the others wait in the queue.
+    const free = new DeferredSemaphore(1);
+    free.run(job, 'at once');
+    sem.run(job);
+    sem.run(job, undefined);
+    sem.run(job, arrayArg);
+    sem.run(job, 'a', undefined, 'c');
+    gate.callback(undefined);
+    expect(seen).toEqual([['at once'], [], [undefined], [arrayArg], ['a', undefined, 'c']]);
+    expect(seen[3][0]).toBe(arrayArg);
+  });
+
   it('cancels the Deferred returned by a job that had waited, while it runs', () => {
     const sem = new DeferredSemaphore(1);
     const gate = new Deferred<void>();

@@ -4,7 +4,7 @@
  * (settled, or settled later in the program). They check the rules nothing else may break:
  * - the only exceptions that escape are AlreadyCalledError on a second fire and TypeError for a thenable result;
  * - every chain ends with exactly one result, and `await` sees that result exactly once (the original error, never a
- *   Failure);
+ *   Failure), whether through then() or a Promise adopting the Deferred;
  * - a chain of plain synchronous callbacks computes the same result whether it was built before or after the firing;
  * - a failure left unhandled is reported exactly once after garbage collection, and a handled one never.
  */
@@ -42,7 +42,7 @@ type Op =
   | { op: 'cancel'; d: number }
   | { op: 'add'; d: number; how: 'cb' | 'eb' | 'both'; b: Behaviour; extra: boolean }
   | { op: 'addCallbacks'; d: number; b: Behaviour; b2: Behaviour }
-  | { op: 'await'; d: number }
+  | { op: 'await'; d: number; adopt: boolean }
   | { op: 'settlePromise'; p: number; ok: boolean }
   | { op: 'tick' }
   | { op: 'callbackThenable'; d: number };
@@ -53,6 +53,8 @@ interface Program {
   cancellers: Canceller[];
   ops: Op[];
   awaitAtEnd: boolean[];
+  /** Whether each final await goes through a Promise adopting the Deferred (V8's own call of then()). */
+  adoptAtEnd: boolean[];
 }
 
 const index = (n: number) => fc.nat({ max: n - 1 });
@@ -100,7 +102,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
     weight: 2,
   },
-  { arbitrary: fc.record({ op: fc.constant('await' as const), d: index(POOL) }), weight: 1 },
+  {
+    arbitrary: fc.record({ op: fc.constant('await' as const), d: index(POOL), adopt: fc.boolean() }),
+    weight: 1,
+  },
   {
     arbitrary: fc.record({ op: fc.constant('settlePromise' as const), p: index(PROMISES), ok: fc.boolean() }),
     weight: 1,
@@ -115,6 +120,7 @@ const program: fc.Arbitrary<Program> = fc.record({
   }),
   ops: fc.array(op, { maxLength: 40 }),
   awaitAtEnd: fc.array(fc.boolean(), { minLength: POOL, maxLength: POOL }),
+  adoptAtEnd: fc.array(fc.boolean(), { minLength: POOL, maxLength: POOL }),
 });
 
 /** What one program run leaves behind: broken rules, and the failures the unhandled reporter owes us. */
@@ -224,10 +230,18 @@ async function runProgram(prog: Program, mayReport = new WeakSet<Failure>()): Pr
     }
   };
 
-  const watchAwait = (i: number, label: string, check?: (ok: boolean, v: unknown) => void) => {
+  // `adopt`: then() is given a Promise's own resolve functions, as V8 gives them when `await` or Promise.all adopt a
+  // Deferred (here synchronously, so the await sees the chain as it is now); otherwise functions of the caller's own.
+  const watchAwait = (
+    i: number,
+    label: string,
+    adopt: boolean,
+    check?: (ok: boolean, v: unknown) => void,
+  ) => {
     awaited[i] = true;
     let settled = 0;
-    const done = pool[i].then(
+    const d = pool[i];
+    const done = (adopt ? new Promise((resolve, reject) => d.then(resolve, reject)) : d).then(
       (v) => {
         settled++;
         check?.(true, v);
@@ -266,7 +280,7 @@ async function runProgram(prog: Program, mayReport = new WeakSet<Failure>()): Pr
           pool[o.d].addCallbacks(makeFn(o.d, o.b, false), makeFn(o.d, o.b2, false));
           break;
         case 'await':
-          awaits.push({ ...watchAwait(o.d, 'mid-program'), label: `mid-program await of #${o.d}` });
+          awaits.push({ ...watchAwait(o.d, 'mid-program', o.adopt), label: `mid-program await of #${o.d}` });
           break;
         case 'settlePromise': {
           const p = promises[o.p];
@@ -311,7 +325,7 @@ async function runProgram(prog: Program, mayReport = new WeakSet<Failure>()): Pr
   }
   for (let i = 0; i < POOL; i++) {
     if (!prog.awaitAtEnd[i]) continue;
-    const w = watchAwait(i, 'final', (ok, v) => {
+    const w = watchAwait(i, 'final', prog.adoptAtEnd[i], (ok, v) => {
       const f = final[i];
       if (ok ? f instanceof Failure || !Object.is(f, v) : !(f instanceof Failure) || f.value !== v) {
         violations.push(`final await of #${i} saw ${String(v)}, the chain ended with ${String(f)}`);

@@ -170,3 +170,37 @@ describe('a Deferred that follows a foreign thenable', () => {
     expect(await ensureDeferred(thenable)).toBe(1);
   });
 });
+
+describe('chainDeferred on a chain that an unpause() too many let go on while it waited', () => {
+  // Twisted's chainDeferred is `addCallbacks(other.callback, other.errback)`, and callback() refuses a Deferred before
+  // it looks at whether `other` has fired.
+  const waitingCutShort = () => {
+    const d = new Deferred<unknown>();
+    d.callback(0);
+    d.addCallback(() => new Deferred<number>());
+    d.unpause();
+    return d;
+  };
+  const failureOf = (d: Deferred<unknown>) => {
+    let value: unknown;
+    d.addErrback((f: Failure) => {
+      value = f.value;
+      return null;
+    });
+    return value;
+  };
+
+  it('fails the link with TypeError and leaves an unfired target unfired', () => {
+    const d = waitingCutShort();
+    const target = new Deferred<unknown>();
+    d.chainDeferred(target);
+    expect(target.called).toBe(false);
+    expect(failureOf(d)).toBeInstanceOf(TypeError);
+  });
+
+  it('fails with TypeError, not AlreadyCalledError, when the target is the Deferred itself', () => {
+    const d = waitingCutShort();
+    d.chainDeferred(d);
+    expect(failureOf(d)).toBeInstanceOf(TypeError);
+  });
+});

@@ -446,6 +446,71 @@ describe('Deferred awaiting', () => {
     expect(p).toBeInstanceOf(Promise);
     expect(await p).toBe('x');
   });
+
+  it('settles a Promise that adopts it from the chain, where callbacks added later run after it', async () => {
+    const d = new Deferred<number>();
+    const seen: string[] = [];
+    const adopted = new Promise<number>((resolve, reject) => {
+      // Given a Promise's own resolve functions, then() adds a link that calls them, and makes no Promise.
+      expect(d.then(resolve, reject)).toBeUndefined();
+    });
+    adopted.then((v) => seen.push(`adopted ${v}`));
+    d.addCallback((v) => {
+      seen.push(`callback ${v}`);
+      return v + 1;
+    });
+    d.callback(1);
+    expect(seen).toEqual(['callback 1']);
+    expect(await adopted).toBe(1);
+    expect(seen).toEqual(['callback 1', 'adopted 1']);
+  });
+
+  it('rejects an adopting Promise with the original error and counts that as handling it', async () => {
+    const reports: Failure[] = [];
+    const previous = setUnhandledFailureReporter((f) => reports.push(f));
+    try {
+      const d = new Deferred<number>();
+      const err = new RangeError('adopted');
+      const all = Promise.all([d]);
+      await Promise.resolve();
+      d.errback(err);
+      await expect(all).rejects.toBe(err);
+      await collectGarbage();
+      expect(reports).toEqual([]);
+    } finally {
+      setUnhandledFailureReporter(previous);
+    }
+  });
+
+  it('calls a caller’s errback given beside a Promise’s resolve function later, never from errback()', async () => {
+    const d = new Deferred<number>();
+    const seen: unknown[] = [];
+    const err = new Error('given beside');
+    new Promise<number>((resolve) => {
+      d.then(resolve, (e) => {
+        seen.push(e);
+      });
+    });
+    d.errback(err);
+    expect(seen).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([err]);
+  });
+
+  it('calls bound functions and other callers’ functions later, never from callback(), and returns a Promise', async () => {
+    const d = new Deferred<number>();
+    const seen: number[] = [];
+    const push = seen.push.bind(seen);
+    const onError = (() => {}).bind(null);
+    const p = d.then(push, onError);
+    const q = d.then((v) => seen.push(v * 10));
+    expect(p).toBeInstanceOf(Promise);
+    expect(q).toBeInstanceOf(Promise);
+    d.callback(2);
+    expect(seen).toEqual([]);
+    await Promise.all([p, q]);
+    expect(seen).toEqual([2, 20]);
+  });
 });
 
 describe('Deferred helpers', () => {

@@ -30,9 +30,14 @@ function write(markdown: string, dialect: Dialect = 'plain'): string {
 const render = (markdown: string) =>
   (new Marked({ gfm: true }).parse(markdown, { async: false }) as string).replace(/\s+/g, ' ').trim();
 
-/** Code blocks as a CommonMark parser reads them. */
+/**
+ * Code blocks as a CommonMark parser reads them, without trailing blank lines: the exporter drops those (`fence()`),
+ * and an unclosed fence at the end of a cell keeps them in the source's reading ("```\na\n\n" reads as "a\n\n").
+ */
 const codeOf = (markdown: string) =>
-  new Lexer({ gfm: true }).lex(markdown).flatMap((token) => (token.type === 'code' ? [token.text] : []));
+  new Lexer({ gfm: true })
+    .lex(markdown)
+    .flatMap((token) => (token.type === 'code' ? [token.text.replace(/\n+$/, '')] : []));
 
 /** The source text of everything a CommonMark parser reads as prose or raw HTML (not code), backslash escapes removed. */
 function proseOf(markdown: string): string {

@@ -4,7 +4,7 @@ import { Deferred } from '../../core/deferred.js';
 import { channels, type JobSource } from '../../core/diagnostics.js';
 import { CancelledError, TooManyReleasesError } from '../../core/errors.js';
 import { Failure } from '../../core/failure.js';
-import { DONE, type Job, RUNNING, Runner, Ticket, WAITING } from './ticket.js';
+import { DONE, type Job, JobArgs, NO_ARGS, RUNNING, Runner, Ticket, WAITING } from './ticket.js';
 
 const nativeThen = Promise.prototype.then;
 
@@ -103,7 +103,7 @@ export abstract class ConcurrencyPrimitive {
     if (t.phase === WAITING) {
       t.phase = DONE;
       t.jobFn = null;
-      t.jobArgs = null;
+      t.jobArgs = NO_ARGS;
       t.callerContext = null;
       this._dropCancelled();
     } else if (t.phase === RUNNING) {
@@ -157,7 +157,7 @@ export abstract class ConcurrencyPrimitive {
    * cancelling it after it fired does nothing.
    */
   acquire(): Deferred<this> {
-    const t = new Ticket<this>(this._cancel as (d: Deferred<this>) => void, null, null);
+    const t = new Ticket<this>(this._cancel as (d: Deferred<this>) => void, null, NO_ARGS);
     if (this._acquired + this._running < this._limit && this._waitingCount === 0) {
       t.phase = DONE;
       this._acquired++;
@@ -194,13 +194,17 @@ export abstract class ConcurrencyPrimitive {
    * Acquires a token, calls `fn(...args)`, releases the token when `fn`'s result fires (success or failure), and
    * fires with that outcome. `fn` may return a value or a Promise or Deferred, or throw.
    */
-  run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>> {
+  run<R, A extends unknown[]>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Deferred<Awaited<R>>;
+  run(fn: Job): Deferred<unknown> {
     if (typeof fn !== 'function') checkFn(fn, 'fn');
-    const t = new Ticket<Awaited<R>>(
-      this._cancel as (d: Deferred<Awaited<R>>) => void,
-      fn as Job,
-      args.length === 0 ? null : args,
-    );
+    // `arguments` rather than a rest parameter: the usual job takes one argument, kept without an array (see
+    // Ticket.jobArgs). V8 reads `arguments` of a strict function without building the object.
+    let jobArgs: unknown = NO_ARGS;
+    // biome-ignore lint/complexity/noArguments: no array for one argument, see above
+    if (arguments.length === 2) jobArgs = arguments[1];
+    // biome-ignore lint/complexity/noArguments: see above
+    else if (arguments.length > 2) jobArgs = new JobArgs(Array.prototype.slice.call(arguments, 1));
+    const t = new Ticket<unknown>(this._cancel, fn, jobArgs);
     if (this._acquired + this._running < this._limit && this._waitingCount === 0) {
       t.phase = RUNNING;
       this._running++;
@@ -309,10 +313,15 @@ export abstract class ConcurrencyPrimitive {
     const fn = t.jobFn as Job;
     const args = t.jobArgs;
     t.jobFn = null;
-    t.jobArgs = null;
+    t.jobArgs = NO_ARGS;
     let out: unknown;
     try {
-      out = args === null ? (fn as () => unknown)() : fn(...(args as never[]));
+      out =
+        args === NO_ARGS
+          ? (fn as () => unknown)()
+          : args instanceof JobArgs
+            ? fn(...(args.list as never[]))
+            : (fn as (arg: unknown) => unknown)(args);
       if (out instanceof Deferred) {
         const r = this._runner(t);
         r.inner = out;

@@ -11,14 +11,16 @@ import { Pool } from './pool.js';
 
 type StreamResult<T, R> = IteratorResult<ParallelOutcome<T, R>, undefined>;
 
-/** The iterator result that hands one finished item to the consumer: its value, or its failure. */
+/** One finished item: its value, or its failure. */
+function outcomeOf<T, R>(index: number, item: T, ok: boolean, value: unknown): ParallelOutcome<T, R> {
+  return ok
+    ? { index, item, ok: true, value: value as R }
+    : { index, item, ok: false, failure: value as Failure };
+}
+
+/** The iterator result that hands one finished item to the consumer. */
 function streamResult<T, R>(index: number, item: T, ok: boolean, value: unknown): StreamResult<T, R> {
-  return {
-    done: false,
-    value: ok
-      ? { index, item, ok: true, value: value as R }
-      : { index, item, ok: false, failure: value as Failure },
-  };
+  return { done: false, value: outcomeOf<T, R>(index, item, ok, value) };
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -93,8 +95,12 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
    * `.then(ok, err)` returned, so that handing an outcome over allocates no Promise of its own.
    */
   readonly buffer = new Queue<Promise<StreamResult<T, R>>>();
-  /** The same outcomes as {@link buffer}, as values, kept only once {@link nextBatch} has been called. */
-  values: Queue<StreamResult<T, R>> | null = null;
+  /**
+   * Once {@link nextBatch} has been called, finished outcomes go here instead of {@link buffer}, as bare outcomes:
+   * a batch needs neither an iterator result nor a Promise per outcome (bench/scenarios/lazy.ts, row "parallelStream,
+   * inBatches").
+   */
+  values: Queue<ParallelOutcome<T, R>> | null = null;
   readonly waiters = new Queue<Waiter<T, R>>();
   started = false;
   /** How the iteration ends once the buffer is drained: null while running or after a clean end. */
@@ -110,8 +116,13 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     this.backpressure = o.backpressure ?? concurrency;
   }
 
+  /** How many finished outcomes wait for the consumer. */
+  ready(): number {
+    return this.values === null ? this.buffer.size : this.values.size;
+  }
+
   canStart(): boolean {
-    return this.buffer.size < this.backpressure;
+    return this.ready() < this.backpressure;
   }
 
   outcome(
@@ -120,14 +131,16 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
     ok: boolean,
     value: unknown,
     settled: Promise<unknown> | null,
-  ): StreamResult<T, R> {
+  ): StreamResult<T, R> | undefined {
+    const values = this.values;
+    if (values !== null && this.waiters.size === 0) {
+      values.push(outcomeOf<T, R>(index, item, ok, value));
+      return undefined;
+    }
     const r = streamResult<T, R>(index, item, ok, value);
     const w = this.waiters.shift();
     if (w !== undefined) w.resolve(r);
-    else {
-      this.buffer.push((settled as Promise<StreamResult<T, R>> | null) ?? Promise.resolve(r));
-      this.values?.push(r);
-    }
+    else this.buffer.push((settled as Promise<StreamResult<T, R>> | null) ?? Promise.resolve(r));
     return r;
   }
 
@@ -155,10 +168,12 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
       this.started = true;
       this.begin();
     }
-    const size = this.buffer.size;
+    const size = this.ready();
     if (size > 0) {
-      this.values?.shift();
-      const r = this.buffer.shift() as Promise<StreamResult<T, R>>;
+      const r =
+        this.values === null
+          ? (this.buffer.shift() as Promise<StreamResult<T, R>>)
+          : Promise.resolve({ done: false as const, value: this.values.shift() as ParallelOutcome<T, R> });
       // Only a full buffer holds new jobs back, and taking one outcome frees room only when it was exactly full;
       // otherwise settling jobs keep the pool going by themselves.
       if (size === this.backpressure && !this.finished) this.lanes.wake();
@@ -183,7 +198,7 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
    */
   nextBatch(): Promise<IteratorResult<ParallelOutcome<T, R>[], undefined>> {
     if (this.values === null) {
-      // From now on outcomes are kept as values too; those buffered so far are only reachable as Promises.
+      // From now on outcomes are kept as values; those buffered so far are only reachable as Promises.
       this.values = new Queue();
       if (this.buffer.size > 0) {
         return Promise.all(this.takeAll()).then((rs) => ({
@@ -192,11 +207,11 @@ class StreamPool<T, R> extends Pool<T, R> implements AsyncIterableIterator<Paral
         }));
       }
     }
-    if (this.buffer.size > 0) {
-      const size = this.buffer.size;
+    const values = this.values;
+    if (values.size > 0) {
+      const size = values.size;
       const batch: ParallelOutcome<T, R>[] = new Array(size);
-      for (let i = 0; i < size; i++) batch[i] = (this.values.shift() as StreamResult<T, R>).value as never;
-      this.buffer.clear();
+      for (let i = 0; i < size; i++) batch[i] = values.shift() as ParallelOutcome<T, R>;
       // Jobs that were running when the buffer filled may have overfilled it: any size from full up held them back.
       if (size >= this.backpressure && !this.finished) this.lanes.wake();
       return Promise.resolve({ done: false, value: batch });
