@@ -26,7 +26,7 @@ export const RAW_NOOP_FULL: DistributedRawParams = {
   concurrency: 50,
   jobMs: 0,
   warmup: 1,
-  rounds: 3,
+  rounds: 5,
 };
 export const RAW_NOOP_QUICK: DistributedRawParams = {
   count: 3_000,
@@ -40,7 +40,7 @@ export const RAW_IO_FULL: DistributedRawParams = {
   concurrency: 50,
   jobMs: 20,
   warmup: 1,
-  rounds: 3,
+  rounds: 5,
 };
 export const RAW_IO_QUICK: DistributedRawParams = {
   count: 1_000,
@@ -90,20 +90,32 @@ export async function distributedRawComparison(p: DistributedRawParams): Promise
   };
 
   const rawProducer = async (queue: string) => {
-    const q = new Queue(queue, { connection });
+    // BullMQ trims its event stream to about 10,000 entries, four or five per job: a QueueEvents that falls behind by
+    // a couple of thousand jobs (a busy machine) would miss completions and wait forever. Room for a whole run.
+    const q = new Queue(queue, { connection, streams: { events: { maxLen: 10 * count } } });
     const events = new QueueEvents(queue, { connection });
     await events.waitUntilReady();
     cleanups.push(() => Promise.all([q.close(), events.close()]));
     return async () => {
       let done = 0;
       let resolve!: () => void;
-      const all = new Promise<void>((r) => {
-        resolve = r;
+      let reject!: (e: Error) => void;
+      const all = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
       });
       const onDone = () => {
         if (++done === count) resolve();
       };
       events.on('completed', onDone);
+      // Should completions go missing all the same, the run fails instead of hanging the bench.
+      let seen = -1;
+      const watchdog = setInterval(() => {
+        if (done === seen) {
+          reject(new Error(`raw BullMQ on ${queue}: ${done} of ${count} completions seen, none for 30 s`));
+        }
+        seen = done;
+      }, 30_000);
       for (let i = 0; i < count; i += 1_000) {
         const chunk = [];
         for (let k = i; k < Math.min(count, i + 1_000); k++) {
@@ -111,8 +123,12 @@ export async function distributedRawComparison(p: DistributedRawParams): Promise
         }
         await q.addBulk(chunk);
       }
-      await all;
-      events.off('completed', onDone);
+      try {
+        await all;
+      } finally {
+        clearInterval(watchdog);
+        events.off('completed', onDone);
+      }
     };
   };
   const ours = (queue: string) => async () => {
@@ -162,7 +178,7 @@ export async function distributedRawComparison(p: DistributedRawParams): Promise
       {
         name: names.oursForked,
         ours: true,
-        how: `default window (2 x ${concurrency}), outcomes gathered`,
+        how: `default window (2 x ${concurrency}, doubling up to 8 x when worker slots run dry), outcomes gathered`,
         run: measured(names.oursForked, ours('ours-forked')),
       },
       {
@@ -174,7 +190,7 @@ export async function distributedRawComparison(p: DistributedRawParams): Promise
       {
         name: names.oursLocal,
         ours: true,
-        how: `default window (2 x ${concurrency}), outcomes gathered`,
+        how: `default window (2 x ${concurrency}, doubling up to 8 x when worker slots run dry), outcomes gathered`,
         run: measured(names.oursLocal, ours('ours-local')),
       },
       {

@@ -28,13 +28,16 @@
  *   `window`, in one `addBulk`, whenever an eighth of it is free. **The default window** is twice the total concurrency
  *   of the workers started with `runWorker`/`forkWorker` that are registered on the queue (each announces its
  *   concurrency in Redis every second), at least 16, re-read every `pollInterval`: every worker slot runs a job and has
- *   the next one waiting, so no worker runs dry while the producer refills. Pass `window` for a fixed one (workers of
- *   raw BullMQ do not register). Yields `{ index, item, ok, value | failure }` in completion order, like
+ *   the next one waiting, so no worker runs dry while the producer refills. When one does all the same (the workers
+ *   report jobs that started in a slot that had found the queue empty) and the consumer is not the slow part (it
+ *   holds the outcomes less than half the time), the refill took longer than the waiting jobs lasted, as on a loaded
+ *   machine: the default window doubles, once per window's worth of outcomes, up to eight times the total
+ *   concurrency. Pass `window` for a fixed one (workers of raw BullMQ do not register). Yields `{ index, item, ok, value | failure }` in completion order, like
  *   `parallelStream`. **Exactly one outcome per item**, even when a job runs twice: BullMQ delivers at least once (a
  *   dead or cut-off worker's jobs run again elsewhere), so a job with side effects should be idempotent: `runWorker`
  *   gives it the job id and the attempt for that. Outcomes come back through one Redis stream per run that the workers
- *   append to once BullMQ has recorded the job (completed jobs are removed by BullMQ as they complete, failed ones once
- *   their outcome is read), with a look-up of the oldest outstanding jobs every `pollInterval` ms as a safety net (a job
+ *   append to once BullMQ has recorded the job (`runWorker`'s workers remove completed jobs as they complete, failed
+ *   ones go once their outcome is read, unless `jobOptions` say otherwise), with a look-up of the oldest outstanding jobs every `pollInterval` ms as a safety net (a job
  *   Redis lost in a crash is added again). Each run uses job ids of its own, so a rerun never waits on stale ids.
  *   Aborting `signal` removes the jobs not yet started, waits for the running ones, then the iteration throws
  *   `CancelledError`; a `break` removes the jobs not yet started, and the running ones leave nothing behind when they

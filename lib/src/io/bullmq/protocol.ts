@@ -13,7 +13,8 @@ export interface JobData<T> {
 /**
  * The stream one run of distributedStream reads its outcomes from; workers append to it only while it exists. An entry
  * holds one or more outcomes, each `j <job id>` followed by `v <JSON value>`, `u ''` (undefined) or
- * `e <reason> a <attempts made>` (a final failure).
+ * `e <reason> a <attempts made>` (a final failure), and ends with `d <count>` when that many of those jobs started in a
+ * worker slot that had found the queue empty (the producer may deepen its window).
  */
 export const resultsKey = (run: string): string => `ab:results:${run}`;
 

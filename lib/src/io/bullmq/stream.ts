@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { ParallelOutcome } from '../../compositions/parallel/options.js';
@@ -25,7 +25,10 @@ export interface DistributedStreamOptions {
    * or delayed) plus outcomes waiting for the consumer. The stream tops it up to exactly this many, in one `addBulk`,
    * whenever an eighth of it is free. Default: twice the total concurrency of the workers started with `runWorker`
    * that are registered on the queue (each slot running one job with the next one waiting), re-read every
-   * `pollInterval`, and at least 16.
+   * `pollInterval`, and at least 16. It doubles, up to eight times the total concurrency, when the workers report jobs
+   * that started in a slot that had found the queue empty while this stream had items left and its consumer was not
+   * the slow part (it held the outcomes less than half the time): the refill took longer than the jobs waiting in
+   * Redis lasted, on a loaded machine for instance, and a deeper window covers it.
    */
   window?: number;
   /** Aborting it stops pulling items, removes the jobs not yet started, waits for the running ones (at most
@@ -62,6 +65,10 @@ interface Outstanding<T> {
 
 /** The smallest default window, while few or no workers are registered. */
 const MIN_WINDOW = 16;
+/** The default window starts at this many times the registered workers' total concurrency... */
+const START_DEPTH = 2;
+/** ...and doubles when a worker runs dry, to at most this many times it. */
+const MAX_DEPTH = 8;
 /** How long a run's results stream lives without its producer renewing it, in ms (its producer died). */
 const STREAM_TTL = 86_400_000;
 /** How many times a job may vanish from Redis without an outcome before its item fails. */
@@ -78,8 +85,8 @@ const MAX_LOST = 3;
  *   per outcome, with a periodic look-up of the oldest outstanding jobs as a safety net (a job Redis lost in a crash is
  *   added again).
  * - Every run uses job ids of its own, so rerunning the same batch never waits on ids that already completed.
- * - A completed job is removed by BullMQ as it completes, a failed one once its outcome is read, so memory in Redis
- *   stays bounded by the window too.
+ * - A completed job is removed by its worker as it completes, a failed one once its outcome is read, so memory in
+ *   Redis stays bounded by the window too.
  */
 export function distributedStream<T, R = unknown>(
   items: Iterable<T> | AsyncIterable<T>,
@@ -169,19 +176,16 @@ async function* run<T, R>(
   // Commands of this stream's own (the safety net, the stream's upkeep), and a connection that blocks on XREAD.
   const cmd = connectionLike(options.connection);
   const reader = connectionLike(options.connection);
-  const runId = randomUUID();
+  // 96 random bits, short: job ids, keys and job data stay small, so Redis keeps each job's hash in its compact
+  // encoding (values of at most 64 bytes), as it does for raw BullMQ's jobs.
+  const runId = randomBytes(12).toString('base64url');
   const streamKey = queue.toKey(resultsKey(runId));
   const workersKey = queue.toKey(WORKERS_KEY);
   const failedKey = queue.toKey('failed');
   const outstanding = new Map<string, Outstanding<T>>();
-  const jobOptionsFor = (jobId: string): JobsOptions => ({
-    // A completed job's outcome is in the results stream before BullMQ records it; the job itself is not needed.
-    removeOnComplete: true,
-    // A failed job is removed once its outcome is read; the age limit only cleans up after a producer that died.
-    removeOnFail: { age: 86_400 },
-    ...options.jobOptions,
-    jobId,
-  });
+  // Only the id: runWorker's workers remove a completed job as they record it and keep a failed one a day at most (it
+  // goes once its outcome is read), which options here would repeat in every job's stored options.
+  const jobOptionsFor = (jobId: string): JobsOptions => ({ ...options.jobOptions, jobId });
   const dataFor = (item: T): JobData<T> => ({ item, run: runId });
   const ready: DistributedOutcome<T, R>[] = [];
   let failedIds: string[] = [];
@@ -189,6 +193,15 @@ async function* run<T, R>(
   let background: Error | null = null;
   let stopping = false;
   let window = settings.window ?? MIN_WINDOW;
+  // The default window: `depth` times the registered workers' total concurrency (`slots`).
+  let slots = 0;
+  let depth = START_DEPTH;
+  // Outcomes handed to the consumer and the time it spent with them (between a `yield` and the next request), in
+  // all and when the window last grew (or the first outcome was handed over).
+  let yielded = 0;
+  let consumerMs = 0;
+  const grown = { yielded: 0, consumerMs: 0, at: 0 };
+  let exhausted = false;
   const notify = () => wake?.();
 
   const settle = (jobId: string, outcome: Settled<R>) => {
@@ -219,7 +232,27 @@ async function* run<T, R>(
   };
   const failureOf = (jobId: string, reason: string | undefined, attempts: string | null | undefined) =>
     new Failure(new DistributedJobError(reason ?? 'the job failed', jobId, Number(attempts ?? 0) || 0));
-  // One stream entry holds one or more outcomes: `j <job id>` then `v <json>`, `u ''` or `e <reason> a <attempts>`.
+  /**
+   * Jobs started in worker slots that had found the queue empty: those slots idled while this stream refilled. If the
+   * stream has items left and its consumer is not the slow part (it held the outcomes for less than half the time
+   * since the last step), a deeper default window keeps more jobs waiting in Redis, enough to cover the refill. Not
+   * before a whole window has been handed over since the start or the last step: the first jobs of a run start in
+   * idle slots anyway, and a deeper window needs a refill to show.
+   */
+  const grow = () => {
+    if (settings.window !== undefined || exhausted || slots === 0 || depth >= MAX_DEPTH) return;
+    if (yielded - grown.yielded < window) return;
+    const now = performance.now();
+    if (consumerMs - grown.consumerMs >= (now - grown.at) / 2) return;
+    depth = Math.min(MAX_DEPTH, 2 * depth);
+    grown.yielded = yielded;
+    grown.consumerMs = consumerMs;
+    grown.at = now;
+    window = Math.max(MIN_WINDOW, depth * slots);
+    notify();
+  };
+  // One stream entry holds one or more outcomes: `j <job id>` then `v <json>`, `u ''` or `e <reason> a <attempts>`;
+  // then `d <count>` if some of those jobs started in a slot that had found the queue empty.
   const take = (flat: string[]) => {
     let i = 0;
     while (i + 3 < flat.length && flat[i] === 'j') {
@@ -237,6 +270,7 @@ async function* run<T, R>(
       else if (kind === 'u') settle(jobId, { ok: true, value: undefined as R });
       i += 4;
     }
+    if (flat[i] === 'd') grow();
   };
 
   // The results stream: made here (workers never create it), read in order from its first entry.
@@ -279,9 +313,9 @@ async function* run<T, R>(
 
   const adaptWindow = (members: string[]) => {
     if (settings.window !== undefined) return;
-    let slots = 0;
+    slots = 0;
     for (const m of members) slots += Number(m.slice(m.lastIndexOf('|') + 1)) || 0;
-    window = Math.max(MIN_WINDOW, 2 * slots);
+    window = Math.max(MIN_WINDOW, depth * slots);
   };
   const readWorkers = async () => {
     if (settings.window !== undefined) return;
@@ -402,7 +436,6 @@ async function* run<T, R>(
     Symbol.asyncIterator in items
       ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
       : (items as Iterable<T>)[Symbol.iterator]();
-  let exhausted = false;
   let nextIndex = 0;
   let completed = false;
   let reading: Promise<void> | undefined;
@@ -454,7 +487,10 @@ async function* run<T, R>(
       if (ready.length > 0) {
         // Failed jobs leave Redis in batches; one outcome at a time, so an abort is seen between two of them.
         if (failedIds.length >= 64) removeFailed().catch(fail);
+        const handed = performance.now();
+        if (yielded++ === 0) grown.at = handed;
         yield ready.shift() as DistributedOutcome<T, R>;
+        consumerMs += performance.now() - handed;
         continue;
       }
       if (exhausted && outstanding.size === 0) break;

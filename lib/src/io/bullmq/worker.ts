@@ -137,7 +137,8 @@ function isConnectionError(e: Error): boolean {
  * Runs `fn(item, job)` for the jobs of `queue` that {@link distributedStream} adds, at most `concurrency` at once. `fn`
  * may return a value, a Promise or a Deferred; a throw or a failure fails the job (its message travels back, whatever
  * was thrown: `null` and strings included). The value travels back as JSON. `job` gives the job id and the attempt, so
- * a side effect can be made idempotent: delivery is at least once.
+ * a side effect can be made idempotent: delivery is at least once. Unless a job's own options say otherwise, a
+ * completed job is removed as it completes (its outcome went to its producer) and a failed one is kept at most a day.
  *
  * Lost locks and late completions are counted, emitted (`lockLost`, `lateCompletion`), published on
  * {@link WORKER_DIAGNOSTICS_CHANNEL}, and, when nothing listens for the event, written as a process warning.
@@ -184,12 +185,25 @@ export function runWorker<T, R>(
     }
   };
 
+  // Which jobs started in a slot that had found no job waiting. BullMQ hands a slot's next job over in the same
+  // script that records the previous one's outcome, under the same lock token; a slot that found the queue empty
+  // fetches again later under a new token. So a token not seen before marks a slot that ran dry (or the first job
+  // of a slot), and the producers of those jobs learn of it with their outcomes. Tokens of live slots are at the back
+  // of the set (each use moves its token there); the oldest beyond a few times `concurrency` are dead and dropped.
+  const tokens = new Set<string>();
+  const startedDry = new WeakSet<Job>();
+  const keptTokens = 4 * concurrency + 16;
   const client = async () => (await worker.getBackend().client) as unknown as ScriptClient;
   const worker: Worker<JobData<T>, R> = new bullmq.Worker<JobData<T>, R>(
     queue,
-    async (job: Job<JobData<T>, R>) => {
+    async (job: Job<JobData<T>, R>, token?: string) => {
       executed++;
       running++;
+      if (token !== undefined) {
+        if (!tokens.delete(token)) startedDry.add(job);
+        tokens.add(token);
+        if (tokens.size > keptTokens) tokens.delete(tokens.values().next().value as string);
+      }
       const id = job.id ?? '';
       const attempt = Math.max(1, job.attemptsStarted);
       try {
@@ -210,6 +224,11 @@ export function runWorker<T, R>(
       stalledInterval,
       maxStalledCount,
       name: options.name,
+      // Unless a job's own options say otherwise: a completed job's outcome goes to its producer's results stream, so
+      // the job itself is not needed; a failed one is removed once its producer reads the outcome, and the age limit
+      // only cleans up after a producer that died.
+      removeOnComplete: { count: 0 },
+      removeOnFail: { age: 86_400 },
     },
   );
   // Outcomes go to the producer's results stream once BullMQ has recorded them (and removed the completed job), so
@@ -217,14 +236,16 @@ export function runWorker<T, R>(
   // with no outcome: the producer adds it again (at least once). Only the producer creates the stream: once it has
   // ended, nothing is written.
   // Outcomes that finish within the same millisecond share one script call and one stream entry: fewer Redis commands
-  // per job, and fewer entries for the producer to read.
-  const pending = new Map<string, { fields: string[]; waiters: ((added: unknown) => void)[] }>();
+  // per job, and fewer entries for the producer to read. An entry ends with `d <count>` when that many of its jobs
+  // started in a slot that had run dry.
+  const pending = new Map<string, { fields: string[]; waiters: ((added: unknown) => void)[]; dry: number }>();
   let flushScheduled = false;
   const flush = () => {
     flushScheduled = false;
     const batches = [...pending];
     pending.clear();
-    for (const [run, { fields, waiters }] of batches) {
+    for (const [run, { fields, waiters, dry }] of batches) {
+      if (dry > 0) fields.push('d', String(dry));
       client()
         .then((c) => runScript(c, 'abReport', worker.toKey(resultsKey(run)), fields))
         .then(
@@ -235,13 +256,14 @@ export function runWorker<T, R>(
         );
     }
   };
-  const reportOutcome = (run: string, fields: string[]) =>
+  const reportOutcome = (run: string, job: Job, fields: string[]) =>
     new Promise<unknown>((resolve) => {
       let batch = pending.get(run);
       if (batch === undefined) {
-        batch = { fields: [], waiters: [] };
+        batch = { fields: [], waiters: [], dry: 0 };
         pending.set(run, batch);
       }
+      if (startedDry.delete(job)) batch.dry++;
       batch.fields.push(...fields);
       batch.waiters.push(resolve);
       if (!flushScheduled) {
@@ -255,8 +277,8 @@ export function runWorker<T, R>(
     const run = job.data?.run;
     if (typeof run !== 'string') return;
     const json = value === undefined ? undefined : JSON.stringify(value);
-    reportOutcome(run, ['j', job.id, ...(json === undefined ? ['u', ''] : ['v', json])]).catch((e: unknown) =>
-      onError(toError(e)),
+    reportOutcome(run, job, ['j', job.id, ...(json === undefined ? ['u', ''] : ['v', json])]).catch(
+      (e: unknown) => onError(toError(e)),
     );
   });
   worker.on('failed', (job, err) => {
@@ -267,7 +289,7 @@ export function runWorker<T, R>(
     if (typeof run !== 'string' || !job.finishedOn) return;
     const jobId = job.id;
     (async () => {
-      const added = await reportOutcome(run, [
+      const added = await reportOutcome(run, job, [
         'j',
         jobId,
         'e',

@@ -82,6 +82,33 @@ describe('distributedStream rules', { timeout: 120_000 }, () => {
     expect(await peakInFlight('default-window', 300)).toBe(2 * (12 + 8));
   });
 
+  it('deepens the default window, to at most 8 times the workers\u2019 concurrency, when their slots run dry', async () => {
+    const w = fork('deepening', 'square', 10);
+    await w.ready;
+    await new Promise((r) => setTimeout(r, 300));
+    let pulled = 0;
+    let consumed = 0;
+    let peak = 0;
+    async function* items() {
+      for (let i = 0; i < 600; i++) {
+        // Now and then the input lags: meanwhile the worker finishes all it has, and its slots find the queue empty.
+        if (i % 25 === 24) await new Promise((r) => setTimeout(r, 50));
+        pulled++;
+        peak = Math.max(peak, pulled - consumed);
+        yield i;
+      }
+    }
+    // A consumer that keeps up: the refill is the slow part, so the window doubles (20, 40, 80) and stops there.
+    for await (const _ of distributedStream(items(), {
+      queue: 'deepening',
+      connection: { path: redis.socket },
+    })) {
+      consumed++;
+    }
+    expect(consumed).toBe(600);
+    expect(peak).toBe(8 * 10);
+  });
+
   it('a job that throws null or undefined runs once and fails', async () => {
     const calls = new Map<string, number>();
     local.push(
