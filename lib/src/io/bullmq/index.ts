@@ -32,13 +32,15 @@
  *   report jobs that started in a slot that had found the queue empty) and the consumer is not the slow part (it
  *   holds the outcomes less than half the time), the refill took longer than the waiting jobs lasted, as on a loaded
  *   machine: the default window doubles, once per window's worth of outcomes, up to eight times the total
- *   concurrency. Pass `window` for a fixed one (workers of raw BullMQ do not register). Yields `{ index, item, ok, value | failure }` in completion order, like
- *   `parallelStream`. **Exactly one outcome per item**, even when a job runs twice: BullMQ delivers at least once (a
- *   dead or cut-off worker's jobs run again elsewhere), so a job with side effects should be idempotent: `runWorker`
- *   gives it the job id and the attempt for that. Outcomes come back through one Redis stream per run that the workers
- *   append to once BullMQ has recorded the job (`runWorker`'s workers remove completed jobs as they complete, failed
- *   ones go once their outcome is read, unless `jobOptions` say otherwise), with a look-up of the oldest outstanding jobs every `pollInterval` ms as a safety net (a job
- *   Redis lost in a crash is added again). Each run uses job ids of its own, so a rerun never waits on stale ids.
+ *   concurrency. Pass `window` for a fixed one (workers of raw BullMQ do not register). Yields
+ *   `{ index, item, ok, value | failure }` in completion order, like `parallelStream`. **Exactly one outcome per
+ *   item**, even when a job runs twice: BullMQ delivers at least once (a dead or cut-off worker's jobs run again
+ *   elsewhere), so a job with side effects should be idempotent: `runWorker` gives it the job id and the attempt for
+ *   that. Outcomes come back through one Redis stream per run that the workers append to once BullMQ has recorded the
+ *   job (`runWorker`'s workers remove completed jobs as they complete, failed ones go once their outcome is read,
+ *   unless `jobOptions` say otherwise), with a look-up of the oldest outstanding jobs every `pollInterval` ms as a
+ *   safety net (a job Redis lost in a crash is added again). Each run uses job ids of its own, so a rerun never waits
+ *   on stale ids.
  *   Aborting `signal` removes the jobs not yet started, waits for the running ones, then the iteration throws
  *   `CancelledError`; a `break` removes the jobs not yet started, and the running ones leave nothing behind when they
  *   finish (their worker finds the run gone). Either clean-up takes at most `cleanupTimeout` ms whatever Redis does;
