@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { provokeHandlers } from '../../helpers/browser.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -200,23 +201,7 @@ describe('exported HTML post in Chromium', () => {
     const file = join(out, 'hostile', 'hostile.html');
     const { page, requests, consoleErrors, close } = await visit(file, { width: 1000, height: 800 });
     try {
-      // Give event handlers their chances: hover, click and focus everything that is there.
-      for (const element of await page.locator('article *').all()) {
-        await element.hover({ timeout: 200, force: true }).catch(() => {});
-      }
-      await page.locator('article a').evaluateAll((links) => {
-        // Only links that could run script here (no target, or a script URL); others would navigate away.
-        for (const link of links) {
-          const href = link.getAttribute('href');
-          if (href === null || /^\s*javascript:/i.test(href))
-            link.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-        }
-      });
-      await page.locator('details').evaluateAll((all) => {
-        for (const details of all)
-          (details as HTMLDetailsElement).open = !(details as HTMLDetailsElement).open;
-      });
-      await page.waitForTimeout(100);
+      await provokeHandlers(page);
 
       expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
       expect(await page.title()).toBe(

@@ -18,6 +18,7 @@ import { Lexer } from 'marked';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { provokeHandlers } from '../../helpers/browser.ts';
 import { serveStatic } from '../../helpers/sites.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -324,16 +325,7 @@ describe.each(['jekyll', 'hugo'] as const)('a %s site built from the export', (e
       width: 1000,
     });
     try {
-      for (const element of await page.locator('article *').all()) {
-        await element.hover({ timeout: 200, force: true }).catch(() => {});
-      }
-      await page.locator('article a').evaluateAll((links) => {
-        for (const link of links) {
-          const href = link.getAttribute('href');
-          if (href === null || /^\s*javascript:/i.test(href))
-            link.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-        }
-      });
+      await provokeHandlers(page);
       expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
       expect(await page.title()).not.toBe('pwned');
       const report = await page.evaluate(() => {
