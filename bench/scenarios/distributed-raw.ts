@@ -174,29 +174,31 @@ export async function distributedRawComparison(p: DistributedRawParams): Promise
       rawLocal: 'raw BullMQ, worker in-process',
       oursLocal: 'distributedStream + runWorker in-process',
     };
+    const oursHow = `default window (2 x ${concurrency}, doubling up to 8 x when worker slots run dry), outcomes gathered`;
+    const rawHow = 'addBulk by 1,000, removeOnComplete, QueueEvents counts completions';
     const variants: Variant[] = [
       {
         name: names.oursForked,
         ours: true,
-        how: `default window (2 x ${concurrency}, doubling up to 8 x when worker slots run dry), outcomes gathered`,
+        how: oursHow,
         run: measured(names.oursForked, ours('ours-forked')),
       },
       {
         name: names.rawForked,
         ours: false,
-        how: 'addBulk by 1,000, removeOnComplete, QueueEvents counts completions',
+        how: rawHow,
         run: measured(names.rawForked, await rawProducer('raw-forked')),
       },
       {
         name: names.oursLocal,
         ours: true,
-        how: `default window (2 x ${concurrency}, doubling up to 8 x when worker slots run dry), outcomes gathered`,
+        how: oursHow,
         run: measured(names.oursLocal, ours('ours-local')),
       },
       {
         name: names.rawLocal,
         ours: false,
-        how: 'addBulk by 1,000, removeOnComplete, QueueEvents counts completions',
+        how: rawHow,
         run: measured(names.rawLocal, await rawProducer('raw-local')),
       },
     ];
