@@ -34,6 +34,15 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   );
 }
 
+/** A built-in function without a name: in practice a Promise's own resolve or reject function. */
+function isResolveFunction(f: unknown): f is (value: unknown) => void {
+  return (
+    typeof f === 'function' &&
+    f.name === '' &&
+    Function.prototype.toString.call(f) === 'function () { [native code] }'
+  );
+}
+
 export class RefDeferred<T = unknown> {
   callbacks: Link[] = [];
   called = false;
@@ -77,11 +86,31 @@ export class RefDeferred<T = unknown> {
   /**
    * library: a Deferred is awaitable. A Promise settled by a link added at the end of the chain now: with the result,
    * or rejected with a failure's value (which counts as handling it); the link passes the result on.
+   *
+   * library: given a Promise's own resolve function (V8's, when `await`, `Promise.all` or `resolve(d)` adopt the
+   * Deferred), that link settles the adopting Promise itself, as a native Promise it adopted would: its reactions run
+   * in the same microtask as those of a Promise settled by a link at the same place. A reject function of the
+   * caller's own beside it is still called a microtask later.
    */
   then(
     onFulfilled?: ((value: unknown) => unknown) | null,
     onRejected?: ((reason: unknown) => unknown) | null,
   ): Promise<unknown> {
+    if (isResolveFunction(onFulfilled) && typeof onRejected === 'function') {
+      this.addCallbacks(
+        (r) => {
+          onFulfilled(r);
+          return r;
+        },
+        (f) => {
+          const reason = (f as Failure).value;
+          if (isResolveFunction(onRejected)) onRejected(reason);
+          else Promise.reject(reason).then(undefined, onRejected);
+          return f;
+        },
+      );
+      return undefined as never;
+    }
     return new Promise((resolve, reject) => {
       this.addCallbacks(
         (r) => {

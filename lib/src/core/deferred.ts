@@ -96,8 +96,9 @@ type Fn = (...args: never[]) => unknown;
  *   a DeferredList needs no closure nor argument array per input;
  * - a native Promise's resolve function, {@link SETTLES}, its reject function: what `asPromise()` adds. It settles
  *   that Promise with the result (a failure's `value` rejects it) and passes the result on, with no closure;
- * - the resolve function of a Promise adopting the Deferred, {@link ADOPTED}, its reject function: what `then()` adds
- *   when V8 adopts a Deferred that has not fired. The same, a microtask later, through a settled Promise.
+ * - the resolve function of a Promise adopting the Deferred, {@link ADOPTED}, a reject function: what `then()` adds
+ *   when V8 adopts a Deferred. The same, except that a reject function that is not a Promise's own is called a
+ *   microtask later, as a then() callback must be.
  *
  * The markers are objects, never functions, so a marker is never mistaken for an errback.
  */
@@ -187,21 +188,38 @@ function isResolvingFunction(f: unknown): f is (value: unknown) => void {
 }
 
 /**
- * `then()` on a Deferred that has not fired: when V8 calls it for a Promise adopting the Deferred (`await d`,
- * `Promise.all([d])`, `resolve(d)`), one link holds that Promise's resolve functions until the chain reaches it, then
- * settles it through a settled Promise, in the same microtask as `asPromise().then(...)` would. Nothing else waits
- * with the Deferred: without this, each of 200,000 items waiting in `Promise.all` over `sem.run` held a Promise, its
- * two resolve functions, a reaction and a second Promise (about 300 bytes) until its turn (bench/ab-retained.ts;
- * bench/ab-await.ts, row "Promise.all(sem.run)"). What then() would return (a Promise of undefined) is not made: V8
- * drops it. Only the first function is recognised (Function.prototype.toString was 9% of that row's samples with
- * both): the second is called as any then() calls it, so a resolve function beside one of the caller's is handled
- * right too, except that then() returns undefined. A function of its own, so that then() stays small enough for V8
- * to inline its usual path. Returns whether it added the link.
+ * `then()` given a Promise's own resolve function, as V8 gives it when a Promise adopts a Deferred (`await d`,
+ * `Promise.all([d])`, `resolve(d)`): the Deferred settles that Promise itself, when the chain reaches the place where
+ * it was adopted (at once if the chain has already run to its end). A Promise adopting a native Promise settles at the
+ * same moment, so `await d` resumes in the same microtask as a `then()` callback added at the same place would run.
+ * Nothing else waits with the Deferred: without this, each of 200,000 items waiting in `Promise.all` over `sem.run`
+ * held a Promise, its two resolve functions, a reaction and a second Promise (about 300 bytes) until its turn
+ * (bench/ab-retained.ts), and each settled one more Promise (bench/ab-await.ts, rows "Promise.all(sem.run)" and
+ * "bare Promise.all"). What then() would return (a Promise of undefined) is not made: V8 drops it. Only the first
+ * function is recognised (Function.prototype.toString was 9% of the first row's samples with both); the second is
+ * checked only if the chain fails, so a resolve function beside one of the caller's own is handled right too, except
+ * that then() returns undefined. A function of its own, so that then() stays small enough for V8 to inline its usual
+ * path. Returns whether it took the functions.
  */
 function adopted(d: Deferred<unknown>, onfulfilled: unknown, onrejected: unknown): boolean {
   if (!isResolvingFunction(onfulfilled) || typeof onrejected !== 'function') return false;
+  if ((d._flags & CALLED) === 0) {
+    d._push(onfulfilled, ADOPTED, onrejected);
+    return true;
+  }
+  const value = settledValue(d);
+  if (value !== UNSETTLED) {
+    onfulfilled(value);
+    return true;
+  }
   d._push(onfulfilled, ADOPTED, onrejected);
+  d._run();
   return true;
+}
+
+/** Calls a then() callback of the caller's own with `reason` a microtask later, as a Promise would. */
+function rejectLater(reason: unknown, onrejected: unknown): void {
+  nativeThen.call(Promise.reject(reason), undefined, onrejected as (reason: unknown) => void);
 }
 
 /** What `callback()` throws when given a Deferred or Promise as its result. */
@@ -619,15 +637,15 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Awaiting a Deferred gives the result at the end of its chain, or rejects with the original error (`failure.value`).
    * It does not change what callbacks added later see, and it counts as handling a failure.
    *
-   * Given a Promise's own resolve function and a reject function (as `await`, `Promise.all` and `resolve(d)` pass them)
-   * before the Deferred has fired, it returns `undefined` instead of a Promise; they are called as they would be
-   * otherwise.
+   * Given a Promise's own resolve function and a reject function (as `await`, `Promise.all` and `resolve(d)` pass them),
+   * it returns `undefined` instead of a Promise, and settles that Promise when the chain reaches this place (at once
+   * if the chain has run to its end), as a Promise adopting a native Promise would settle.
    */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if ((this._flags & CALLED) === 0 && adopted(this, onfulfilled, onrejected)) return undefined as never;
+    if (adopted(this, onfulfilled, onrejected)) return undefined as never;
     const promise = this.asPromise();
     return onfulfilled == null && onrejected == null
       ? (promise as Promise<R1 | R2>)
@@ -790,15 +808,10 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
             current._flags |= RUNNING;
             try {
               if (failed) current._observed = next as Failure;
-              if (kind === ADOPTED) {
-                // A microtask later, through a settled Promise: when asPromise()'s Promise would have settled it.
-                nativeThen.call(
-                  failed ? Promise.reject((next as Failure).value) : Promise.resolve(next),
-                  first as (value: unknown) => void,
-                  third as (reason: unknown) => void,
-                );
-              } else if (failed) {
-                (third as (reason: unknown) => void)((next as Failure).value);
+              if (failed) {
+                const reason = (next as Failure).value;
+                if (kind === ADOPTED && !isResolvingFunction(third)) rejectLater(reason, third);
+                else (third as (reason: unknown) => void)(reason);
               } else {
                 (first as (value: unknown) => void)(next);
               }

@@ -465,6 +465,50 @@ describe('Deferred awaiting', () => {
     expect(seen).toEqual(['callback 1', 'adopted 1']);
   });
 
+  it('resumes an await in the microtask where a Promise in its place would resume it', async () => {
+    // The same steps over a native Promise and over a Deferred: an await, then a then() added after it, then the fire.
+    const steps = async (p: PromiseLike<number>, fire: () => void) => {
+      const seen: string[] = [];
+      const waiting = (async () => {
+        seen.push(`await ${await p}`);
+      })();
+      // Long enough for V8 to have adopted the Deferred: its then() has been called with the adopting Promise's own.
+      for (let i = 0; i < 3; i++) await null;
+      p.then((v) => seen.push(`then ${v}`));
+      fire();
+      await waiting;
+      await null;
+      return seen;
+    };
+    let resolve = (_v: number) => {};
+    const native = await steps(
+      new Promise<number>((r) => {
+        resolve = r;
+      }),
+      () => resolve(1),
+    );
+    const d = new Deferred<number>();
+    expect(native).toEqual(['await 1', 'then 1']);
+    expect(await steps(d, () => d.callback(1))).toEqual(native);
+  });
+
+  it('settles a Promise adopting a Deferred whose chain has ended at once, as a thenable that calls back at once', async () => {
+    const steps = async (thenable: PromiseLike<number>) => {
+      const seen: string[] = [];
+      const adopted = new Promise<number>((resolve, reject) => {
+        thenable.then(resolve, reject);
+      });
+      adopted.then((v) => seen.push(`adopted ${v}`));
+      Promise.resolve().then(() => seen.push('queued after'));
+      await adopted;
+      await null;
+      return seen;
+    };
+    const plain = { then: (resolve: (v: number) => void) => resolve(3) } as PromiseLike<number>;
+    expect(await steps(plain)).toEqual(['adopted 3', 'queued after']);
+    expect(await steps(succeed(3))).toEqual(['adopted 3', 'queued after']);
+  });
+
   it('rejects an adopting Promise with the original error and counts that as handling it', async () => {
     const reports: Failure[] = [];
     const previous = setUnhandledFailureReporter((f) => reports.push(f));
