@@ -8,7 +8,8 @@ export const ANCHORS: Readonly<Record<string, Readonly<Record<string, string>>>>
     'DeferredSemaphore.run': 'p-limit',
     'DeferredSemaphore.run, no DeferredList': 'bare workers (floor)',
     'DeferredSemaphore.run(fn, item) + gatherResults': 'minimal eager semaphore (floor)',
-    'Promise.all over sem.run(fn, item)': 'p-limit(fn, item)',
+    'Promise.all over sem.run(fn, item)': 'minimal eager semaphore, thenable handles (floor)',
+    'minimal eager semaphore, thenable handles (floor)': 'minimal eager semaphore (floor)',
     'await in a loop over sem.run(fn, item)': 'p-limit(fn, item), await in a loop',
     'p-limit(fn, item)': 'minimal eager semaphore (floor)',
     'p-limit(fn, item), await in a loop': 'minimal eager semaphore (floor)',
@@ -56,5 +57,16 @@ export const ANCHORS: Readonly<Record<string, Readonly<Record<string, string>>>>
     keyedParallelStream: 'KeyedSemaphore eager',
     'keyedParallelStream, look-ahead full': 'KeyedSemaphore eager',
     'keyedParallelStream, a key per item': 'KeyedSemaphore eager',
+  },
+  'await-path': {
+    'Promise.all over Deferreds settled after it': 'Promise.all over native Promises settled after it',
+    'Promise.all over plain thenables settled after it (floor)':
+      'Promise.all over native Promises settled after it',
+    'Promise.allSettled over Deferreds settled after it':
+      'Promise.allSettled over native Promises settled after it',
+    'Promise.all over fired Deferreds': 'Promise.all over resolved native Promises',
+    'Promise.all over settled plain thenables (floor)': 'Promise.all over resolved native Promises',
+    'await in a loop over fired Deferreds': 'await in a loop over resolved native Promises',
+    'await in a loop over settled plain thenables (floor)': 'await in a loop over resolved native Promises',
   },
 };

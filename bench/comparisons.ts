@@ -1,4 +1,5 @@
 import type { Comparison } from './harness.ts';
+import { AWAIT_PATH_FULL, AWAIT_PATH_QUICK, awaitPathComparison } from './scenarios/await-path.ts';
 import {
   DEFERRED_LIST_FULL,
   DEFERRED_LIST_QUICK,
@@ -63,6 +64,7 @@ export const COMPARISONS: readonly ComparisonSpec[] = [
   spec('per-key', perKeyComparison, POLITE_FULL, POLITE_QUICK),
   spec('batcher', batcherComparison, POLITE_FULL, POLITE_QUICK),
   spec('keyed-memory', keyedMemoryComparison, KEYED_MEMORY_FULL, KEYED_MEMORY_QUICK),
+  spec('await-path', awaitPathComparison, AWAIT_PATH_FULL, AWAIT_PATH_QUICK),
 ];
 
 export const COMPARISON_IDS: readonly string[] = COMPARISONS.map((c) => c.id);

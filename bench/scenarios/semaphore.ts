@@ -3,7 +3,7 @@ import { DeferredList, DeferredSemaphore, gatherResults } from 'async-batching';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { bareWorkers, type Comparison, interleave, range, ratio, times, type Variant } from '../harness.ts';
-import { minimalSemaphore } from '../minimal-semaphore.ts';
+import { minimalSemaphore, minimalThenableSemaphore } from '../minimal-semaphore.ts';
 
 export interface SemaphoreParams {
   count: number;
@@ -23,6 +23,8 @@ const WITH_ARG = 'DeferredSemaphore.run(fn, item) + gatherResults';
 const P_LIMIT_WITH_ARG = 'p-limit(fn, item)';
 /** The floor of the eager shape (one handle per job): see bench/minimal-semaphore.ts. */
 const MINIMAL = 'minimal eager semaphore (floor)';
+/** The floor of the eager shape when the handles are not native Promises: what `Promise.all` over `sem.run` is held to. */
+const MINIMAL_THENABLE = 'minimal eager semaphore, thenable handles (floor)';
 /** The idiom p-limit's users write, and the notebooks' async/await sections. */
 const PROMISE_ALL = 'Promise.all over sem.run(fn, item)';
 const AWAIT_LOOP = 'await in a loop over sem.run(fn, item)';
@@ -92,6 +94,15 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
       how: 'Promise.all over a 20-line eager limiter: one Promise per job, an array as the queue (bench/minimal-semaphore.ts)',
       run: async () => {
         const limit = minimalSemaphore(concurrency);
+        await Promise.all(items.map((item) => limit(noopWithArg, item)));
+      },
+    },
+    {
+      name: MINIMAL_THENABLE,
+      ours: false,
+      how: 'the same limiter, each handle an object whose then() keeps what it is given: V8 adopts it as a Deferred (bench/minimal-semaphore.ts)',
+      run: async () => {
+        const limit = minimalThenableSemaphore(concurrency);
         await Promise.all(items.map((item) => limit(noopWithArg, item)));
       },
     },
@@ -187,6 +198,7 @@ export async function semaphoreComparison(p: SemaphoreParams): Promise<Compariso
     ],
     notes: [
       `DeferredSemaphore.run with a DeferredList is ${times(vsLimit)} p-limit's speed, and with each task called with its item and gathered, ${times(withArgVsLimit)}. The minimal eager semaphore is itself ${times(ratio(rows, P_LIMIT_WITH_ARG, MINIMAL))} p-limit: the old target of 5x p-limit asked more than the shape allows.`,
+      `Promise.all over the minimal limiter's handles, when they are not native Promises, is ${times(ratio(rows, P_LIMIT_WITH_ARG, MINIMAL_THENABLE))} p-limit's speed: no limiter that hands out Deferreds can be faster than that floor, which keeps no async context for its waiting jobs. Promise.all over sem.run takes ${times(1 / ratio(rows, MINIMAL_THENABLE, PROMISE_ALL))} its time.`,
     ],
   };
 }

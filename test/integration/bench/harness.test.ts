@@ -12,6 +12,7 @@ import {
   type Results,
   validateComparison,
 } from '../../../bench/report.ts';
+import { awaitPathComparison } from '../../../bench/scenarios/await-path.ts';
 import { deferredListComparison } from '../../../bench/scenarios/deferred-list.ts';
 import { httpComparison } from '../../../bench/scenarios/http.ts';
 import { lazyComparison } from '../../../bench/scenarios/lazy.ts';
@@ -39,6 +40,7 @@ describe('benchmark harness (tiny counts)', () => {
       'Promise.all over sem.run(fn, item)',
       'await in a loop over sem.run(fn, item)',
       'minimal eager semaphore (floor)',
+      'minimal eager semaphore, thenable handles (floor)',
       'p-limit(fn, item)',
       'p-limit(fn, item), await in a loop',
       'p-limit',
@@ -68,6 +70,25 @@ describe('benchmark harness (tiny counts)', () => {
     const c = await deferredListComparison({ count: 2_000, warmup: 0, rounds: 1 });
     expectWellFormed(c, ['DeferredList', 'gatherResults', 'Promise.all', 'Promise.allSettled']);
     expect(c.notes?.[0]).toMatch(/^gatherResults takes [\d.]+x the time of Promise\.all/);
+    results.push(c);
+  });
+
+  it('measures awaiting Deferreds beside native Promises settled at the same moments', async () => {
+    const c = await awaitPathComparison({ count: 2_000, warmup: 0, rounds: 1 });
+    expectWellFormed(c, [
+      'Promise.all over Deferreds settled after it',
+      'Promise.all over native Promises settled after it',
+      'Promise.all over plain thenables settled after it (floor)',
+      'Promise.allSettled over Deferreds settled after it',
+      'Promise.allSettled over native Promises settled after it',
+      'Promise.all over fired Deferreds',
+      'Promise.all over resolved native Promises',
+      'Promise.all over settled plain thenables (floor)',
+      'await in a loop over fired Deferreds',
+      'await in a loop over resolved native Promises',
+      'await in a loop over settled plain thenables (floor)',
+    ]);
+    expect(c.targets[0].actual).toMatch(/^[\d.]+x, [\d.]+x, [\d.]+x, [\d.]+x$/);
     results.push(c);
   });
 
