@@ -5,7 +5,7 @@
 import { loadavg } from 'node:os';
 import pLimit from 'p-limit';
 import { interleaveNamed } from './harness.ts';
-import { minimalSemaphore } from './minimal-semaphore.ts';
+import { minimalSemaphore, minimalThenableSemaphore } from './minimal-semaphore.ts';
 
 type Lib = typeof import('async-batching');
 const [oldPath, newPath, rounds = '9', filter = ''] = process.argv.slice(2);
@@ -59,6 +59,10 @@ const variants: Record<string, () => Promise<unknown>> = {
   },
   'minimal Promise.all': async () => {
     const l = minimalSemaphore(C);
+    await Promise.all(items.map((i) => l(withArg, i)));
+  },
+  'minimal thenable Promise.all': async () => {
+    const l = minimalThenableSemaphore(C);
     await Promise.all(items.map((i) => l(withArg, i)));
   },
   'new gather(sem.run)': gather(NEW),

@@ -88,15 +88,17 @@ export class RefDeferred<T = unknown> {
    * or rejected with a failure's value (which counts as handling it); the link passes the result on.
    *
    * library: given a Promise's own resolve function (V8's, when `await`, `Promise.all` or `resolve(d)` adopt the
-   * Deferred), that link settles the adopting Promise itself, as a native Promise it adopted would: its reactions run
-   * in the same microtask as those of a Promise settled by a link at the same place. A reject function of the
-   * caller's own beside it is still called a microtask later.
+   * Deferred) while the chain has not run to its end (not fired, paused, or running a callback), that link settles
+   * the adopting Promise itself, as a native Promise it adopted would: its reactions run in the same microtask as those
+   * of a Promise settled by a link at the same place. A reject function of the caller's own beside it is still called
+   * a microtask later.
    */
   then(
     onFulfilled?: ((value: unknown) => unknown) | null,
     onRejected?: ((reason: unknown) => unknown) | null,
   ): Promise<unknown> {
-    if (isResolveFunction(onFulfilled) && typeof onRejected === 'function') {
+    const atRest = this.called && this.paused === 0 && !this.runningCallbacks;
+    if (!atRest && isResolveFunction(onFulfilled) && typeof onRejected === 'function') {
       this.addCallbacks(
         (r) => {
           onFulfilled(r);

@@ -188,32 +188,30 @@ function isResolvingFunction(f: unknown): f is (value: unknown) => void {
 }
 
 /**
- * `then()` given a Promise's own resolve function, as V8 gives it when a Promise adopts a Deferred (`await d`,
- * `Promise.all([d])`, `resolve(d)`): the Deferred settles that Promise itself, when the chain reaches the place where
- * it was adopted (at once if the chain has already run to its end). A Promise adopting a native Promise settles at the
- * same moment, so `await d` resumes in the same microtask as a `then()` callback added at the same place would run.
- * Nothing else waits with the Deferred: without this, each of 200,000 items waiting in `Promise.all` over `sem.run`
- * held a Promise, its two resolve functions, a reaction and a second Promise (about 300 bytes) until its turn
- * (bench/ab-retained.ts), and each settled one more Promise (bench/ab-await.ts, rows "Promise.all(sem.run)" and
- * "bare Promise.all"). What then() would return (a Promise of undefined) is not made: V8 drops it. Only the first
- * function is recognised (Function.prototype.toString was 9% of the first row's samples with both); the second is
- * checked only if the chain fails, so a resolve function beside one of the caller's own is handled right too, except
- * that then() returns undefined. A function of its own, so that then() stays small enough for V8 to inline its usual
- * path. Returns whether it took the functions.
+ * `then()` on a Deferred whose chain has not run to its end (not fired, or fired and waiting), given a Promise's own
+ * resolve function, as V8 gives it when a Promise adopts a Deferred (`await d`, `Promise.all([d])`, `resolve(d)`): the
+ * Deferred settles that Promise itself, when the chain reaches the place where it was adopted. A Promise adopting a native Promise settles at the same moment, so
+ * `await d` resumes in the same microtask as a `then()` callback added at the same place would run. Nothing else waits
+ * with the Deferred: without this, each of 200,000 items waiting in `Promise.all` over `sem.run` held a Promise, its
+ * two resolve functions, a reaction and a second Promise (about 300 bytes) until its turn (bench/ab-retained.ts), and
+ * settled one more Promise (bench/ab-await.ts, row "Promise.all(sem.run)"). What then() would return (a Promise of
+ * undefined) is not made: V8 drops it.
+ *
+ * A Deferred at rest with its result takes then()'s usual path, through a settled Promise: recognising the resolve function
+ * (Function.prototype.toString) costs more than the Promises it would save when nothing else is kept alive, as in
+ * `await` in a loop (bench/ab-await.ts, rows "await loop(sem.run)" and "bare await loop": 98 and 70 ms with it, 83 and
+ * 55 without). Only the first function is recognised (toString was 9% of the first row's samples with both); the
+ * second is checked only if the chain fails, so a resolve function beside one of the caller's own is handled right
+ * too, except that then() returns undefined. A function of its own, so that then() stays small enough for V8 to
+ * inline its usual path. Returns whether it took the functions.
  */
 function adopted(d: Deferred<unknown>, onfulfilled: unknown, onrejected: unknown): boolean {
+  // At rest with its result: then()'s usual path.
+  if ((d._flags & (CALLED | RUNNING)) === CALLED && d._paused === 0) return false;
   if (!isResolvingFunction(onfulfilled) || typeof onrejected !== 'function') return false;
-  if ((d._flags & CALLED) === 0) {
-    d._push(onfulfilled, ADOPTED, onrejected);
-    return true;
-  }
-  const value = settledValue(d);
-  if (value !== UNSETTLED) {
-    onfulfilled(value);
-    return true;
-  }
+  // Not fired, paused (on a Deferred or Promise it waits for, or by pause()), or running a callback: the chain reaches
+  // the link when it goes on.
   d._push(onfulfilled, ADOPTED, onrejected);
-  d._run();
   return true;
 }
 
@@ -637,9 +635,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * Awaiting a Deferred gives the result at the end of its chain, or rejects with the original error (`failure.value`).
    * It does not change what callbacks added later see, and it counts as handling a failure.
    *
-   * Given a Promise's own resolve function and a reject function (as `await`, `Promise.all` and `resolve(d)` pass them),
-   * it returns `undefined` instead of a Promise, and settles that Promise when the chain reaches this place (at once
-   * if the chain has run to its end), as a Promise adopting a native Promise would settle.
+   * Given a Promise's own resolve function and a reject function (as `await`, `Promise.all` and `resolve(d)` pass them)
+   * while the chain has not run to its end (not fired, or fired and waiting), it returns `undefined` instead of a
+   * Promise, and settles that Promise when the chain reaches this place, as a Promise adopting a native Promise would.
    */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,

@@ -492,23 +492,6 @@ describe('Deferred awaiting', () => {
     expect(await steps(d, () => d.callback(1))).toEqual(native);
   });
 
-  it('settles a Promise adopting a Deferred whose chain has ended at once, as a thenable that calls back at once', async () => {
-    const steps = async (thenable: PromiseLike<number>) => {
-      const seen: string[] = [];
-      const adopted = new Promise<number>((resolve, reject) => {
-        thenable.then(resolve, reject);
-      });
-      adopted.then((v) => seen.push(`adopted ${v}`));
-      Promise.resolve().then(() => seen.push('queued after'));
-      await adopted;
-      await null;
-      return seen;
-    };
-    const plain = { then: (resolve: (v: number) => void) => resolve(3) } as PromiseLike<number>;
-    expect(await steps(plain)).toEqual(['adopted 3', 'queued after']);
-    expect(await steps(succeed(3))).toEqual(['adopted 3', 'queued after']);
-  });
-
   it('rejects an adopting Promise with the original error and counts that as handling it', async () => {
     const reports: Failure[] = [];
     const previous = setUnhandledFailureReporter((f) => reports.push(f));
