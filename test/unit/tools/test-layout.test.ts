@@ -8,8 +8,8 @@ import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const TEST = resolve(import.meta.dirname, '../..');
-const UNIT_AREAS = ['core', 'blocks', 'compositions', 'io', 'notebook', 'tools'];
-const INTEGRATION_AREAS = [...UNIT_AREAS, 'bench', 'package'];
+const UNIT_AREAS = ['core', 'blocks', 'compositions', 'io', 'notebook', 'tools', 'bench'];
+const INTEGRATION_AREAS = [...UNIT_AREAS, 'package'];
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
