@@ -1,9 +1,10 @@
 // How much of `Promise.all` over Deferreds is V8's path for foreign thenables, and how much is Deferred.then(): the
 // same rows with the library's then() and with a stand-in that allocates nothing and returns nothing (not a valid
 // then(): it calls V8's resolve functions from the chain whatever the Deferred's state, which only V8's own callers
-// tolerate; the library does the same for a Deferred that has not fired, and only when it is given a Promise's own
-// resolve functions), beside native Promises, p-limit and the minimal eager semaphore. In one process, rows
-// interleaved, no forced GC: `node bench/thenable-floor.ts [rounds]`.
+// tolerate; the library does the same for a Deferred whose chain has not run to its end, and only when it is given a
+// Promise's own resolve functions), beside native Promises, p-limit and the minimal eager semaphore. In one process,
+// rows interleaved, no forced GC: `node bench/thenable-floor.ts [rounds]`. The await-path comparison of
+// `npm run bench` holds the same rows against plain objects whose then() does no more than settle.
 
 import { loadavg } from 'node:os';
 import { Deferred, DeferredSemaphore, gatherResults } from 'async-batching';
