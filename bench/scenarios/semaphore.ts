@@ -23,7 +23,7 @@ const WITH_ARG = 'DeferredSemaphore.run(fn, item) + gatherResults';
 const P_LIMIT_WITH_ARG = 'p-limit(fn, item)';
 /** The floor of the eager shape (one handle per job): see bench/minimal-semaphore.ts. */
 const MINIMAL = 'minimal eager semaphore (floor)';
-/** The floor of the eager shape when the handles are not native Promises: what `Promise.all` over `sem.run` is held to. */
+/** The floor of the eager shape when its handles are not native Promises: anchor of `Promise.all` over `sem.run`. */
 const MINIMAL_THENABLE = 'minimal eager semaphore, thenable handles (floor)';
 /** The idiom p-limit's users write, and the notebooks' async/await sections. */
 const PROMISE_ALL = 'Promise.all over sem.run(fn, item)';

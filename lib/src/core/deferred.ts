@@ -190,17 +190,17 @@ function isResolvingFunction(f: unknown): f is (value: unknown) => void {
 /**
  * `then()` on a Deferred whose chain has not run to its end (not fired, or fired and waiting), given a Promise's own
  * resolve function, as V8 gives it when a Promise adopts a Deferred (`await d`, `Promise.all([d])`, `resolve(d)`): the
- * Deferred settles that Promise itself, when the chain reaches the place where it was adopted. A Promise adopting a native Promise settles at the same moment, so
- * `await d` resumes in the same microtask as a `then()` callback added at the same place would run. Nothing else waits
- * with the Deferred: without this, each of 200,000 items waiting in `Promise.all` over `sem.run` held a Promise, its
- * two resolve functions, a reaction and a second Promise (about 300 bytes) until its turn (bench/ab-retained.ts), and
- * settled one more Promise (bench/ab-await.ts, row "Promise.all(sem.run)"). What then() would return (a Promise of
- * undefined) is not made: V8 drops it.
+ * Deferred settles that Promise itself, when the chain reaches the place where it was adopted. A Promise adopting a
+ * native Promise settles at the same moment, so `await d` resumes in the same microtask as a `then()` callback added
+ * at the same place would run. Nothing else waits with the Deferred: without this, each of 200,000 items waiting in
+ * `Promise.all` over `sem.run` held a Promise, its two resolve functions, a reaction and a second Promise (about 300
+ * bytes) until its turn (bench/ab-retained.ts), and settled one more Promise (bench/ab-await.ts, row
+ * "Promise.all(sem.run)"). What then() would return (a Promise of undefined) is not made: V8 drops it.
  *
- * A Deferred at rest with its result takes then()'s usual path, through a settled Promise: recognising the resolve function
- * (Function.prototype.toString) costs more than the Promises it would save when nothing else is kept alive, as in
- * `await` in a loop (bench/ab-await.ts, rows "await loop(sem.run)" and "bare await loop": 98 and 70 ms with it, 83 and
- * 55 without). Only the first function is recognised (toString was 9% of the first row's samples with both); the
+ * A Deferred at rest with its result takes then()'s usual path, through a settled Promise: recognising the resolve
+ * function (Function.prototype.toString) costs more than the two short-lived Promises it would save, as in `await` in
+ * a loop (bench/AB.md, third pass: an await loop over fired Deferreds 92.5 ms with it, 86.0 without; over `sem.run`
+ * 91.7 and 87.5). Only the first function is recognised (toString was 9% of the first row's samples with both); the
  * second is checked only if the chain fails, so a resolve function beside one of the caller's own is handled right
  * too, except that then() returns undefined. A function of its own, so that then() stays small enough for V8 to
  * inline its usual path. Returns whether it took the functions.
