@@ -35,13 +35,52 @@ class SettledThenable {
   }
 }
 
-/** Native Promises and the functions that resolve them, made as the Deferreds are. */
-function nativePending(count: number): { promises: Promise<number>[]; resolvers: Resolve[] } {
-  const resolvers: Resolve[] = [];
-  const promises: Promise<number>[] = [];
-  for (let i = 0; i < count; i++) promises.push(new Promise<number>((r) => resolvers.push(r)));
-  return { promises, resolvers };
+/** `count` pending handles of one kind and what settles the i-th with `i`. */
+interface Pending {
+  handles: PromiseLike<number>[];
+  settle: (i: number) => void;
 }
+
+function pendingDeferreds(count: number): Pending {
+  const ds: Deferred<number>[] = [];
+  for (let i = 0; i < count; i++) ds.push(new Deferred<number>());
+  return { handles: ds, settle: (i) => ds[i].callback(i) };
+}
+
+function pendingNative(count: number): Pending {
+  const resolvers: Resolve[] = [];
+  const handles: Promise<number>[] = [];
+  for (let i = 0; i < count; i++) handles.push(new Promise<number>((r) => resolvers.push(r)));
+  return { handles, settle: (i) => resolvers[i](i) };
+}
+
+function pendingThenables(count: number): Pending {
+  const ts: PlainThenable[] = [];
+  for (let i = 0; i < count; i++) ts.push(new PlainThenable());
+  return { handles: ts as unknown as PromiseLike<number>[], settle: (i) => (ts[i].resolve as Resolve)(i) };
+}
+
+type Gather = (handles: PromiseLike<number>[]) => Promise<unknown>;
+const all: Gather = (handles) => Promise.all(handles);
+const allSettled: Gather = (handles) => Promise.allSettled(handles);
+
+/** Hands every handle to `gather`, lets V8 adopt them all (its jobs run before `await null` resumes), then settles each. */
+const settledAfter = (count: number, make: (count: number) => Pending, gather: Gather) => async () => {
+  const { handles, settle } = make(count);
+  const gathered = gather(handles);
+  await null;
+  for (let i = 0; i < count; i++) settle(i);
+  await gathered;
+};
+
+/** Handles settled before anything awaits them, then gathered or awaited one by one. */
+const settledBefore =
+  (count: number, make: (i: number) => PromiseLike<number>, consume: 'all' | 'loop') => async () => {
+    const handles: PromiseLike<number>[] = [];
+    for (let i = 0; i < count; i++) handles.push(make(i));
+    if (consume === 'all') await Promise.all(handles);
+    else for (const h of handles) await h;
+  };
 
 const ALL_LATER = 'Promise.all over Deferreds settled after it';
 const NATIVE_ALL_LATER = 'Promise.all over native Promises settled after it';
@@ -68,124 +107,67 @@ export async function awaitPathComparison(p: AwaitPathParams): Promise<Compariso
       name: ALL_LATER,
       ours: true,
       how: 'ds = count new Deferreds; all = Promise.all(ds); await null; ds[i].callback(i) for each; await all',
-      run: async () => {
-        const ds: Deferred<number>[] = [];
-        for (let i = 0; i < count; i++) ds.push(new Deferred<number>());
-        const all = Promise.all(ds);
-        await null;
-        for (let i = 0; i < count; i++) ds[i].callback(i);
-        await all;
-      },
+      run: settledAfter(count, pendingDeferreds, all),
     },
     {
       name: NATIVE_ALL_LATER,
       ours: false,
       how: 'the same with new Promise((resolve) => ...) and its resolve function',
-      run: async () => {
-        const { promises, resolvers } = nativePending(count);
-        const all = Promise.all(promises);
-        await null;
-        for (let i = 0; i < count; i++) resolvers[i](i);
-        await all;
-      },
+      run: settledAfter(count, pendingNative, all),
     },
     {
       name: THENABLE_ALL_LATER,
       ours: false,
       how: 'the same with an object whose then() keeps the resolve function: V8 adopts it as it adopts a Deferred',
-      run: async () => {
-        const ts: PlainThenable[] = [];
-        for (let i = 0; i < count; i++) ts.push(new PlainThenable());
-        const all = Promise.all(ts);
-        await null;
-        for (let i = 0; i < count; i++) (ts[i].resolve as Resolve)(i);
-        await all;
-      },
+      run: settledAfter(count, pendingThenables, all),
     },
     {
       name: SETTLED_LATER,
       ours: true,
       how: 'as the first row, with Promise.allSettled',
-      run: async () => {
-        const ds: Deferred<number>[] = [];
-        for (let i = 0; i < count; i++) ds.push(new Deferred<number>());
-        const all = Promise.allSettled(ds);
-        await null;
-        for (let i = 0; i < count; i++) ds[i].callback(i);
-        await all;
-      },
+      run: settledAfter(count, pendingDeferreds, allSettled),
     },
     {
       name: NATIVE_SETTLED_LATER,
       ours: false,
       how: 'as the second row, with Promise.allSettled',
-      run: async () => {
-        const { promises, resolvers } = nativePending(count);
-        const all = Promise.allSettled(promises);
-        await null;
-        for (let i = 0; i < count; i++) resolvers[i](i);
-        await all;
-      },
+      run: settledAfter(count, pendingNative, allSettled),
     },
     {
       name: ALL_FIRED,
       ours: true,
       how: 'await Promise.all(ds), every succeed(i) made first',
-      run: async () => {
-        const ds: Deferred<number>[] = [];
-        for (let i = 0; i < count; i++) ds.push(succeed(i));
-        await Promise.all(ds);
-      },
+      run: settledBefore(count, succeed, 'all'),
     },
     {
       name: NATIVE_ALL_FIRED,
       ours: false,
       how: 'await Promise.all(ps), every Promise.resolve(i) made first',
-      run: async () => {
-        const ps: Promise<number>[] = [];
-        for (let i = 0; i < count; i++) ps.push(Promise.resolve(i));
-        await Promise.all(ps);
-      },
+      run: settledBefore(count, (i) => Promise.resolve(i), 'all'),
     },
     {
       name: THENABLE_ALL_FIRED,
       ours: false,
       how: 'the same over objects whose then() calls back at once',
-      run: async () => {
-        const ts: SettledThenable[] = [];
-        for (let i = 0; i < count; i++) ts.push(new SettledThenable(i));
-        await Promise.all(ts);
-      },
+      run: settledBefore(count, (i) => new SettledThenable(i) as unknown as PromiseLike<number>, 'all'),
     },
     {
       name: LOOP_FIRED,
       ours: true,
       how: 'every succeed(i) made, then `for (const d of ds) await d`',
-      run: async () => {
-        const ds: Deferred<number>[] = [];
-        for (let i = 0; i < count; i++) ds.push(succeed(i));
-        for (const d of ds) await d;
-      },
+      run: settledBefore(count, succeed, 'loop'),
     },
     {
       name: NATIVE_LOOP_FIRED,
       ours: false,
       how: 'every Promise.resolve(i) made, then `for (const p of ps) await p`',
-      run: async () => {
-        const ps: Promise<number>[] = [];
-        for (let i = 0; i < count; i++) ps.push(Promise.resolve(i));
-        for (const p of ps) await p;
-      },
+      run: settledBefore(count, (i) => Promise.resolve(i), 'loop'),
     },
     {
       name: THENABLE_LOOP_FIRED,
       ours: false,
       how: 'the same over objects whose then() calls back at once',
-      run: async () => {
-        const ts: SettledThenable[] = [];
-        for (let i = 0; i < count; i++) ts.push(new SettledThenable(i));
-        for (const t of ts) await t;
-      },
+      run: settledBefore(count, (i) => new SettledThenable(i) as unknown as PromiseLike<number>, 'loop'),
     },
   ];
   const rows = await interleave(variants, { warmup: p.warmup, rounds: p.rounds, items: count });
