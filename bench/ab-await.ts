@@ -4,17 +4,12 @@
 
 import { loadavg } from 'node:os';
 import pLimit from 'p-limit';
-import { interleaveNamed } from './harness.ts';
+import { interleaveNamed, loadBuilds } from './harness.ts';
 import { minimalSemaphore, minimalThenableSemaphore } from './minimal-semaphore.ts';
 
 type Lib = typeof import('async-batching');
-const [oldPath, newPath, rounds = '9', filter = ''] = process.argv.slice(2);
-if (oldPath === undefined || newPath === undefined) {
-  console.error('usage: node bench/ab-await.ts OLD/dist/index.js NEW/dist/index.js [rounds] [filter]');
-  process.exit(2);
-}
-const OLD = (await import(oldPath)) as Lib;
-const NEW = (await import(newPath)) as Lib;
+const { OLD, NEW, rest } = await loadBuilds<Lib>('ab-await.ts', '[rounds] [filter]');
+const [rounds = '9', filter = ''] = rest;
 const N = 200_000;
 const C = 50;
 const withArg = async (_item: number) => {};

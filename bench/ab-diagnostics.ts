@@ -3,16 +3,11 @@
 // `node bench/ab-diagnostics.ts OLD/dist/index.js NEW/dist/index.js [rounds]`. See ab-semaphore.ts for the semaphore.
 
 import { loadavg } from 'node:os';
-import { interleaveNamed } from './harness.ts';
+import { interleaveNamed, loadBuilds } from './harness.ts';
 
 type Lib = typeof import('async-batching');
-const [oldPath, newPath, rounds = '9'] = process.argv.slice(2);
-if (oldPath === undefined || newPath === undefined) {
-  console.error('usage: node bench/ab-diagnostics.ts OLD/dist/index.js NEW/dist/index.js [rounds]');
-  process.exit(2);
-}
-const OLD = (await import(oldPath)) as Lib;
-const NEW = (await import(newPath)) as Lib;
+const { OLD, NEW, rest } = await loadBuilds<Lib>('ab-diagnostics.ts', '[rounds]');
+const [rounds = '9'] = rest;
 const task = async (item: number) => item;
 const items = Array.from({ length: 200_000 }, (_, i) => i);
 const fewer = items.slice(0, 50_000);

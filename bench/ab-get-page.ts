@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { interleaveNamed } from './harness.ts';
+import { interleaveNamed, loadBuilds } from './harness.ts';
 
 type Lib = typeof import('async-batching');
 
@@ -47,13 +47,8 @@ if (process.argv[2] === '--serve') {
   process.stdin.resume();
   process.stdin.on('end', () => process.exit(0));
 } else {
-  const [oldPath, newPath, rounds = '5', countArg = '3000'] = process.argv.slice(2);
-  if (oldPath === undefined || newPath === undefined) {
-    console.error('usage: node bench/ab-get-page.ts OLD/dist/index.js NEW/dist/index.js [rounds] [count]');
-    process.exit(2);
-  }
-  const OLD = (await import(oldPath)) as Lib;
-  const NEW = (await import(newPath)) as Lib;
+  const { OLD, NEW, rest } = await loadBuilds<Lib>('ab-get-page.ts', '[rounds] [count]');
+  const [rounds = '5', countArg = '3000'] = rest;
   const N = Number(countArg);
   const C = 50;
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], {

@@ -6,17 +6,11 @@
 
 import { loadavg } from 'node:os';
 import pLimit from 'p-limit';
-import { gc } from './harness.ts';
+import { gc, loadBuilds } from './harness.ts';
 import { minimalSemaphore } from './minimal-semaphore.ts';
 
 type Lib = typeof import('async-batching');
-const [oldPath, newPath] = process.argv.slice(2);
-if (oldPath === undefined || newPath === undefined) {
-  console.error('usage: node bench/ab-retained.ts OLD/dist/index.js NEW/dist/index.js');
-  process.exit(2);
-}
-const OLD = (await import(oldPath)) as Lib;
-const NEW = (await import(newPath)) as Lib;
+const { OLD, NEW } = await loadBuilds<Lib>('ab-retained.ts');
 const N = 100_000;
 const C = 50;
 const items = Array.from({ length: N }, (_, i) => i);

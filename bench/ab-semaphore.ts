@@ -3,16 +3,11 @@
 // `git worktree add /tmp/old <commit> && cd /tmp/old && npm ci && npm run build`, then pass /tmp/old/lib/dist/index.js.
 
 import pLimit from 'p-limit';
-import { interleaveNamed } from './harness.ts';
+import { interleaveNamed, loadBuilds } from './harness.ts';
 
 type Lib = typeof import('async-batching');
-const [oldPath, newPath, rounds = '9'] = process.argv.slice(2);
-if (oldPath === undefined || newPath === undefined) {
-  console.error('usage: node bench/ab-semaphore.ts OLD/dist/index.js NEW/dist/index.js [rounds]');
-  process.exit(2);
-}
-const OLD = (await import(oldPath)) as Lib;
-const NEW = (await import(newPath)) as Lib;
+const { OLD, NEW, rest } = await loadBuilds<Lib>('ab-semaphore.ts', '[rounds]');
+const [rounds = '9'] = rest;
 const N = 200_000;
 const C = 50;
 const noop = async () => {};

@@ -6,16 +6,11 @@
 
 import { loadavg } from 'node:os';
 import async from 'async';
-import { interleaveNamed } from './harness.ts';
+import { interleaveNamed, loadBuilds } from './harness.ts';
 
 type Lib = typeof import('async-batching');
-const [oldPath, newPath, rounds = '15', filter = ''] = process.argv.slice(2);
-if (oldPath === undefined || newPath === undefined) {
-  console.error('usage: node bench/ab-stream.ts OLD/dist/index.js NEW/dist/index.js [rounds] [filter]');
-  process.exit(2);
-}
-const OLD = (await import(oldPath)) as Lib;
-const NEW = (await import(newPath)) as Lib;
+const { OLD, NEW, rest } = await loadBuilds<Lib>('ab-stream.ts', '[rounds] [filter]');
+const [rounds = '15', filter = ''] = rest;
 const N = 200_000;
 const C = 50;
 const double = async (x: number): Promise<number> => x * 2;

@@ -139,6 +139,22 @@ export function interleaveNamed(
   );
 }
 
+/**
+ * The two builds a side-by-side script (`bench/ab-*.ts`) compares, from its command line: `OLD/dist/index.js
+ * NEW/dist/index.js`, then the script's own arguments, returned as `rest`. Without both paths it prints the usage line
+ * (`more` describes the script's own arguments) and exits with 2.
+ */
+export async function loadBuilds<L>(script: string, more = ''): Promise<{ OLD: L; NEW: L; rest: string[] }> {
+  const [oldPath, newPath, ...rest] = process.argv.slice(2);
+  if (oldPath === undefined || newPath === undefined) {
+    console.error(
+      `usage: node bench/${script} OLD/dist/index.js NEW/dist/index.js${more === '' ? '' : ` ${more}`}`,
+    );
+    process.exit(2);
+  }
+  return { OLD: (await import(oldPath)) as L, NEW: (await import(newPath)) as L, rest };
+}
+
 /** The row called `name`; a missing one is a bug in the comparison, so it throws. */
 export function rowNamed(rows: readonly Row[], name: string): Row {
   const row = rows.find((r) => r.name === name);

@@ -28,27 +28,9 @@ export const RAW_NOOP_FULL: DistributedRawParams = {
   warmup: 1,
   rounds: 5,
 };
-export const RAW_NOOP_QUICK: DistributedRawParams = {
-  count: 3_000,
-  concurrency: 50,
-  jobMs: 0,
-  warmup: 1,
-  rounds: 1,
-};
-export const RAW_IO_FULL: DistributedRawParams = {
-  count: 3_000,
-  concurrency: 50,
-  jobMs: 20,
-  warmup: 1,
-  rounds: 5,
-};
-export const RAW_IO_QUICK: DistributedRawParams = {
-  count: 1_000,
-  concurrency: 50,
-  jobMs: 20,
-  warmup: 1,
-  rounds: 1,
-};
+export const RAW_NOOP_QUICK: DistributedRawParams = { ...RAW_NOOP_FULL, count: 3_000, rounds: 1 };
+export const RAW_IO_FULL: DistributedRawParams = { ...RAW_NOOP_FULL, count: 3_000, jobMs: 20 };
+export const RAW_IO_QUICK: DistributedRawParams = { ...RAW_IO_FULL, count: 1_000, rounds: 1 };
 
 const JOBS = fileURLToPath(new URL('./distributed-jobs.ts', import.meta.url));
 const RAW_WORKER = fileURLToPath(new URL('./distributed-raw-worker.ts', import.meta.url));

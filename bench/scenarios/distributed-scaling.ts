@@ -37,15 +37,7 @@ export const SCALING_FULL: ScalingParams = {
   warmup: 1,
   rounds: 5,
 };
-export const SCALING_QUICK: ScalingParams = {
-  workers: [1, 2, 4],
-  count: 120,
-  jobMs: 50,
-  slots: 10,
-  delayMs: 3,
-  warmup: 0,
-  rounds: 1,
-};
+export const SCALING_QUICK: ScalingParams = { ...SCALING_FULL, count: 120, warmup: 0, rounds: 1 };
 
 const JOBS = fileURLToPath(new URL('./distributed-scaling-jobs.ts', import.meta.url));
 const PROXY = fileURLToPath(new URL('./distributed-scaling-proxy.ts', import.meta.url));
